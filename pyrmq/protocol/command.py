@@ -1,0 +1,212 @@
+"""RemotingCommand: one request or response frame, and its two header encodings.
+
+Wire facts (ROCKETMQ_FACTS §1): ``[u32 length][u32 serializeType<<24 | headerLength][header][body]``,
+length excludes itself. Header is JSON (type 0) or ROCKETMQ binary (type 1). Responses go out in
+the request's serialize type; the C++ client only understands JSON. Every extFields value travels as
+a string (the C++ client ignores non-string values); received values may be numbers or strings and
+are normalised to their decimal text here, as Java does.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from .errors import LocalProtocolError, RemoteProtocolError
+
+SERIALIZE_JSON = 0
+SERIALIZE_ROCKETMQ = 1
+
+FLAG_RESPONSE = 1
+FLAG_ONEWAY = 2
+
+#: Java LanguageCode names by their byte value (used by the ROCKETMQ binary header).
+LANGUAGES = ("JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP",
+             "GO", "PHP", "OMS", "RUST")
+_LANGUAGE_CODE = {name: i for i, name in enumerate(LANGUAGES)}
+
+#: Version we announce: MQVersion ordinal of V4_9_8, as a Java 4.9.8 server does.
+DEFAULT_VERSION = 409
+DEFAULT_LANGUAGE = "JAVA"
+
+
+@dataclass(frozen=True, slots=True)
+class RemotingCommand:
+    """A decoded or to-be-encoded frame. ``ext_fields`` values are always ``str``."""
+
+    code: int
+    opaque: int = 0
+    flag: int = 0
+    remark: str | None = None
+    ext_fields: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    language: str = DEFAULT_LANGUAGE
+    version: int = DEFAULT_VERSION
+    serialize_type: int = SERIALIZE_JSON
+
+    @property
+    def is_response(self) -> bool:
+        return bool(self.flag & FLAG_RESPONSE)
+
+    @property
+    def is_oneway(self) -> bool:
+        return bool(self.flag & FLAG_ONEWAY)
+
+    def response(self, code: int, remark: str | None = None,
+                 ext_fields: Mapping[str, Any] | None = None, body: bytes = b"") -> RemotingCommand:
+        """Build the response to this request: same opaque and serialize type, RESPONSE flag."""
+        return RemotingCommand(code=code, opaque=self.opaque, flag=FLAG_RESPONSE, remark=remark,
+                               ext_fields=stringify(ext_fields) if ext_fields else {}, body=body,
+                               serialize_type=self.serialize_type)
+
+    def with_opaque(self, opaque: int) -> RemotingCommand:
+        return replace(self, opaque=opaque)
+
+
+def request(code: int, ext_fields: Mapping[str, Any] | None = None, body: bytes = b"", *,
+            oneway: bool = False, opaque: int = 0,
+            serialize_type: int = SERIALIZE_JSON) -> RemotingCommand:
+    """Build a request command; ``ext_fields`` values are stringified, ``None`` values dropped."""
+    return RemotingCommand(code=code, opaque=opaque, flag=FLAG_ONEWAY if oneway else 0,
+                           ext_fields=stringify(ext_fields) if ext_fields else {}, body=body,
+                           serialize_type=serialize_type)
+
+
+def stringify(fields: Mapping[str, Any]) -> dict[str, str]:
+    """extFields as Java sends them: ``value.toString()``; booleans as ``true``/``false``."""
+    out: dict[str, str] = {}
+    for k, v in fields.items():
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        else:
+            out[k] = str(v)
+    return out
+
+
+# --- JSON header -------------------------------------------------------------------------------
+
+def _ext_value(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if v is None:
+        return ""
+    return json.dumps(v, separators=(",", ":"))
+
+
+def decode_json_header(raw: bytes) -> dict[str, Any]:
+    """Parse a JSON header into the keyword arguments of :class:`RemotingCommand`."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RemoteProtocolError(f"header is not valid JSON: {e}", fatal=True) from None
+    if not isinstance(obj, dict):
+        raise RemoteProtocolError("header JSON is not an object", fatal=True)
+    try:
+        code = int(obj.get("code", 0))
+        opaque = int(obj.get("opaque", 0))
+        flag = int(obj.get("flag", 0))
+        version = int(obj.get("version", 0))
+    except (TypeError, ValueError):
+        raise RemoteProtocolError("header field code/opaque/flag/version is not an integer",
+                                  fatal=True) from None
+    ext = obj.get("extFields") or {}
+    if not isinstance(ext, dict):
+        raise RemoteProtocolError("extFields is not an object", fatal=True)
+    remark = obj.get("remark")
+    language = obj.get("language", "OTHER")
+    if isinstance(language, int):
+        language = LANGUAGES[language] if 0 <= language < len(LANGUAGES) else "OTHER"
+    return {
+        "code": code, "opaque": opaque, "flag": flag, "version": version,
+        "remark": remark if isinstance(remark, str) else None,
+        "language": str(language),
+        "ext_fields": {str(k): _ext_value(v) for k, v in ext.items()},
+        "serialize_type": SERIALIZE_JSON,
+    }
+
+
+def encode_json_header(cmd: RemotingCommand) -> bytes:
+    obj: dict[str, Any] = {"code": cmd.code}
+    if cmd.ext_fields:
+        obj["extFields"] = dict(cmd.ext_fields)
+    obj["flag"] = cmd.flag
+    obj["language"] = cmd.language
+    obj["opaque"] = cmd.opaque
+    if cmd.remark is not None:
+        obj["remark"] = cmd.remark
+    obj["serializeTypeCurrentRPC"] = "JSON"
+    obj["version"] = cmd.version
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- ROCKETMQ binary header --------------------------------------------------------------------
+
+_BIN_FIXED = struct.Struct(">hBhii")  # code, language, version, opaque, flag
+
+
+def decode_binary_header(raw: bytes) -> dict[str, Any]:
+    """Parse a ROCKETMQ (type 1) header; any inconsistency is a fatal remote error."""
+    mv = memoryview(raw)
+    n = len(mv)
+    try:
+        code, lang, version, opaque, flag = _BIN_FIXED.unpack_from(mv, 0)
+        pos = _BIN_FIXED.size
+        (rlen,) = struct.unpack_from(">i", mv, pos)
+        pos += 4
+        if rlen < 0 or pos + rlen > n:
+            raise RemoteProtocolError("binary header remark length out of bounds", fatal=True)
+        remark = bytes(mv[pos:pos + rlen]).decode() if rlen else None
+        pos += rlen
+        (elen,) = struct.unpack_from(">i", mv, pos)
+        pos += 4
+        if elen < 0 or pos + elen > n:
+            raise RemoteProtocolError("binary header extFields length out of bounds", fatal=True)
+        end = pos + elen
+        ext: dict[str, str] = {}
+        while pos < end:
+            (klen,) = struct.unpack_from(">h", mv, pos)
+            pos += 2
+            if klen < 0 or pos + klen + 4 > end:
+                raise RemoteProtocolError("binary header key length out of bounds", fatal=True)
+            key = bytes(mv[pos:pos + klen]).decode()
+            pos += klen
+            (vlen,) = struct.unpack_from(">i", mv, pos)
+            pos += 4
+            if vlen < 0 or pos + vlen > end:
+                raise RemoteProtocolError("binary header value length out of bounds", fatal=True)
+            ext[key] = bytes(mv[pos:pos + vlen]).decode()
+            pos += vlen
+    except struct.error:
+        raise RemoteProtocolError("binary header truncated", fatal=True) from None
+    except UnicodeDecodeError:
+        raise RemoteProtocolError("binary header text is not UTF-8", fatal=True) from None
+    language = LANGUAGES[lang] if lang < len(LANGUAGES) else "OTHER"
+    return {"code": code, "opaque": opaque, "flag": flag, "version": version, "remark": remark,
+            "language": language, "ext_fields": ext, "serialize_type": SERIALIZE_ROCKETMQ}
+
+
+def encode_binary_header(cmd: RemotingCommand) -> bytes:
+    if not -32768 <= cmd.code <= 32767 or not -32768 <= cmd.version <= 32767:
+        raise LocalProtocolError("code/version do not fit the binary header's i16")
+    parts = [_BIN_FIXED.pack(cmd.code, _LANGUAGE_CODE.get(cmd.language, 7), cmd.version,
+                             cmd.opaque, cmd.flag)]
+    remark = cmd.remark.encode() if cmd.remark else b""
+    parts.append(struct.pack(">i", len(remark)))
+    parts.append(remark)
+    ext = bytearray()
+    for k, v in cmd.ext_fields.items():
+        kb, vb = k.encode(), str(v).encode()
+        ext += struct.pack(">h", len(kb)) + kb + struct.pack(">i", len(vb)) + vb
+    parts.append(struct.pack(">i", len(ext)))
+    parts.append(bytes(ext))
+    return b"".join(parts)

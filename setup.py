@@ -1,0 +1,28 @@
+"""Build script: compiles the C storage core (csrc/) and its Cython binding (_ext/) into
+``pyrmq._store``. A compile error fails the install; there is no pure-Python fallback.
+
+Set ``PYRMQ_DEBUG=1`` for an unoptimised build with debug symbols and assertions.
+"""
+import glob
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+debug = os.environ.get("PYRMQ_DEBUG") == "1"
+cflags = ["-std=c99", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter",
+          "-Wno-sign-compare", "-Wno-missing-field-initializers"]
+cflags += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O2", "-DNDEBUG"]
+
+store = Extension(
+    "pyrmq._store",
+    sources=["_ext/store.pyx", *sorted(glob.glob("csrc/src/*.c"))],
+    include_dirs=["csrc/include"],
+    libraries=["z", "pthread"],
+    extra_compile_args=cflags,
+)
+
+setup(
+    ext_modules=cythonize([store], language_level=3,
+                          compiler_directives={"boundscheck": debug, "wraparound": False}),
+)

@@ -1,0 +1,1 @@
+"""Root conftest: tests/ is on sys.path from here, so `import rmqtest` works in every test."""
