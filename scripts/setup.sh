@@ -8,10 +8,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel "cython>=3.0"
-# CI proves the plain `pip install .` path; developers get an editable install so edits to
-# pyrmq/ take effect at once (re-run this script after changing csrc/ or _ext/).
+# Editable install: the extension is compiled into the source tree, so tests that start
+# `python -m pyrmq ...` subprocesses from the repo root import the same build. Re-run this
+# script after changing csrc/ or _ext/.
+.venv/bin/python -m pip install -q -e ".[test,bench]"
+# CI also proves the plain `pip install .` path (a wheel built from source in isolation).
 if [ "${CI:-}" = "true" ]; then
-  .venv/bin/python -m pip install -q ".[test,bench]"
-else
-  .venv/bin/python -m pip install -q -e ".[test,bench]"
+  rm -rf build-wheel
+  .venv/bin/python -m pip wheel -q --no-deps -w build-wheel .
 fi

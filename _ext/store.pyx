@@ -1,0 +1,635 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""pyrmq._store: the binding of the C storage core (csrc/).
+
+Thin by design: it owns the ``rmq_store_t`` handle, marshals buffers, releases the GIL around
+calls that touch the disk or loop, counts in-flight calls so ``close()`` never frees the handle
+under one, and maps C error codes to the exception classes below (one table). Every policy
+(defaults, naming, retention timing) lives in ``pyrmq.store``.
+"""
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.object cimport PyObject
+from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+import os
+import time
+
+cimport crmq as c  # the C declarations (crmq.pxd beside this file)
+
+
+cdef extern from "Python.h":
+    # Raw-pointer forms, for building a bytes object in place and shrinking it without a copy.
+    PyObject *_bytes_new "PyBytes_FromStringAndSize"(const char *s, Py_ssize_t n)
+    char *_bytes_ptr "PyBytes_AS_STRING"(PyObject *o)
+    int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
+    void _decref "Py_DECREF"(PyObject *o)
+
+
+class StoreError(Exception):
+    """Base of every error the storage core reports; ``code`` is the C error code."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+class CorruptError(StoreError):
+    """On-disk data failed validation (magic, size or CRC)."""
+
+
+class MessageTooLargeError(StoreError):
+    """Body or properties larger than the configured maximum."""
+
+
+class NotFoundError(StoreError):
+    """Nothing at that offset or key."""
+
+
+class ReadOnlyError(StoreError):
+    """Writes refused after an earlier write or flush failure."""
+
+
+class DiskFullError(StoreError):
+    """Disk usage above the configured ratio, or no space left on the device."""
+
+
+class StoreClosedError(StoreError):
+    """The store handle is closed."""
+
+
+class FlushTimeoutError(StoreError):
+    """A SYNC_FLUSH put was stored but not known durable within syncFlushTimeout."""
+
+
+class StoreLockedError(StoreError):
+    """The store directory is locked by another process."""
+
+
+class FaultInjectedError(StoreError):
+    """An injected fault point fired (test builds only)."""
+
+
+# The one error table: C code -> exception class.
+_ERRORS = {
+    c.RMQ_EINVAL: StoreError,
+    c.RMQ_ECORRUPT: CorruptError,
+    c.RMQ_ETOOBIG: MessageTooLargeError,
+    c.RMQ_ENOTFOUND: NotFoundError,
+    c.RMQ_ERANGE: NotFoundError,
+    c.RMQ_EREADONLY: ReadOnlyError,
+    c.RMQ_EDISKFULL: DiskFullError,
+    c.RMQ_ENOMEM: StoreError,
+    c.RMQ_ECLOSED: StoreClosedError,
+    c.RMQ_ETIMEOUT: FlushTimeoutError,
+    c.RMQ_EBUFSMALL: StoreError,
+    c.RMQ_ELOCKED: StoreLockedError,
+    c.RMQ_EFAULT: FaultInjectedError,
+}
+
+GET_STATUS_NAMES = (
+    "FOUND", "NO_MATCHED_MESSAGE", "MESSAGE_WAS_REMOVING", "OFFSET_FOUND_NULL",
+    "OFFSET_OVERFLOW_BADLY", "OFFSET_OVERFLOW_ONE", "OFFSET_TOO_SMALL",
+    "NO_MATCHED_LOGIC_QUEUE", "NO_MESSAGE_IN_QUEUE",
+)
+
+FLUSH_ASYNC = c.RMQ_FLUSH_ASYNC
+FLUSH_SYNC = c.RMQ_FLUSH_SYNC
+
+
+def strerror(int code):
+    """Message for an RMQ_E* code or an errno value."""
+    return c.rmq_strerror(code).decode("utf-8", "replace")
+
+
+cdef object _error(int rc, str context):
+    """Build the exception for a C return code; ``context`` names the operation and path."""
+    if rc > 0:
+        err = OSError(rc, f"{context}: {os.strerror(rc)}")
+        if rc in (28, 122):  # ENOSPC, EDQUOT
+            return DiskFullError(rc, f"{context}: {os.strerror(rc)}")
+        return err
+    cls = _ERRORS.get(rc, StoreError)
+    return cls(rc, f"{context}: {strerror(rc)}")
+
+
+def java_hash(text):
+    """Java ``String.hashCode`` of ``text`` (str or UTF-8 bytes): RocketMQ's tagsCode."""
+    cdef Py_buffer v
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    PyObject_GetBuffer(data, &v, PyBUF_SIMPLE)
+    try:
+        return c.rmq_java_hash(v.buf, <size_t>v.len)
+    finally:
+        PyBuffer_Release(&v)
+
+
+def crc32(data):
+    """CRC32 & 0x7FFFFFFF of ``data``, as RocketMQ's UtilAll.crc32 (the record BODYCRC)."""
+    cdef Py_buffer v
+    PyObject_GetBuffer(data, &v, PyBUF_SIMPLE)
+    try:
+        with nogil:
+            r = c.rmq_crc32(v.buf, <size_t>v.len)
+        return r
+    finally:
+        PyBuffer_Release(&v)
+
+
+cdef void _set_host(unsigned char *dst, object host) except *:
+    """Copy packed address bytes (4 = IPv4, 16 = IPv6) into a 16-byte field."""
+    cdef Py_ssize_t n = len(host)
+    if n != 4 and n != 16:
+        raise ValueError("host must be 4 (IPv4) or 16 (IPv6) packed bytes")
+    memset(dst, 0, 16)
+    memcpy(dst, PyBytes_AS_STRING(host), n)
+
+
+cdef int _queue_cb(const char *topic, size_t n, int32_t qid, int64_t mn, int64_t mx,
+                   void *arg) noexcept with gil:
+    try:
+        (<list>arg).append((topic[:n].decode("utf-8", "replace"), qid, mn, mx))
+    except BaseException:
+        return 1
+    return 0
+
+
+cdef void _set_config_field(c.rmq_store_config_t *cfg, str key, int64_t v) except *:
+    if key == "mapped_file_size_commitlog":
+        cfg.mapped_file_size_commitlog = v
+    elif key == "cq_entries_per_file":
+        cfg.cq_entries_per_file = <int32_t>v
+    elif key == "max_hash_slot_num":
+        cfg.max_hash_slot_num = <int32_t>v
+    elif key == "max_index_num":
+        cfg.max_index_num = <int32_t>v
+    elif key == "flush_disk_type":
+        cfg.flush_disk_type = <int32_t>v
+    elif key == "flush_interval_commitlog_ms":
+        cfg.flush_interval_commitlog_ms = <int32_t>v
+    elif key == "flush_commitlog_least_pages":
+        cfg.flush_commitlog_least_pages = <int32_t>v
+    elif key == "flush_commitlog_thorough_ms":
+        cfg.flush_commitlog_thorough_ms = <int32_t>v
+    elif key == "flush_interval_cq_ms":
+        cfg.flush_interval_cq_ms = <int32_t>v
+    elif key == "flush_cq_least_pages":
+        cfg.flush_cq_least_pages = <int32_t>v
+    elif key == "flush_cq_thorough_ms":
+        cfg.flush_cq_thorough_ms = <int32_t>v
+    elif key == "sync_flush_timeout_ms":
+        cfg.sync_flush_timeout_ms = <int32_t>v
+    elif key == "max_message_size":
+        cfg.max_message_size = <int32_t>v
+    elif key == "message_index_enable":
+        cfg.message_index_enable = <int32_t>v
+    elif key == "check_crc_on_recover":
+        cfg.check_crc_on_recover = <int32_t>v
+    elif key == "disk_max_used_space_ratio":
+        cfg.disk_max_used_space_ratio = <int32_t>v
+    elif key == "preallocate":
+        cfg.preallocate = <int32_t>v
+    else:
+        raise ValueError(f"unknown store config field {key!r}")
+
+
+cdef class Store:
+    """One open message store (``rmq_store_t``). Not a public API: use
+    ``pyrmq.store.MessageStore``, which supplies the configuration and the policies."""
+
+    cdef c.rmq_store_t *_s
+    cdef int _inflight
+    cdef bint _closing
+    cdef bint _sync
+    cdef readonly str root
+    cdef readonly dict recovery
+
+    def __cinit__(self):
+        self._s = NULL
+        self._inflight = 0
+        self._closing = False
+
+    def __init__(self, str root, dict config, bytes store_host, int store_port):
+        """Open (creating if needed) the store under ``root``. ``config`` maps
+        rmq_store_config_t field names to values; unknown names raise ValueError."""
+        cdef c.rmq_store_config_t cfg
+        cdef c.rmq_recovery_report_t rep
+        cdef c.rmq_store_t *s = NULL
+        cdef int rc
+        c.rmq_store_config_default(&cfg)
+        for key, value in config.items():
+            if key == "delay_level_ms":
+                if len(value) > c.RMQ_MAX_DELAY_LEVELS:
+                    raise ValueError("too many delay levels")
+                cfg.n_delay_levels = len(value)
+                for i, ms in enumerate(value):
+                    cfg.delay_level_ms[i] = ms
+            else:
+                _set_config_field(&cfg, key, int(value))
+        _set_host(cfg.store_host, store_host)
+        cfg.store_host_v6 = len(store_host) == 16
+        cfg.store_host_port = store_port
+        self._sync = cfg.flush_disk_type == c.RMQ_FLUSH_SYNC
+        memset(&rep, 0, sizeof(rep))
+        path = os.fsencode(root)
+        cdef const char *cpath = path
+        with nogil:
+            rc = c.rmq_store_open(cpath, &cfg, &s, &rep)
+        if rc != 0:
+            raise _error(rc, f"open store {root}")
+        self._s = s
+        self.root = root
+        self.recovery = {
+            "clean_shutdown": bool(rep.clean_shutdown),
+            "scan_from": rep.scan_from,
+            "records_scanned": rep.records_scanned,
+            "max_phys_offset": rep.max_phys_offset,
+            "truncated_segment": rep.truncated_segment.decode("utf-8", "replace"),
+            "truncated_at": rep.truncated_at,
+            "bytes_truncated": rep.bytes_truncated,
+            "cq_entries_truncated": rep.cq_entries_truncated,
+            "cq_entries_rebuilt": rep.cq_entries_rebuilt,
+            "index_entries_rebuilt": rep.index_entries_rebuilt,
+            "elapsed_ms": rep.elapsed_ms,
+        }
+
+    def __dealloc__(self):
+        if self._s != NULL:
+            c.rmq_store_close(self._s)
+            self._s = NULL
+
+    cdef inline int _enter(self) except -1:
+        if self._s == NULL or self._closing:
+            raise StoreClosedError(c.RMQ_ECLOSED, "store is closed")
+        self._inflight += 1
+        return 0
+
+    cdef inline void _leave(self) noexcept:
+        self._inflight -= 1
+
+    @property
+    def closed(self):
+        return self._s == NULL
+
+    def close(self, double wait_s=30.0):
+        """Wait for in-flight calls (bounded by ``wait_s``), then flush, checkpoint, unmap."""
+        cdef int rc
+        cdef c.rmq_store_t *s
+        if self._s == NULL:
+            return
+        self._closing = True
+        deadline = time.monotonic() + wait_s
+        while self._inflight > 0:
+            if time.monotonic() > deadline:
+                self._closing = False
+                raise StoreError(c.RMQ_EINVAL, f"close: {self._inflight} calls still running")
+            time.sleep(0.001)
+        s = self._s
+        self._s = NULL
+        with nogil:
+            rc = c.rmq_store_close(s)
+        if rc != 0:
+            raise _error(rc, f"close store {self.root}")
+
+    def put(self, bytes topic not None, int32_t queue_id, body, properties, int32_t flag, int32_t sysflag,
+            int64_t born_timestamp, bytes born_host not None, int32_t born_port, int32_t reconsume_times,
+            int64_t prepared_transaction_offset):
+        """Append one message. Returns (phys_offset, size, queue_offset, store_timestamp, msg_id)."""
+        cdef c.rmq_msg_t m
+        cdef c.rmq_put_result_t r
+        cdef Py_buffer vb, vp
+        cdef int rc
+        self._enter()
+        PyObject_GetBuffer(body, &vb, PyBUF_SIMPLE)
+        try:
+            PyObject_GetBuffer(properties, &vp, PyBUF_SIMPLE)
+            try:
+                m.topic.ptr = PyBytes_AS_STRING(topic)
+                m.topic.len = len(topic)
+                m.queue_id = queue_id
+                m.flag = flag
+                m.sysflag = sysflag
+                m.born_timestamp = born_timestamp
+                _set_host(m.born_host, born_host)
+                m.born_port = born_port
+                m.reconsume_times = reconsume_times
+                m.prepared_transaction_offset = prepared_transaction_offset
+                m.body.ptr = vb.buf
+                m.body.len = <size_t>vb.len
+                m.properties.ptr = vp.buf
+                m.properties.len = <size_t>vp.len
+                if self._sync or vb.len > 65536:
+                    with nogil:
+                        rc = c.rmq_store_put(self._s, &m, &r)
+                else:
+                    rc = c.rmq_store_put(self._s, &m, &r)
+            finally:
+                PyBuffer_Release(&vp)
+        finally:
+            PyBuffer_Release(&vb)
+            self._leave()
+        if rc != 0:
+            raise _error(rc, f"put {topic.decode('utf-8', 'replace')}/{queue_id} in {self.root}")
+        return (r.phys_offset, r.size, r.queue_offset, r.store_timestamp,
+                r.msg_id.decode("ascii"))
+
+    def put_batch(self, bytes topic not None, int32_t queue_id, batch, extra_properties, int32_t sysflag,
+                  int64_t born_timestamp, bytes born_host not None, int32_t born_port,
+                  int32_t reconsume_times, Py_ssize_t max_items):
+        """Append a SEND_BATCH wire body as consecutive records, all or nothing. Returns a list
+        of (phys_offset, size, queue_offset, store_timestamp, msg_id)."""
+        cdef c.rmq_msg_t m
+        cdef c.rmq_put_result_t *rs
+        cdef Py_buffer vb, vp
+        cdef c.rmq_buf_t bb, bp
+        cdef size_t n = 0, i
+        cdef int rc
+        if max_items <= 0:
+            max_items = 1
+        rs = <c.rmq_put_result_t *>malloc(sizeof(c.rmq_put_result_t) * max_items)
+        if rs == NULL:
+            raise MemoryError()
+        self._enter()
+        try:
+            PyObject_GetBuffer(batch, &vb, PyBUF_SIMPLE)
+            try:
+                PyObject_GetBuffer(extra_properties, &vp, PyBUF_SIMPLE)
+                try:
+                    memset(&m, 0, sizeof(m))
+                    m.topic.ptr = PyBytes_AS_STRING(topic)
+                    m.topic.len = len(topic)
+                    m.queue_id = queue_id
+                    m.sysflag = sysflag
+                    m.born_timestamp = born_timestamp
+                    _set_host(m.born_host, born_host)
+                    m.born_port = born_port
+                    m.reconsume_times = reconsume_times
+                    bb.ptr = vb.buf
+                    bb.len = <size_t>vb.len
+                    bp.ptr = vp.buf
+                    bp.len = <size_t>vp.len
+                    with nogil:
+                        rc = c.rmq_store_put_batch(self._s, &m, bb, bp, rs, <size_t>max_items, &n)
+                finally:
+                    PyBuffer_Release(&vp)
+            finally:
+                PyBuffer_Release(&vb)
+            if rc != 0:
+                raise _error(rc, f"put batch {topic.decode('utf-8', 'replace')}/{queue_id}"
+                                 f" in {self.root}")
+            return [(rs[i].phys_offset, rs[i].size, rs[i].queue_offset, rs[i].store_timestamp,
+                     rs[i].msg_id.decode("ascii")) for i in range(n)]
+        finally:
+            free(rs)
+            self._leave()
+
+    def get(self, bytes topic not None, int32_t queue_id, int64_t offset, int32_t max_msgs,
+            tag_codes, int32_t max_bytes):
+        """Read matching raw records. Returns (status, next_begin_offset, min_offset,
+        max_offset, msg_count, data)."""
+        cdef c.rmq_get_req_t req
+        cdef c.rmq_get_result_t res
+        cdef c.rmq_buf_t t
+        cdef int64_t *codes = NULL
+        cdef Py_ssize_t ncodes = 0, i
+        cdef PyObject *out = NULL
+        cdef int rc
+        if max_bytes <= 0:
+            max_bytes = 256 * 1024
+        if tag_codes is not None:
+            ncodes = len(tag_codes)
+            codes = <int64_t *>malloc(sizeof(int64_t) * (ncodes if ncodes else 1))
+            if codes == NULL:
+                raise MemoryError()
+            for i in range(ncodes):
+                codes[i] = tag_codes[i]
+        out = _bytes_new(NULL, max_bytes)
+        if out == NULL:
+            free(codes)
+            raise MemoryError()
+        cdef char *buf = _bytes_ptr(out)
+        rc = 0
+        try:
+            self._enter()
+        except BaseException:
+            free(codes)
+            _decref(out)
+            raise
+        try:
+            req.offset = offset
+            req.max_msgs = max_msgs
+            req.max_bytes = max_bytes
+            req.tag_codes = codes
+            req.n_tag_codes = <size_t>ncodes
+            t.ptr = PyBytes_AS_STRING(topic)
+            t.len = len(topic)
+            with nogil:
+                rc = c.rmq_store_get(self._s, t, queue_id, &req, buf, <size_t>max_bytes, &res)
+        finally:
+            free(codes)
+            self._leave()
+        if rc != 0 or res.bytes == 0:
+            _decref(out)
+            if rc != 0:
+                raise _error(rc, f"get {topic.decode('utf-8', 'replace')}/{queue_id}@{offset}")
+            data = b""
+        else:
+            if res.bytes != <size_t>max_bytes:
+                _PyBytes_Resize(&out, <Py_ssize_t>res.bytes)  # frees out itself on failure
+            data = <object>out  # takes a new reference
+            _decref(out)
+        return (res.status, res.next_begin_offset, res.min_offset, res.max_offset,
+                res.msg_count, data)
+
+    def read_at(self, int64_t phys):
+        """The raw record starting at commitlog offset ``phys`` (NotFoundError if none)."""
+        cdef int32_t size = 0
+        cdef int rc
+        cdef size_t cap = 4096
+        cdef char *buf
+        self._enter()
+        try:
+            while True:
+                data = PyBytes_FromStringAndSize(NULL, cap)
+                buf = PyBytes_AS_STRING(data)
+                with nogil:
+                    rc = c.rmq_store_read_at(self._s, phys, buf, cap, &size)
+                if rc == c.RMQ_EBUFSMALL and <size_t>size > cap:
+                    cap = <size_t>size
+                    continue
+                break
+        finally:
+            self._leave()
+        if rc != 0:
+            raise _error(rc, f"read record at commitlog offset {phys}")
+        return data[:size] if <size_t>size != cap else data
+
+    def min_offset(self, bytes topic not None, int32_t queue_id):
+        cdef c.rmq_buf_t t
+        self._enter()
+        t.ptr = PyBytes_AS_STRING(topic)
+        t.len = len(topic)
+        try:
+            return c.rmq_store_min_offset(self._s, t, queue_id)
+        finally:
+            self._leave()
+
+    def max_offset(self, bytes topic not None, int32_t queue_id):
+        cdef c.rmq_buf_t t
+        self._enter()
+        t.ptr = PyBytes_AS_STRING(topic)
+        t.len = len(topic)
+        try:
+            return c.rmq_store_max_offset(self._s, t, queue_id)
+        finally:
+            self._leave()
+
+    def min_phys_offset(self):
+        self._enter()
+        try:
+            return c.rmq_store_min_phys_offset(self._s)
+        finally:
+            self._leave()
+
+    def max_phys_offset(self):
+        self._enter()
+        try:
+            return c.rmq_store_max_phys_offset(self._s)
+        finally:
+            self._leave()
+
+    def phys_of(self, bytes topic not None, int32_t queue_id, int64_t offset):
+        cdef c.rmq_buf_t t
+        self._enter()
+        t.ptr = PyBytes_AS_STRING(topic)
+        t.len = len(topic)
+        try:
+            return c.rmq_store_phys_of(self._s, t, queue_id, offset)
+        finally:
+            self._leave()
+
+    def offset_by_time(self, bytes topic not None, int32_t queue_id, int64_t ts):
+        cdef c.rmq_buf_t t
+        cdef int64_t r
+        self._enter()
+        t.ptr = PyBytes_AS_STRING(topic)
+        t.len = len(topic)
+        try:
+            with nogil:
+                r = c.rmq_store_offset_by_time(self._s, t, queue_id, ts)
+            return r
+        finally:
+            self._leave()
+
+    def store_time_at(self, bytes topic not None, int32_t queue_id, int64_t offset):
+        cdef c.rmq_buf_t t
+        cdef int64_t r
+        self._enter()
+        t.ptr = PyBytes_AS_STRING(topic)
+        t.len = len(topic)
+        try:
+            with nogil:
+                r = c.rmq_store_store_time_at(self._s, t, queue_id, offset)
+            return r
+        finally:
+            self._leave()
+
+    def query_key(self, bytes topic not None, bytes key not None, int64_t begin_ts, int64_t end_ts, int max_num):
+        """Commitlog offsets of messages of ``topic`` with index key ``key``, newest first."""
+        cdef c.rmq_buf_t t, k
+        cdef int64_t *out
+        cdef size_t n = 0, i
+        cdef int rc
+        if max_num <= 0:
+            return []
+        out = <int64_t *>malloc(sizeof(int64_t) * max_num)
+        if out == NULL:
+            raise MemoryError()
+        self._enter()
+        try:
+            t.ptr = PyBytes_AS_STRING(topic)
+            t.len = len(topic)
+            k.ptr = PyBytes_AS_STRING(key)
+            k.len = len(key)
+            with nogil:
+                rc = c.rmq_store_query_key(self._s, t, k, begin_ts, end_ts, out,
+                                           <size_t>max_num, &n)
+            if rc != 0:
+                raise _error(rc, f"query key {key!r} of {topic!r}")
+            return [out[i] for i in range(n)]
+        finally:
+            free(out)
+            self._leave()
+
+    def flush(self):
+        """Flush commitlog, consume queues, index and checkpoint now."""
+        cdef int rc
+        self._enter()
+        try:
+            with nogil:
+                rc = c.rmq_store_flush(self._s)
+        finally:
+            self._leave()
+        if rc != 0:
+            raise _error(rc, f"flush {self.root}")
+
+    def delete_expired(self, int64_t now_ms, int64_t reserved_ms, bint force, int max_files):
+        """Retention step; returns the number of commitlog segments deleted."""
+        cdef int rc, deleted = 0
+        self._enter()
+        try:
+            with nogil:
+                rc = c.rmq_store_delete_expired(self._s, now_ms, reserved_ms, force, max_files,
+                                                &deleted)
+        finally:
+            self._leave()
+        if rc != 0:
+            raise _error(rc, f"delete expired files in {self.root}")
+        return deleted
+
+    def queues(self):
+        """[(topic, queue_id, min_offset, max_offset)] for every consume queue."""
+        cdef list acc = []
+        cdef int rc
+        self._enter()
+        try:
+            rc = c.rmq_store_foreach_queue(self._s, _queue_cb, <void *>acc)
+        finally:
+            self._leave()
+        if rc != 0:
+            raise _error(rc, "list queues")
+        return acc
+
+    def delete_topic(self, bytes topic not None):
+        cdef c.rmq_buf_t t
+        cdef int rc
+        self._enter()
+        try:
+            t.ptr = PyBytes_AS_STRING(topic)
+            t.len = len(topic)
+            with nogil:
+                rc = c.rmq_store_delete_topic(self._s, t)
+        finally:
+            self._leave()
+        if rc != 0:
+            raise _error(rc, f"delete topic {topic!r}")
+
+    def stats(self):
+        cdef c.rmq_store_stats_t st
+        self._enter()
+        try:
+            memset(&st, 0, sizeof(st))
+            c.rmq_store_stats(self._s, &st)
+        finally:
+            self._leave()
+        return {
+            "put_count": st.put_count, "put_bytes": st.put_bytes, "get_count": st.get_count,
+            "min_phys_offset": st.min_phys_offset, "max_phys_offset": st.max_phys_offset,
+            "flushed_phys_offset": st.flushed_phys_offset,
+            "commitlog_segments": st.commitlog_segments, "consume_queues": st.consume_queues,
+            "index_files": st.index_files, "flush_errors": st.flush_errors,
+            "write_error": st.write_error, "checkpoint_physic_ts": st.checkpoint_physic_ts,
+            "checkpoint_logics_ts": st.checkpoint_logics_ts,
+            "checkpoint_index_ts": st.checkpoint_index_ts,
+        }
