@@ -11,7 +11,8 @@ from setuptools import Extension, setup
 
 debug = os.environ.get("PYRMQ_DEBUG") == "1"
 cflags = ["-std=c99", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter",
-          "-Wno-sign-compare", "-Wno-missing-field-initializers"]
+          "-Wno-sign-compare", "-Wno-missing-field-initializers",
+          "-Wno-format-truncation"]
 cflags += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O2", "-DNDEBUG"]
 
 store = Extension(

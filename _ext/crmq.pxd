@@ -49,6 +49,7 @@ cdef extern from "rmq/store.h" nogil:
         int32_t message_index_enable
         int32_t check_crc_on_recover
         int32_t disk_max_used_space_ratio
+        int32_t disk_space_warning_level_ratio
         int32_t preallocate
         uint8_t store_host[16]
         int32_t store_host_v6
@@ -74,6 +75,7 @@ cdef extern from "rmq/store.h" nogil:
     int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t **out,
                        rmq_recovery_report_t *report)
     int rmq_store_close(rmq_store_t *s)
+    const char *rmq_store_last_error(rmq_store_t *s)
 
     ctypedef struct rmq_msg_t:
         rmq_buf_t topic

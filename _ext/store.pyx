@@ -103,8 +103,11 @@ def strerror(int code):
     return c.rmq_strerror(code).decode("utf-8", "replace")
 
 
-cdef object _error(int rc, str context):
-    """Build the exception for a C return code; ``context`` names the operation and path."""
+cdef object _error(int rc, str context, str detail=""):
+    """Build the exception for a C return code; ``context`` names the operation and path,
+    ``detail`` is the core's last-error text (it names the failing file)."""
+    if detail:
+        context = f"{context}: {detail}"
     if rc > 0:
         err = OSError(rc, f"{context}: {os.strerror(rc)}")
         if rc in (28, 122):  # ENOSPC, EDQUOT
@@ -188,6 +191,8 @@ cdef void _set_config_field(c.rmq_store_config_t *cfg, str key, int64_t v) excep
         cfg.check_crc_on_recover = <int32_t>v
     elif key == "disk_max_used_space_ratio":
         cfg.disk_max_used_space_ratio = <int32_t>v
+    elif key == "disk_space_warning_level_ratio":
+        cfg.disk_space_warning_level_ratio = <int32_t>v
     elif key == "preallocate":
         cfg.preallocate = <int32_t>v
     else:
@@ -268,6 +273,11 @@ cdef class Store:
     cdef inline void _leave(self) noexcept:
         self._inflight -= 1
 
+    cdef str _detail(self):
+        if self._s == NULL:
+            return ""
+        return c.rmq_store_last_error(self._s).decode("utf-8", "replace")
+
     @property
     def closed(self):
         return self._s == NULL
@@ -330,7 +340,7 @@ cdef class Store:
             PyBuffer_Release(&vb)
             self._leave()
         if rc != 0:
-            raise _error(rc, f"put {topic.decode('utf-8', 'replace')}/{queue_id} in {self.root}")
+            raise _error(rc, f"put {topic.decode('utf-8', 'replace')}/{queue_id}", self._detail())
         return (r.phys_offset, r.size, r.queue_offset, r.store_timestamp,
                 r.msg_id.decode("ascii"))
 
@@ -376,8 +386,8 @@ cdef class Store:
             finally:
                 PyBuffer_Release(&vb)
             if rc != 0:
-                raise _error(rc, f"put batch {topic.decode('utf-8', 'replace')}/{queue_id}"
-                                 f" in {self.root}")
+                raise _error(rc, f"put batch {topic.decode('utf-8', 'replace')}/{queue_id}",
+                             self._detail())
             return [(rs[i].phys_offset, rs[i].size, rs[i].queue_offset, rs[i].store_timestamp,
                      rs[i].msg_id.decode("ascii")) for i in range(n)]
         finally:
@@ -572,7 +582,7 @@ cdef class Store:
         finally:
             self._leave()
         if rc != 0:
-            raise _error(rc, f"flush {self.root}")
+            raise _error(rc, f"flush {self.root}", self._detail())
 
     def delete_expired(self, int64_t now_ms, int64_t reserved_ms, bint force, int max_files):
         """Retention step; returns the number of commitlog segments deleted."""

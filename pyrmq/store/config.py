@@ -58,6 +58,7 @@ class StoreConfig:
     fileReservedTime: int = 72
     deleteWhen: str = "04"
     diskMaxUsedSpaceRatio: int = 75
+    diskSpaceWarningLevelRatio: int = 90
     cleanResourceInterval: int = 10_000
     messageDelayLevel: str = DEFAULT_DELAY_LEVELS
     brokerRole: str = "ASYNC_MASTER"
@@ -127,6 +128,7 @@ class StoreConfig:
             "message_index_enable": int(self.messageIndexEnable),
             "check_crc_on_recover": int(self.checkCRCOnRecover),
             "disk_max_used_space_ratio": self.diskMaxUsedSpaceRatio,
+            "disk_space_warning_level_ratio": self.diskSpaceWarningLevelRatio,
             "preallocate": int(self.preallocateMappedFile),
             "delay_level_ms": list(self.delay_levels_ms),
         }

@@ -48,9 +48,9 @@ typedef struct {
     int32_t max_message_size;             /* maxMessageSize, 4 MiB (body bytes)                     */
     int32_t message_index_enable;         /* messageIndexEnable, 1                                 */
     int32_t check_crc_on_recover;         /* checkCRCOnRecover, 1                                  */
-    int32_t disk_max_used_space_ratio;    /* diskMaxUsedSpaceRatio, 75 (percent); puts refused
-                                             with RMQ_EDISKFULL above 95 (as RocketMQ's
-                                             diskSpaceCleanForciblyRatio+... "disk full" check)  */
+    int32_t disk_max_used_space_ratio;    /* diskMaxUsedSpaceRatio, 75 (percent): retention     */
+    int32_t disk_space_warning_level_ratio; /* diskSpaceWarningLevelRatio, 90 (percent): above it
+                                             puts fail with RMQ_EDISKFULL (checked each second)  */
     int32_t preallocate;                  /* 1: reserve segment blocks on creation (fallocate) so a
                                              full disk fails the roll, never a write into the map  */
     uint8_t store_host[16];               /* broker address written as STOREHOST                   */
@@ -83,6 +83,10 @@ typedef struct {
  * Returns 0 and *out, or an error (nothing left open). */
 int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t **out,
                    rmq_recovery_report_t *report);
+
+/* Text of the last error (names the file and the failing call), "" when none. Valid until
+ * the next call on the store. */
+const char *rmq_store_last_error(rmq_store_t *s);
 
 /* Flush everything, write the checkpoint, remove the abort marker, unmap, unlock, free.
  * Returns the first flush error (the store is freed regardless). */

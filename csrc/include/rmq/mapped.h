@@ -1,0 +1,76 @@
+/* rmq/mapped.h - a queue of pre-sized, memory-mapped segment files in one directory, named by
+ * their 20-digit start offset and addressed by global offset (RocketMQ's MappedFileQueue).
+ *
+ * Segments are reference counted: rmq_mq_find()/rmq_mq_last() return a segment with a reference
+ * the caller drops with rmq_seg_release(); a deleted segment is unmapped when its last
+ * reference goes, so nothing is unmapped under a reader. The list is guarded by a rwlock.
+ */
+#ifndef RMQ_MAPPED_H
+#define RMQ_MAPPED_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define RMQ_PATH_MAX 1024
+
+typedef struct rmq_seg {
+    int64_t base;        /* global offset of byte 0                                         */
+    int64_t size;
+    uint8_t *map;
+    int fd;
+    int refs;            /* list's own reference + readers                                   */
+    int deleted;         /* unlink when the last reference drops                            */
+    char path[RMQ_PATH_MAX];
+} rmq_seg_t;
+
+typedef struct {
+    char dir[RMQ_PATH_MAX];
+    int64_t seg_size;
+    int preallocate;
+    rmq_seg_t **segs;
+    int n, cap;
+    pthread_rwlock_t lock;
+} rmq_mq_t;
+
+/* Open dir (created if missing) and map every segment file in it. A file whose size is not
+ * seg_size gives RMQ_ECORRUPT (path in errpath). Returns 0 or an error. */
+int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate,
+                char *errpath, size_t errlen);
+/* Unmap everything (waits for nothing: callers must be done). */
+void rmq_mq_close(rmq_mq_t *mq);
+
+/* Segment holding global offset off (with a reference), or NULL. */
+rmq_seg_t *rmq_mq_find(rmq_mq_t *mq, int64_t off);
+/* Last / first segment (with a reference), or NULL. */
+rmq_seg_t *rmq_mq_last(rmq_mq_t *mq);
+rmq_seg_t *rmq_mq_first(rmq_mq_t *mq);
+void rmq_seg_release(rmq_seg_t *seg);
+int rmq_mq_count(rmq_mq_t *mq);
+/* Base offset of the first segment, or -1 when empty. */
+int64_t rmq_mq_min_base(rmq_mq_t *mq);
+
+/* Create and map the segment starting at base (preallocated when configured), append it.
+ * Errors: errno (ENOSPC when the disk is full; nothing is left behind), RMQ_EINVAL. */
+int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen);
+
+/* msync [from, to) (global offsets) with MS_SYNC. Returns 0 or errno (never partial success:
+ * a failure means nothing from the failed segment on may be counted as flushed). */
+int rmq_mq_sync(rmq_mq_t *mq, int64_t from, int64_t to);
+
+/* Drop everything at and after off: zero the rest of off's segment up to the end of its
+ * written data, delete later segments. *dropped_end receives the old end of written data
+ * (last non-zero byte + 1) when non-NULL. */
+int rmq_mq_truncate(rmq_mq_t *mq, int64_t off, int64_t *dropped_end);
+
+/* Delete the first segment. Returns 0, RMQ_ENOTFOUND when empty. */
+int rmq_mq_delete_first(rmq_mq_t *mq);
+
+/* Copy len bytes at global offset off into out (may span segments). 0 or RMQ_ERANGE. */
+int rmq_mq_read(rmq_mq_t *mq, int64_t off, void *out, size_t len);
+
+#ifdef RMQ_FAULT_INJECTION
+/* Test hook: make the next rmq_mq_create calls fail with this errno (0 = off). */
+extern int rmq_fault_create_errno;
+#endif
+
+#endif

@@ -1,0 +1,326 @@
+/* mapped.c - memory-mapped segment queue (see rmq/mapped.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rmq/errors.h"
+#include "rmq/mapped.h"
+
+#ifdef RMQ_FAULT_INJECTION
+int rmq_fault_create_errno = 0;
+#endif
+
+static long page_size(void) {
+    static long ps = 0;
+    if (!ps) ps = sysconf(_SC_PAGESIZE);
+    return ps;
+}
+
+int rmq_mkdirs(const char *path) {
+    char tmp[RMQ_PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof tmp) return ENAMETOOLONG;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == 0) {
+            char c = tmp[i];
+            tmp[i] = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return errno;
+            tmp[i] = c;
+        }
+    }
+    return 0;
+}
+
+static void seg_free(rmq_seg_t *s) {
+    if (s->map) munmap(s->map, (size_t)s->size);
+    if (s->fd >= 0) close(s->fd);
+    if (s->deleted) unlink(s->path);
+    free(s);
+}
+
+void rmq_seg_release(rmq_seg_t *s) {
+    if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) seg_free(s);
+}
+
+static rmq_seg_t *seg_map(const char *path, int64_t base, int64_t size, int fd, int *err) {
+    rmq_seg_t *s = calloc(1, sizeof *s);
+    if (!s) { *err = RMQ_ENOMEM; return NULL; }
+    s->base = base;
+    s->size = size;
+    s->fd = fd;
+    s->refs = 1;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (s->map == MAP_FAILED) {
+        *err = errno;
+        s->map = NULL;
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int push_seg(rmq_mq_t *mq, rmq_seg_t *s) {
+    if (mq->n == mq->cap) {
+        int cap = mq->cap ? mq->cap * 2 : 16;
+        rmq_seg_t **p = realloc(mq->segs, sizeof(*p) * (size_t)cap);
+        if (!p) return RMQ_ENOMEM;
+        mq->segs = p;
+        mq->cap = cap;
+    }
+    mq->segs[mq->n++] = s;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate,
+                char *errpath, size_t errlen) {
+    memset(mq, 0, sizeof *mq);
+    snprintf(mq->dir, sizeof mq->dir, "%s", dir);
+    mq->seg_size = seg_size;
+    mq->preallocate = preallocate;
+    pthread_rwlock_init(&mq->lock, NULL);
+    int rc = rmq_mkdirs(dir);
+    if (rc) { snprintf(errpath, errlen, "mkdir %s", dir); return rc; }
+    DIR *d = opendir(dir);
+    if (!d) { snprintf(errpath, errlen, "opendir %s", dir); return errno; }
+    int64_t *bases = NULL;
+    size_t nb = 0, cb = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        if (strlen(nm) != 20 || strspn(nm, "0123456789") != 20) continue;
+        if (nb == cb) {
+            cb = cb ? cb * 2 : 16;
+            int64_t *p = realloc(bases, cb * sizeof *p);
+            if (!p) { free(bases); closedir(d); return RMQ_ENOMEM; }
+            bases = p;
+        }
+        bases[nb++] = strtoll(nm, NULL, 10);
+    }
+    closedir(d);
+    if (nb) qsort(bases, nb, sizeof *bases, cmp_i64);
+    for (size_t i = 0; i < nb; i++) {
+        char path[RMQ_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%020lld", dir, (long long)bases[i]);
+        int fd = open(path, O_RDWR);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            rc = errno;
+            if (fd >= 0) close(fd);
+            snprintf(errpath, errlen, "open %s", path);
+            break;
+        }
+        if (st.st_size != seg_size || bases[i] % seg_size != 0) {
+            close(fd);
+            snprintf(errpath, errlen, "%s: size %lld, expected %lld", path,
+                     (long long)st.st_size, (long long)seg_size);
+            rc = RMQ_ECORRUPT;
+            break;
+        }
+        int err = 0;
+        rmq_seg_t *s = seg_map(path, bases[i], seg_size, fd, &err);
+        if (!s) { close(fd); snprintf(errpath, errlen, "mmap %s", path); rc = err; break; }
+        if ((rc = push_seg(mq, s)) != 0) { seg_free(s); break; }
+    }
+    free(bases);
+    if (rc) rmq_mq_close(mq);
+    return rc;
+}
+
+void rmq_mq_close(rmq_mq_t *mq) {
+    for (int i = 0; i < mq->n; i++) rmq_seg_release(mq->segs[i]);
+    free(mq->segs);
+    mq->segs = NULL;
+    mq->n = mq->cap = 0;
+    pthread_rwlock_destroy(&mq->lock);
+}
+
+static rmq_seg_t *take(rmq_seg_t *s) {
+    if (s) __atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+    return s;
+}
+
+rmq_seg_t *rmq_mq_find(rmq_mq_t *mq, int64_t off) {
+    rmq_seg_t *r = NULL;
+    pthread_rwlock_rdlock(&mq->lock);
+    if (mq->n > 0 && off >= mq->segs[0]->base) {
+        int64_t idx = (off - mq->segs[0]->base) / mq->seg_size;
+        if (idx < mq->n && mq->segs[idx]->base <= off &&
+            off < mq->segs[idx]->base + mq->seg_size)
+            r = take(mq->segs[idx]);
+    }
+    pthread_rwlock_unlock(&mq->lock);
+    return r;
+}
+
+rmq_seg_t *rmq_mq_last(rmq_mq_t *mq) {
+    pthread_rwlock_rdlock(&mq->lock);
+    rmq_seg_t *r = mq->n ? take(mq->segs[mq->n - 1]) : NULL;
+    pthread_rwlock_unlock(&mq->lock);
+    return r;
+}
+
+rmq_seg_t *rmq_mq_first(rmq_mq_t *mq) {
+    pthread_rwlock_rdlock(&mq->lock);
+    rmq_seg_t *r = mq->n ? take(mq->segs[0]) : NULL;
+    pthread_rwlock_unlock(&mq->lock);
+    return r;
+}
+
+int rmq_mq_count(rmq_mq_t *mq) {
+    pthread_rwlock_rdlock(&mq->lock);
+    int n = mq->n;
+    pthread_rwlock_unlock(&mq->lock);
+    return n;
+}
+
+int64_t rmq_mq_min_base(rmq_mq_t *mq) {
+    pthread_rwlock_rdlock(&mq->lock);
+    int64_t b = mq->n ? mq->segs[0]->base : -1;
+    pthread_rwlock_unlock(&mq->lock);
+    return b;
+}
+
+int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen) {
+    char path[RMQ_PATH_MAX];
+    int rc;
+    snprintf(path, sizeof path, "%s/%020lld", mq->dir, (long long)base);
+#ifdef RMQ_FAULT_INJECTION
+    if (rmq_fault_create_errno) {
+        snprintf(errpath, errlen, "create %s", path);
+        return rmq_fault_create_errno;
+    }
+#endif
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) { snprintf(errpath, errlen, "create %s", path); return errno; }
+    if (mq->preallocate) {
+        rc = posix_fallocate(fd, 0, (off_t)mq->seg_size);
+        if (rc == EINVAL || rc == EOPNOTSUPP) rc = ftruncate(fd, (off_t)mq->seg_size) ? errno : 0;
+    } else {
+        rc = ftruncate(fd, (off_t)mq->seg_size) ? errno : 0;
+    }
+    if (rc) {
+        snprintf(errpath, errlen, "allocate %s", path);
+        close(fd);
+        unlink(path);
+        return rc;
+    }
+    int err = 0;
+    rmq_seg_t *s = seg_map(path, base, mq->seg_size, fd, &err);
+    if (!s) {
+        snprintf(errpath, errlen, "mmap %s", path);
+        close(fd);
+        unlink(path);
+        return err;
+    }
+    pthread_rwlock_wrlock(&mq->lock);
+    rc = push_seg(mq, s);
+    pthread_rwlock_unlock(&mq->lock);
+    if (rc) { s->deleted = 1; seg_free(s); }
+    return rc;
+}
+
+int rmq_mq_sync(rmq_mq_t *mq, int64_t from, int64_t to) {
+    int64_t pos = from;
+    while (pos < to) {
+        rmq_seg_t *s = rmq_mq_find(mq, pos);
+        if (!s) return 0; /* deleted by retention: nothing left to flush there */
+        int64_t lo = pos - s->base, hi = to - s->base;
+        if (hi > s->size) hi = s->size;
+        int64_t alo = lo - lo % page_size();
+        int rc = msync(s->map + alo, (size_t)(hi - alo), MS_SYNC) ? errno : 0;
+        pos = s->base + hi;
+        rmq_seg_release(s);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int64_t data_end(const rmq_seg_t *s, int64_t from) {
+    /* Data is appended front to back into zero-filled files, so the written extent ends at
+     * the last non-zero byte before the first all-zero page. */
+    long ps = page_size();
+    int64_t end = from, pos = from;
+    while (pos < s->size) {
+        int64_t pend = pos - pos % ps + ps;
+        if (pend > s->size) pend = s->size;
+        int nz = 0;
+        for (int64_t i = pend - 1; i >= pos; i--) {
+            if (s->map[i]) { end = i + 1; nz = 1; break; }
+        }
+        if (!nz) break;
+        pos = pend;
+    }
+    return end;
+}
+
+int rmq_mq_truncate(rmq_mq_t *mq, int64_t off, int64_t *dropped_end) {
+    int64_t old_end = off;
+    pthread_rwlock_wrlock(&mq->lock);
+    while (mq->n > 0) {
+        rmq_seg_t *s = mq->segs[mq->n - 1];
+        if (s->base < off || (s->base == off && mq->n == 1 && off == 0)) break;
+        if (s->base == off) { /* whole segment is beyond: it goes */ }
+        int64_t e = s->base + data_end(s, 0);
+        if (e > old_end) old_end = e;
+        s->deleted = 1;
+        mq->n--;
+        rmq_seg_release(s);
+    }
+    if (mq->n > 0) {
+        rmq_seg_t *s = mq->segs[mq->n - 1];
+        if (off < s->base + s->size) {
+            int64_t lo = off - s->base;
+            int64_t hi = data_end(s, lo);
+            if (s->base + hi > old_end) old_end = s->base + hi;
+            if (hi > lo) {
+                memset(s->map + lo, 0, (size_t)(hi - lo));
+                msync(s->map + (lo - lo % page_size()), (size_t)(hi - (lo - lo % page_size())),
+                      MS_SYNC);
+            }
+        }
+    }
+    pthread_rwlock_unlock(&mq->lock);
+    if (dropped_end) *dropped_end = old_end;
+    return 0;
+}
+
+int rmq_mq_delete_first(rmq_mq_t *mq) {
+    pthread_rwlock_wrlock(&mq->lock);
+    if (mq->n == 0) { pthread_rwlock_unlock(&mq->lock); return RMQ_ENOTFOUND; }
+    rmq_seg_t *s = mq->segs[0];
+    memmove(mq->segs, mq->segs + 1, sizeof(*mq->segs) * (size_t)(mq->n - 1));
+    mq->n--;
+    s->deleted = 1;
+    pthread_rwlock_unlock(&mq->lock);
+    rmq_seg_release(s);
+    return 0;
+}
+
+int rmq_mq_read(rmq_mq_t *mq, int64_t off, void *out, size_t len) {
+    uint8_t *o = out;
+    while (len > 0) {
+        rmq_seg_t *s = rmq_mq_find(mq, off);
+        if (!s) return RMQ_ERANGE;
+        int64_t lo = off - s->base;
+        size_t n = (size_t)(s->size - lo) < len ? (size_t)(s->size - lo) : len;
+        memcpy(o, s->map + lo, n);
+        rmq_seg_release(s);
+        o += n;
+        off += (int64_t)n;
+        len -= n;
+    }
+    return 0;
+}

@@ -1,0 +1,164 @@
+/* record.c - CommitLog record codec, CRC32, Java String.hashCode, properties lookup. */
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "rmq/errors.h"
+#include "rmq/record.h"
+#include "rmq/store.h"
+
+int32_t rmq_crc32(const void *data, size_t len) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    const Bytef *p = (const Bytef *)data;
+    while (len > 0) { /* zlib takes uInt lengths */
+        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        c = crc32(c, p, n);
+        p += n;
+        len -= n;
+    }
+    return (int32_t)(c & 0x7FFFFFFF);
+}
+
+int32_t rmq_java_hash(const void *utf8, size_t len) {
+    const uint8_t *s = (const uint8_t *)utf8;
+    uint32_t h = 0;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        uint8_t b = s[i];
+        if (b < 0x80) { cp = b; i += 1; }
+        else if ((b & 0xE0) == 0xC0 && i + 1 < len) {
+            cp = ((uint32_t)(b & 0x1F) << 6) | (s[i + 1] & 0x3F); i += 2;
+        } else if ((b & 0xF0) == 0xE0 && i + 2 < len) {
+            cp = ((uint32_t)(b & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
+                 (s[i + 2] & 0x3F);
+            i += 3;
+        } else if ((b & 0xF8) == 0xF0 && i + 3 < len) {
+            cp = ((uint32_t)(b & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
+                 ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+            i += 4;
+        } else { cp = 0xFFFD; i += 1; } /* malformed byte: U+FFFD, as Java's decoder */
+        if (cp > 0xFFFF) {
+            cp -= 0x10000;
+            h = 31 * h + (0xD800 + (cp >> 10));
+            h = 31 * h + (0xDC00 + (cp & 0x3FF));
+        } else {
+            h = 31 * h + cp;
+        }
+    }
+    return (int32_t)h;
+}
+
+int64_t rmq_rec_len(size_t body_len, size_t topic_len, size_t props_len, int born_v6,
+                    int store_v6) {
+    return 91 + (int64_t)body_len + (int64_t)topic_len + (int64_t)props_len +
+           (born_v6 ? 12 : 0) + (store_v6 ? 12 : 0);
+}
+
+int32_t rmq_rec_encode(uint8_t *d, rmq_rec_t *r) {
+    int bv6 = (r->sysflag & RMQ_SYSFLAG_BORNHOST_V6) != 0;
+    int sv6 = (r->sysflag & RMQ_SYSFLAG_STOREHOST_V6) != 0;
+    int32_t len = (int32_t)rmq_rec_len((size_t)r->body_len, (size_t)r->topic_len,
+                                       (size_t)r->props_len, bv6, sv6);
+    uint8_t *p = d;
+    r->total_size = len;
+    r->body_crc = rmq_crc32(r->body, (size_t)r->body_len);
+    rmq_put32(p, (uint32_t)len); p += 4;
+    rmq_put32(p, RMQ_MAGIC_MESSAGE); p += 4;
+    rmq_put32(p, (uint32_t)r->body_crc); p += 4;
+    rmq_put32(p, (uint32_t)r->queue_id); p += 4;
+    rmq_put32(p, (uint32_t)r->flag); p += 4;
+    rmq_put64(p, (uint64_t)r->queue_offset); p += 8;
+    rmq_put64(p, (uint64_t)r->phys_offset); p += 8;
+    rmq_put32(p, (uint32_t)r->sysflag); p += 4;
+    rmq_put64(p, (uint64_t)r->born_timestamp); p += 8;
+    memcpy(p, r->born_host, bv6 ? 16 : 4); p += bv6 ? 16 : 4;
+    rmq_put32(p, (uint32_t)r->born_port); p += 4;
+    rmq_put64(p, (uint64_t)r->store_timestamp); p += 8;
+    memcpy(p, r->store_host, sv6 ? 16 : 4); p += sv6 ? 16 : 4;
+    rmq_put32(p, (uint32_t)r->store_port); p += 4;
+    rmq_put32(p, (uint32_t)r->reconsume_times); p += 4;
+    rmq_put64(p, (uint64_t)r->prepared_transaction_offset); p += 8;
+    rmq_put32(p, (uint32_t)r->body_len); p += 4;
+    if (r->body_len) memcpy(p, r->body, (size_t)r->body_len);
+    p += r->body_len;
+    *p++ = (uint8_t)r->topic_len;
+    memcpy(p, r->topic, (size_t)r->topic_len); p += r->topic_len;
+    p[0] = (uint8_t)(r->props_len >> 8); p[1] = (uint8_t)r->props_len; p += 2;
+    if (r->props_len) memcpy(p, r->props, (size_t)r->props_len);
+    return len;
+}
+
+int rmq_rec_parse(const uint8_t *s, size_t avail, int check_crc, rmq_rec_t *r) {
+    if (avail < 8) return 0;
+    int32_t total = (int32_t)rmq_get32(s);
+    uint32_t magic = rmq_get32(s + 4);
+    if (total == 0 && magic == 0) return 0;
+    if (magic == RMQ_MAGIC_BLANK) return 0;
+    if (magic != RMQ_MAGIC_MESSAGE || total < 91 || (size_t)total > avail) return RMQ_ECORRUPT;
+    const uint8_t *p = s + 8;
+    r->total_size = total;
+    r->body_crc = (int32_t)rmq_get32(p); p += 4;
+    r->queue_id = (int32_t)rmq_get32(p); p += 4;
+    r->flag = (int32_t)rmq_get32(p); p += 4;
+    r->queue_offset = (int64_t)rmq_get64(p); p += 8;
+    r->phys_offset = (int64_t)rmq_get64(p); p += 8;
+    r->sysflag = (int32_t)rmq_get32(p); p += 4;
+    int bv6 = (r->sysflag & RMQ_SYSFLAG_BORNHOST_V6) != 0;
+    int sv6 = (r->sysflag & RMQ_SYSFLAG_STOREHOST_V6) != 0;
+    if (91 + (bv6 ? 12 : 0) + (sv6 ? 12 : 0) > total) return RMQ_ECORRUPT;
+    r->born_timestamp = (int64_t)rmq_get64(p); p += 8;
+    r->born_host = p; p += bv6 ? 16 : 4;
+    r->born_port = (int32_t)rmq_get32(p); p += 4;
+    r->store_timestamp = (int64_t)rmq_get64(p); p += 8;
+    r->store_host = p; p += sv6 ? 16 : 4;
+    r->store_port = (int32_t)rmq_get32(p); p += 4;
+    r->reconsume_times = (int32_t)rmq_get32(p); p += 4;
+    r->prepared_transaction_offset = (int64_t)rmq_get64(p); p += 8;
+    r->body_len = (int32_t)rmq_get32(p); p += 4;
+    const uint8_t *end = s + total;
+    if (r->body_len < 0 || r->body_len > end - p - 3) return RMQ_ECORRUPT;
+    r->body = p; p += r->body_len;
+    r->topic_len = (int8_t)*p++;
+    if (r->topic_len < 0 || r->topic_len > end - p - 2) return RMQ_ECORRUPT;
+    r->topic = p; p += r->topic_len;
+    r->props_len = (int16_t)(((uint16_t)p[0] << 8) | p[1]); p += 2;
+    if (r->props_len < 0 || r->props_len != end - p) return RMQ_ECORRUPT;
+    r->props = p;
+    if (check_crc && rmq_crc32(r->body, (size_t)r->body_len) != r->body_crc) return RMQ_ECORRUPT;
+    return total;
+}
+
+int rmq_props_get(const uint8_t *props, size_t len, const char *key, const uint8_t **val,
+                  size_t *vlen) {
+    size_t klen = strlen(key), i = 0;
+    int found = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && props[j] != 2) j++;          /* one pair: [i, j) */
+        size_t k = i;
+        while (k < j && props[k] != 1) k++;            /* name/value separator */
+        if (k < j && k - i == klen && memcmp(props + i, key, klen) == 0) {
+            *val = props + k + 1;
+            *vlen = j - k - 1;
+            found = 1;                                  /* keep going: the last one wins */
+        }
+        i = j + 1;
+    }
+    return found;
+}
+
+void rmq_offset_msg_id(char *out, const uint8_t *host, int v6, int32_t port, int64_t phys) {
+    static const char hex[] = "0123456789ABCDEF";
+    uint8_t raw[28];
+    size_t n = v6 ? 16 : 4, i;
+    memcpy(raw, host, n);
+    rmq_put32(raw + n, (uint32_t)port);
+    rmq_put64(raw + n + 4, (uint64_t)phys);
+    n += 12;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * n] = 0;
+}

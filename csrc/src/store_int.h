@@ -1,0 +1,65 @@
+/* store_int.h - the store handle shared by store.c, recovery.c and flush.c (not public). */
+#ifndef RMQ_STORE_INT_H
+#define RMQ_STORE_INT_H
+
+#include <pthread.h>
+
+#include "rmq/checkpoint.h"
+#include "rmq/cq.h"
+#include "rmq/index.h"
+#include "rmq/mapped.h"
+#include "rmq/store.h"
+
+struct rmq_store {
+    char root[RMQ_PATH_MAX];
+    rmq_store_config_t cfg;
+    int lock_fd;
+    rmq_mq_t clog;
+    int64_t wrote;               /* end of the last record (published with release)           */
+    int64_t last_store_ts;       /* store time of the last record appended                    */
+    pthread_mutex_t put_lock;
+
+    /* consume queues: hash table by topic + queue id, guarded by cq_lock for lookup/insert */
+    rmq_cq_t **cq_buckets;
+    size_t cq_nbuckets, cq_count;
+    pthread_rwlock_t cq_lock;
+
+    rmq_index_t index;
+    rmq_checkpoint_t cp;
+
+    /* flushing */
+    pthread_mutex_t flush_mu;
+    pthread_cond_t flush_cv;
+    int flushing;                /* a thread is inside msync                                  */
+    int64_t flushed;             /* durable prefix of the commitlog                           */
+    int write_error;             /* latched msync failure (errno), cleared by a later success */
+    int disk_full;               /* usage above the warning ratio                             */
+    int stop;
+    pthread_t flusher;
+    int flusher_started;
+
+    /* stats */
+    int64_t put_count, put_bytes, get_count, flush_errors;
+    char last_error[RMQ_PATH_MAX + 128];
+};
+
+/* Set s->last_error from a context string and an error code. */
+void rmq_store_set_error(rmq_store_t *s, const char *what, int rc);
+/* Find (create when create != 0) the consume queue of topic/queue_id. NULL + *err on failure. */
+rmq_cq_t *rmq_store_cq(rmq_store_t *s, const uint8_t *topic, size_t topic_len, int32_t qid,
+                       int create, int *err);
+/* Dispatch a stored record to its consume queue and the index (rebuild = recovery path). */
+int rmq_store_dispatch(rmq_store_t *s, const uint8_t *rec_bytes, int64_t phys, int rebuild,
+                       int64_t index_from, int64_t *cq_written, int64_t *idx_written);
+/* Recovery: scan, truncate, rebuild (recovery.c). */
+int rmq_store_recover(rmq_store_t *s, int clean, rmq_recovery_report_t *rep);
+/* Flush the commitlog up to at least target (group commit); wait bounded by timeout_ms
+ * (< 0: no bound). 0, RMQ_ETIMEOUT or the msync error. (flush.c) */
+int rmq_store_flush_clog(rmq_store_t *s, int64_t target, int timeout_ms);
+int rmq_store_start_flusher(rmq_store_t *s);
+void rmq_store_stop_flusher(rmq_store_t *s);
+/* Flush queues, index, checkpoint (flush.c). */
+int rmq_store_flush_logics(rmq_store_t *s, int sync_checkpoint);
+int64_t rmq_now_ms(void);
+
+#endif

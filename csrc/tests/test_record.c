@@ -1,0 +1,93 @@
+/* Record codec, CRC, Java hash, properties, msgId. */
+#include <stdint.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "rmq/errors.h"
+#include "rmq/record.h"
+#include "rmq/store.h"
+
+static void test_java_hash(void) {
+    CHECK_EQ(rmq_java_hash("TagA", 4), 2598919);
+    CHECK_EQ(rmq_java_hash("TagB", 4), 2598920);
+    CHECK_EQ(rmq_java_hash("*", 1), 42);
+    CHECK_EQ(rmq_java_hash("", 0), 0);
+    /* "héllo": h = 104, é = 233 ... computed with Java semantics by hand */
+    int32_t h = 0;
+    const int units[] = {104, 233, 108, 108, 111};
+    for (int i = 0; i < 5; i++) h = (int32_t)(31u * (uint32_t)h + (uint32_t)units[i]);
+    CHECK_EQ(rmq_java_hash("h\xc3\xa9llo", 6), h);
+    /* U+1F600 is the surrogate pair D83D DE00 in UTF-16 */
+    int32_t e = (int32_t)(31u * 0xD83Du + 0xDE00u);
+    CHECK_EQ(rmq_java_hash("\xf0\x9f\x98\x80", 4), e);
+}
+
+static void test_crc(void) {
+    const char *d = "hello";
+    CHECK_EQ(rmq_crc32(d, 5), (int32_t)(crc32(0, (const Bytef *)d, 5) & 0x7FFFFFFF));
+}
+
+static void test_encode_parse(int born_v6, int store_v6) {
+    uint8_t buf[512], bh[16] = {10, 0, 0, 1}, sh[16] = {127, 0, 0, 1};
+    if (born_v6) memset(bh, 0xAB, 16);
+    if (store_v6) memset(sh, 0xCD, 16);
+    const char *props = "TAGS\x01TagA\x02KEYS\x01k1 k2\x02";
+    rmq_rec_t r = {0};
+    r.queue_id = 3; r.flag = 9; r.queue_offset = 77; r.phys_offset = 4096;
+    r.sysflag = (born_v6 ? RMQ_SYSFLAG_BORNHOST_V6 : 0) | (store_v6 ? RMQ_SYSFLAG_STOREHOST_V6 : 0);
+    r.born_timestamp = 111; r.born_host = bh; r.born_port = 5555;
+    r.store_timestamp = 222; r.store_host = sh; r.store_port = 10911;
+    r.reconsume_times = 2; r.prepared_transaction_offset = 0;
+    r.body = (const uint8_t *)"payload"; r.body_len = 7;
+    r.topic = (const uint8_t *)"TopicA"; r.topic_len = 6;
+    r.props = (const uint8_t *)props; r.props_len = (int32_t)strlen(props);
+    int32_t len = rmq_rec_encode(buf, &r);
+    CHECK_EQ(len, 91 + 7 + 6 + r.props_len + (born_v6 ? 12 : 0) + (store_v6 ? 12 : 0));
+    CHECK_EQ(rmq_get32(buf), len);
+    CHECK_EQ(rmq_get32(buf + 4), RMQ_MAGIC_MESSAGE);
+    CHECK_EQ((int32_t)rmq_get32(buf + 8), rmq_crc32("payload", 7));
+    CHECK_EQ(rmq_get64(buf + 28), 4096);
+    rmq_rec_t p;
+    CHECK_EQ(rmq_rec_parse(buf, sizeof buf, 1, &p), len);
+    CHECK_EQ(p.queue_offset, 77);
+    CHECK_EQ(p.store_timestamp, 222);
+    CHECK_EQ(p.born_port, 5555);
+    CHECK(memcmp(p.store_host, sh, store_v6 ? 16 : 4) == 0);
+    CHECK(p.body_len == 7 && memcmp(p.body, "payload", 7) == 0);
+    CHECK(p.topic_len == 6 && memcmp(p.topic, "TopicA", 6) == 0);
+    buf[90 + (born_v6 ? 12 : 0) + (store_v6 ? 12 : 0)] ^= 0xFF; /* flip a body byte */
+    CHECK_EQ(rmq_rec_parse(buf, sizeof buf, 1, &p), RMQ_ECORRUPT);
+    CHECK(rmq_rec_parse(buf, sizeof buf, 0, &p) > 0);
+    CHECK_EQ(rmq_rec_parse(buf, 20, 0, &p), RMQ_ECORRUPT); /* truncated */
+}
+
+static void test_props_and_ids(void) {
+    const char *p = "A\x01" "1\x02" "TAGS\x01" "x\x02" "TAGS\x01" "y\x02" "bad\x02";
+    const uint8_t *v;
+    size_t vl;
+    CHECK(rmq_props_get((const uint8_t *)p, strlen(p), "TAGS", &v, &vl) && vl == 1 && *v == 'y');
+    CHECK(!rmq_props_get((const uint8_t *)p, strlen(p), "bad", &v, &vl));
+    CHECK(!rmq_props_get((const uint8_t *)p, strlen(p), "KEYS", &v, &vl));
+    char id[57];
+    uint8_t host[4] = {127, 0, 0, 1};
+    rmq_offset_msg_id(id, host, 0, 10911, 0);
+    CHECK(strcmp(id, "7F00000100002A9F0000000000000000") == 0);
+    uint8_t h6[16] = {0};
+    rmq_offset_msg_id(id, h6, 1, 1, 255);
+    CHECK_EQ(strlen(id), 56);
+    uint8_t blank[8];
+    rmq_put32(blank, 100);
+    rmq_put32(blank + 4, RMQ_MAGIC_BLANK);
+    rmq_rec_t r;
+    CHECK_EQ(rmq_rec_parse(blank, 8, 1, &r), 0);
+}
+
+int main(void) {
+    test_java_hash();
+    test_crc();
+    test_encode_parse(0, 0);
+    test_encode_parse(1, 0);
+    test_encode_parse(1, 1);
+    test_props_and_ids();
+    CHECK_DONE();
+}
