@@ -1,10 +1,10 @@
 """RemotingCommand: one request or response frame, and its two header encodings.
 
-Wire facts (ROCKETMQ_FACTS §1): ``[u32 length][u32 serializeType<<24 | headerLength][header][body]``,
-length excludes itself. Header is JSON (type 0) or ROCKETMQ binary (type 1). Responses go out in
-the request's serialize type; the C++ client only understands JSON. Every extFields value travels as
-a string (the C++ client ignores non-string values); received values may be numbers or strings and
-are normalised to their decimal text here, as Java does.
+Wire facts (ROCKETMQ_FACTS §1): ``[u32 length][u32 serializeType<<24 | headerLength][header]
+[body]``; length excludes itself. Header is JSON (type 0) or ROCKETMQ binary (type 1).
+Responses go out in the request's serialize type; the C++ client only understands JSON. Every
+extFields value travels as a string (the C++ client ignores non-string values); received values
+may be numbers or strings and are normalised to their decimal text here, as Java does.
 """
 
 from __future__ import annotations
