@@ -1,0 +1,214 @@
+"""One remoting connection (either side): feeds bytes to the sans-IO codec, matches responses to
+pending requests by opaque, runs request handlers as tasks, writes frames back.
+
+Requests a peer sends are answered through a handler table (``code -> async handler``); an
+unknown code gets REQUEST_CODE_NOT_SUPPORTED, a handler exception SYSTEM_ERROR, too many
+requests in flight SYSTEM_BUSY. The connection closes only when framing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from pyrmq.protocol.codes import ResponseCode
+from pyrmq.protocol.command import FLAG_ONEWAY, RemotingCommand
+from pyrmq.protocol.errors import RemoteProtocolError
+from pyrmq.protocol.frame import DEFAULT_MAX_FRAME, FrameDecoder, encode
+
+log = logging.getLogger("pyrmq.remoting")
+
+Handler = Callable[["Connection", RemotingCommand], Awaitable["RemotingCommand | None"]]
+
+DEFAULT_MAX_INFLIGHT = 256
+
+
+class RemotingError(Exception):
+    """A remote call failed (connection refused or lost, timeout)."""
+
+
+class RemotingConnectError(RemotingError):
+    """Could not connect to the address."""
+
+
+class RemotingTimeoutError(RemotingError):
+    """No response within the timeout."""
+
+
+class RemotingClosedError(RemotingError):
+    """The connection closed before the response arrived."""
+
+
+class Connection(asyncio.Protocol):
+    """A framed RocketMQ remoting connection over one transport."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, handlers: Mapping[int, Handler] | None = None, *,
+                 max_frame: int = DEFAULT_MAX_FRAME, max_inflight: int = DEFAULT_MAX_INFLIGHT,
+                 on_close: Callable[[Connection], None] | None = None) -> None:
+        self.id = next(self._ids)
+        self.handlers: Mapping[int, Handler] = handlers or {}
+        self.max_inflight = max_inflight
+        self.attrs: dict[str, Any] = {}      # owners attach state here (e.g. client ids)
+        self.remote_addr = "?"
+        self.last_activity = time.monotonic()
+        self._decoder = FrameDecoder(max_frame)
+        self._max_frame = max_frame
+        self._transport: asyncio.Transport | None = None
+        self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
+        self._opaque = itertools.count(0)
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._close_callbacks: list[Callable[[Connection], None]] = []
+        if on_close:
+            self._close_callbacks.append(on_close)
+        self.closed = asyncio.get_event_loop().create_future()
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.remote_addr = f"{peer[0]}:{peer[1]}"
+        transport.set_write_buffer_limits(high=4 * 1024 * 1024)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = time.monotonic()
+        try:
+            commands = self._decoder.feed(data)
+        except RemoteProtocolError as e:
+            log.warning("closing %s: framing lost: %s", self.remote_addr, e)
+            self.close()
+            return
+        for cmd in commands:
+            if cmd.is_response:
+                fut = self._pending.pop(cmd.opaque, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(cmd)
+            else:
+                self._dispatch(cmd)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        err = RemotingClosedError(f"connection to {self.remote_addr} closed")
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(err)
+        self._pending.clear()
+        if not self.closed.done():
+            self.closed.set_result(None)
+        for cb in self._close_callbacks:
+            try:
+                cb(self)
+            except Exception:  # a broken callback must not break the others
+                log.exception("close callback failed for %s", self.remote_addr)
+
+    def pause_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()  # back pressure: stop taking new requests
+
+    def resume_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
+
+    # -- requests from the peer ---------------------------------------------------------------
+    def _dispatch(self, cmd: RemotingCommand) -> None:
+        if self._inflight >= self.max_inflight:
+            self.send(cmd.response(ResponseCode.SYSTEM_BUSY,
+                                   f"[OVERLOAD] {self._inflight} requests in flight"))
+            return
+        self._inflight += 1
+        task = asyncio.get_event_loop().create_task(self._run(cmd))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, cmd: RemotingCommand) -> None:
+        resp: RemotingCommand | None
+        try:
+            handler = self.handlers.get(cmd.code)
+            if handler is None:
+                resp = cmd.response(ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+                                    f" request type {cmd.code} not supported")
+            else:
+                resp = await handler(self, cmd)
+        except RemoteProtocolError as e:
+            resp = cmd.response(e.response_code, str(e))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.exception("handler for code %d from %s failed", cmd.code, self.remote_addr)
+            resp = cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}")
+        finally:
+            self._inflight -= 1
+        if resp is not None and not cmd.is_oneway:
+            self.send(resp)
+
+    # -- sending ------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
+    def send(self, cmd: RemotingCommand) -> None:
+        """Write one frame (dropped silently when the connection is gone)."""
+        if self._transport is None or self._transport.is_closing():
+            return
+        try:
+            data = encode(cmd, self._max_frame)
+        except Exception as e:  # our own frame too large: answer the peer with an error instead
+            log.error("cannot encode frame code %d for %s: %s", cmd.code, self.remote_addr, e)
+            if cmd.is_response:
+                data = encode(RemotingCommand(code=ResponseCode.SYSTEM_ERROR, opaque=cmd.opaque,
+                                              flag=cmd.flag, remark=str(e)))
+            else:
+                raise
+        self._transport.write(data)
+
+    async def invoke(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
+        """Send a request and wait for its response (RemotingTimeoutError after timeout s)."""
+        if not self.is_open:
+            raise RemotingClosedError(f"connection to {self.remote_addr} is closed")
+        opaque = next(self._opaque) & 0x7FFFFFFF
+        cmd = cmd.with_opaque(opaque)
+        fut: asyncio.Future[RemotingCommand] = asyncio.get_event_loop().create_future()
+        self._pending[opaque] = fut
+        try:
+            self.send(cmd)
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise RemotingTimeoutError(
+                f"no response to code {cmd.code} from {self.remote_addr} in {timeout:.1f}s"
+            ) from None
+        finally:
+            self._pending.pop(opaque, None)
+
+    def invoke_oneway(self, cmd: RemotingCommand) -> None:
+        """Send a request flagged ONEWAY (no response expected)."""
+        opaque = next(self._opaque) & 0x7FFFFFFF
+        from dataclasses import replace
+
+        self.send(replace(cmd, opaque=opaque, flag=cmd.flag | FLAG_ONEWAY))
+
+    def add_close_callback(self, cb: Callable[[Connection], None]) -> None:
+        self._close_callbacks.append(cb)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    async def drain_tasks(self, timeout: float) -> None:
+        """Wait (bounded) for in-flight request handlers."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
