@@ -1,0 +1,187 @@
+"""JSON bodies (ROCKETMQ_FACTS §3): topic config and route data, register-broker body,
+heartbeat data, lock bodies, consumer lists. Readers accept what Java and the C++ wheel write
+(enum ordinals or names, numbers as strings, missing sets); writers emit Java's shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyrmq.protocol import jsonx
+from pyrmq.protocol.errors import RemoteProtocolError
+from pyrmq.protocol.message import java_hash
+
+CONSUME_TYPES = ("CONSUME_ACTIVELY", "CONSUME_PASSIVELY", "CONSUME_POP")
+MESSAGE_MODELS = ("BROADCASTING", "CLUSTERING")
+CONSUME_FROM = ("CONSUME_FROM_LAST_OFFSET", "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
+                "CONSUME_FROM_MIN_OFFSET", "CONSUME_FROM_MAX_OFFSET", "CONSUME_FROM_FIRST_OFFSET",
+                "CONSUME_FROM_TIMESTAMP")
+
+
+def _enum(value: Any, names: tuple[str, ...], what: str) -> str:
+    if isinstance(value, int) and 0 <= value < len(names):
+        return names[value]
+    if isinstance(value, str) and value in names:
+        return value
+    if isinstance(value, str) and value.isdigit() and int(value) < len(names):
+        return names[int(value)]
+    raise RemoteProtocolError(f"bad {what}: {value!r}")
+
+
+@dataclass(slots=True)
+class TopicConfig:
+    """A topic's queues and permissions (Java TopicConfig)."""
+
+    topicName: str
+    readQueueNums: int = 16
+    writeQueueNums: int = 16
+    perm: int = 6
+    topicFilterType: str = "SINGLE_TAG"
+    topicSysFlag: int = 0
+    order: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"order": self.order, "perm": self.perm, "readQueueNums": self.readQueueNums,
+                "topicFilterType": self.topicFilterType, "topicName": self.topicName,
+                "topicSysFlag": self.topicSysFlag, "writeQueueNums": self.writeQueueNums}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TopicConfig:
+        try:
+            return cls(str(d["topicName"]), int(d.get("readQueueNums", 16)),
+                       int(d.get("writeQueueNums", 16)), int(d.get("perm", 6)),
+                       str(d.get("topicFilterType", "SINGLE_TAG")),
+                       int(d.get("topicSysFlag", d.get("topicSynFlag", 0))),
+                       bool(d.get("order", False)))
+        except (KeyError, TypeError, ValueError) as e:
+            raise RemoteProtocolError(f"bad topic config: {e}") from None
+
+
+def data_version(timestamp: int, counter: int) -> dict[str, int]:
+    return {"counter": counter, "timestamp": timestamp}
+
+
+def register_broker_body(topics: dict[str, TopicConfig], version: dict[str, int]) -> bytes:
+    """RegisterBrokerBody (uncompressed JSON form)."""
+    return jsonx.dumps({"filterServerList": [], "topicConfigSerializeWrapper": {
+        "dataVersion": version,
+        "topicConfigTable": {name: tc.to_dict() for name, tc in topics.items()}}})
+
+
+def parse_register_broker_body(body: bytes) -> tuple[dict[str, int], dict[str, TopicConfig]]:
+    """(dataVersion, topic table) of a RegisterBrokerBody; empty body = no topics."""
+    if not body:
+        return {"counter": 0, "timestamp": 0}, {}
+    obj = jsonx.loads(body)
+    wrapper = obj.get("topicConfigSerializeWrapper") or {}
+    version = wrapper.get("dataVersion") or {"counter": 0, "timestamp": 0}
+    table = {name: TopicConfig.from_dict(tc)
+             for name, tc in (wrapper.get("topicConfigTable") or {}).items()}
+    return version, table
+
+
+@dataclass(slots=True)
+class SubscriptionData:
+    topic: str
+    sub_string: str = "*"
+    tags: list[str] = field(default_factory=list)
+    sub_version: int = 0
+    expression_type: str = "TAG"
+
+    @property
+    def code_set(self) -> set[int]:
+        return {java_hash(t) for t in self.tags}
+
+    @property
+    def match_all(self) -> bool:
+        return self.sub_string in ("", "*") or not self.tags
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"classFilterMode": False, "codeSet": sorted(self.code_set),
+                "expressionType": self.expression_type, "subString": self.sub_string,
+                "subVersion": self.sub_version, "tagsSet": self.tags, "topic": self.topic}
+
+
+def parse_subscription(topic: str, expression: str | None, sub_version: int = 0
+                       ) -> SubscriptionData:
+    """Tag expression ``"*"`` / ``"TagA || TagB"`` -> SubscriptionData (FilterAPI)."""
+    expr = (expression or "*").strip()
+    tags = [] if expr in ("", "*") else [t.strip() for t in expr.split("||") if t.strip()]
+    return SubscriptionData(topic, expr or "*", tags, sub_version)
+
+
+@dataclass(slots=True)
+class ConsumerData:
+    group: str
+    consume_type: str = "CONSUME_PASSIVELY"
+    message_model: str = "CLUSTERING"
+    consume_from_where: str = "CONSUME_FROM_LAST_OFFSET"
+    subscriptions: list[SubscriptionData] = field(default_factory=list)
+    unit_mode: bool = False
+
+
+@dataclass(slots=True)
+class HeartbeatData:
+    client_id: str
+    producer_groups: list[str] = field(default_factory=list)
+    consumers: list[ConsumerData] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        return jsonx.dumps({
+            "clientID": self.client_id,
+            "producerDataSet": [{"groupName": g} for g in self.producer_groups],
+            "consumerDataSet": [{
+                "groupName": c.group, "consumeType": c.consume_type,
+                "messageModel": c.message_model, "consumeFromWhere": c.consume_from_where,
+                "subscriptionDataSet": [s.to_dict() for s in c.subscriptions],
+                "unitMode": c.unit_mode} for c in self.consumers]})
+
+
+def parse_heartbeat(body: bytes) -> HeartbeatData:
+    """HeartbeatData from Java or the C++ wheel (ordinal enums, string subVersion, no sets)."""
+    obj = jsonx.loads(body)
+    if not isinstance(obj, dict) or not obj.get("clientID"):
+        raise RemoteProtocolError("heartbeat without clientID")
+    hb = HeartbeatData(str(obj["clientID"]))
+    for p in obj.get("producerDataSet") or []:
+        if p.get("groupName"):
+            hb.producer_groups.append(str(p["groupName"]))
+    for c in obj.get("consumerDataSet") or []:
+        subs = []
+        for s in c.get("subscriptionDataSet") or []:
+            sub = parse_subscription(str(s.get("topic", "")), s.get("subString"),
+                                     int(s.get("subVersion") or 0))
+            if s.get("tagsSet"):
+                sub.tags = [str(t) for t in s["tagsSet"]]
+            sub.expression_type = str(s.get("expressionType") or "TAG")
+            subs.append(sub)
+        hb.consumers.append(ConsumerData(
+            str(c.get("groupName", "")),
+            _enum(c.get("consumeType", 1), CONSUME_TYPES, "consumeType"),
+            _enum(c.get("messageModel", 1), MESSAGE_MODELS, "messageModel"),
+            _enum(c.get("consumeFromWhere", 0), CONSUME_FROM, "consumeFromWhere"),
+            subs, bool(c.get("unitMode", False))))
+    return hb
+
+
+def mq_dict(topic: str, broker_name: str, queue_id: int) -> dict[str, Any]:
+    """MessageQueue JSON."""
+    return {"brokerName": broker_name, "queueId": queue_id, "topic": topic}
+
+
+def parse_lock_body(body: bytes) -> tuple[str, str, list[tuple[str, str, int]]]:
+    """(consumerGroup, clientId, [(topic, brokerName, queueId)]) of a LOCK/UNLOCK_BATCH_MQ body."""
+    obj = jsonx.loads(body)
+    mqs = [(str(m["topic"]), str(m["brokerName"]), int(m["queueId"]))
+           for m in obj.get("mqSet") or []]
+    return str(obj.get("consumerGroup", "")), str(obj.get("clientId", "")), mqs
+
+
+def route_body(queue_datas: list[dict[str, Any]], broker_datas: list[dict[str, Any]],
+               order_conf: str | None = None) -> bytes:
+    """TopicRouteData with quoted brokerAddrs keys (the wheel accepts both forms)."""
+    obj: dict[str, Any] = {"brokerDatas": broker_datas, "filterServerTable": {},
+                           "queueDatas": queue_datas}
+    if order_conf:
+        obj["orderTopicConf"] = order_conf
+    return jsonx.dumps(obj)

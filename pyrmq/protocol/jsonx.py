@@ -1,0 +1,47 @@
+"""JSON as RocketMQ peers write it: a tolerant reader (fastjson's unquoted integer map keys such
+as ``{0:"addr"}``, TAB-pretty files) and a compact standard writer both Java and C++ parse."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pyrmq.protocol.errors import RemoteProtocolError
+
+# A bare integer key right after "{" or "," (outside strings): quote it.
+_BARE_KEY = re.compile(r'([{,]\s*)(-?\d+)(\s*:)')
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _quote_bare_keys(text: str) -> str:
+    out, pos = [], 0
+    for m in _STRING.finditer(text):  # rewrite only the gaps between string literals
+        out.append(_BARE_KEY.sub(r'\1"\2"\3', text[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_BARE_KEY.sub(r'\1"\2"\3', text[pos:]))
+    return "".join(out)
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse standard JSON or fastjson output; garbage raises RemoteProtocolError."""
+    text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray, memoryview)) else raw
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return json.loads(_quote_bare_keys(text))
+    except ValueError as e:
+        raise RemoteProtocolError(f"bad JSON body: {e}") from None
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact standard JSON (keys quoted and sorted), UTF-8."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+def dumps_pretty(obj: Any) -> str:
+    """TAB-indented JSON, like the broker's config files."""
+    return json.dumps(obj, indent="\t", sort_keys=True, ensure_ascii=False)
