@@ -1,0 +1,172 @@
+"""Admin and query codes: topics (17, 215, 21, 22), subscription groups (200, 201, 207),
+offsets dump (43), delay offsets (45), broker config/runtime (26, 28), VIEW_MESSAGE_BY_ID (33),
+QUERY_MESSAGE (12), GET_TOPIC_STATS_INFO (202), GET_CONSUME_STATS (208)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from pyrmq import _store
+from pyrmq.broker.topics import SYSTEM_TOPICS, validate_topic
+from pyrmq.protocol import jsonx
+from pyrmq.protocol.bodies import TopicConfig
+from pyrmq.protocol.codes import ResponseCode
+from pyrmq.protocol.command import RemotingCommand
+from pyrmq.protocol.headers import Ext
+from pyrmq.remoting import Connection
+
+if TYPE_CHECKING:
+    from pyrmq.broker.controller import Broker
+
+
+async def update_topic(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    topic = ext.str("topic", required=True)
+    bad = validate_topic(topic)
+    if bad:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
+    if topic in SYSTEM_TOPICS:
+        return cmd.response(ResponseCode.SYSTEM_ERROR,
+                            f"The topic[{topic}] is conflict with system topic.")
+    tc = TopicConfig(topic, ext.int("readQueueNums", 16), ext.int("writeQueueNums", 16),
+                     ext.int("perm", 6), ext.str("topicFilterType", "SINGLE_TAG"),
+                     ext.int("topicSysFlag", 0), ext.bool("order"))
+    broker.topics.put(tc)
+    broker.register_soon()
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def delete_topic(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    topic = Ext(cmd.ext_fields).str("topic", required=True)
+    broker.topics.delete(topic)
+    broker.store.delete_topic(topic)
+    broker.register_soon()
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def all_topic_config(broker: Broker, conn: Connection, cmd: RemotingCommand
+                           ) -> RemotingCommand:
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({
+        "dataVersion": broker.topics.version,
+        "topicConfigTable": {n: tc.to_dict() for n, tc in broker.topics.table.items()}}))
+
+
+async def topic_names(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    return cmd.response(ResponseCode.SUCCESS,
+                        body=jsonx.dumps({"topicList": sorted(broker.topics.table)}))
+
+
+async def update_group(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    cfg = jsonx.loads(cmd.body)
+    if not isinstance(cfg, dict) or not cfg.get("groupName"):
+        return cmd.response(ResponseCode.SYSTEM_ERROR, "subscription group config needs groupName")
+    broker.groups.put(cfg)
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def delete_group(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    broker.groups.delete(Ext(cmd.ext_fields).str("groupName", required=True))
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def all_groups(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({
+        "dataVersion": broker.groups.version, "subscriptionGroupTable": broker.groups.table}))
+
+
+async def all_offsets(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(broker.offsets.to_json_obj()))
+
+
+async def delay_offsets(broker: Broker, conn: Connection, cmd: RemotingCommand
+                        ) -> RemotingCommand:
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(broker.schedule.to_json_obj()))
+
+
+async def broker_config(broker: Broker, conn: Connection, cmd: RemotingCommand
+                        ) -> RemotingCommand:
+    items = {**asdict(broker.store_cfg), **asdict(broker.cfg)}
+    text = "\n".join(f"{k}={v}" for k, v in sorted(items.items())) + "\n"
+    return cmd.response(ResponseCode.SUCCESS, body=text.encode())
+
+
+async def runtime_info(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    st = broker.store.stats()
+    table = {k: str(v) for k, v in st.items()}
+    table.update({"brokerVersion": "409", "brokerVersionDesc": "V4_9_8 (pyrmq)",
+                  "msgPutTotalTodayNow": str(broker.put_count),
+                  "msgGetTotalTodayNow": str(broker.get_count),
+                  "bootTimestamp": str(broker.boot_ms),
+                  "runtime": f"{int(time.time() - broker.boot_ms / 1000)} s",
+                  "pullThreadPoolQueueSize": str(len(broker.holds))})
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"table": table}))
+
+
+async def view_message(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    phys = Ext(cmd.ext_fields).int("offset", required=True)
+    try:
+        return cmd.response(ResponseCode.SUCCESS, body=broker.store.read_at(phys))
+    except _store.StoreError:
+        return cmd.response(ResponseCode.SYSTEM_ERROR,
+                            f"can not find message by the offset, {phys}")
+
+
+async def query_message(broker: Broker, conn: Connection, cmd: RemotingCommand
+                        ) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    max_num = ext.int("maxNum", 32, required=True)
+    if ext.bool("_UNIQUE_KEY_QUERY"):
+        max_num = 32
+    records = broker.store.query_by_key(ext.str("topic", required=True),
+                                        ext.str("key", required=True),
+                                        ext.int("beginTimestamp", 0),
+                                        ext.int("endTimestamp", 2**63 - 1), max_num)
+    if not records:
+        return cmd.response(ResponseCode.QUERY_NOT_FOUND,
+                            "can not find message, maybe time range not correct")
+    return cmd.response(ResponseCode.SUCCESS, ext_fields={
+        "indexLastUpdateTimestamp": int(time.time() * 1000),
+        "indexLastUpdatePhyoffset": broker.store.max_phys_offset()}, body=b"".join(records))
+
+
+async def topic_stats(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    topic = Ext(cmd.ext_fields).str("topic", required=True)
+    tc = broker.topics.get(topic)
+    if tc is None:
+        return cmd.response(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
+    s = broker.store
+    table = []
+    for q in range(tc.writeQueueNums):
+        last = s.max_offset(topic, q) - 1
+        table.append({"brokerName": broker.cfg.brokerName, "queueId": q, "topic": topic,
+                      "minOffset": s.min_offset(topic, q), "maxOffset": s.max_offset(topic, q),
+                      "lastUpdateTimestamp": s.store_time_at(topic, q, last) if last >= 0
+                      else 0})
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"offsetTable": table}))
+
+
+async def consume_stats(broker: Broker, conn: Connection, cmd: RemotingCommand
+                        ) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    group = ext.str("consumerGroup", required=True)
+    only = ext.str("topic", "")
+    rows, diff = [], 0
+    for key, queues in sorted(broker.offsets.table.items()):
+        topic, _, g = key.partition("@")
+        if g != group or (only and topic != only):
+            continue
+        for q, off in sorted(queues.items()):
+            mx = broker.store.max_offset(topic, q)
+            rows.append({"brokerName": broker.cfg.brokerName, "queueId": q, "topic": topic,
+                         "brokerOffset": mx, "consumerOffset": off})
+            diff += max(0, mx - off)
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(
+        {"offsetTable": rows, "consumeTps": 0.0, "diffTotal": diff}))

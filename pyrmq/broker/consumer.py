@@ -1,0 +1,186 @@
+"""Client management and consumer bookkeeping: HEART_BEAT, UNREGISTER_CLIENT,
+GET_CONSUMER_LIST_BY_GROUP, consumer offsets (14/15/29/30/31/32), CONSUMER_SEND_MSG_BACK,
+LOCK/UNLOCK_BATCH_MQ."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from pyrmq import _store
+from pyrmq.broker.messages import StoreRejected, put_message
+from pyrmq.broker.topics import dlq_topic, retry_topic
+from pyrmq.protocol import jsonx
+from pyrmq.protocol.bodies import mq_dict, parse_heartbeat, parse_lock_body
+from pyrmq.protocol.codes import ResponseCode
+from pyrmq.protocol.command import RemotingCommand
+from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.message import MessageConst, decode_record
+from pyrmq.remoting import Connection
+
+if TYPE_CHECKING:
+    from pyrmq.broker.controller import Broker
+
+V3_4_9 = 121  # MQVersion ordinal: from here on the send-back header's maxReconsumeTimes counts
+IN_MEMORY_RATIO = 0.4
+
+
+async def heart_beat(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    hb = parse_heartbeat(cmd.body)
+    conn.attrs["client_id"] = hb.client_id
+    conn.attrs["language"] = cmd.language
+    conn.attrs["version"] = cmd.version
+    for c in hb.consumers:
+        if not c.group:
+            continue
+        gcfg = broker.groups.find(c.group)
+        if gcfg is not None:
+            _, created = broker.topics.ensure(retry_topic(c.group),
+                                              int(gcfg.get("retryQueueNums", 1)))
+            if created:
+                broker.register_soon()
+        if broker.consumers.register(conn, hb.client_id, c):
+            broker.notify_ids_changed(c.group)
+    for g in hb.producer_groups:
+        broker.producers.register(conn, hb.client_id, g)
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def unregister_client(broker: Broker, conn: Connection, cmd: RemotingCommand
+                            ) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    if ext.str("producerGroup", ""):
+        broker.producers.unregister(ext.str("producerGroup"), conn)
+    group = ext.str("consumerGroup", "")
+    if group and broker.consumers.unregister(group, conn):
+        broker.notify_ids_changed(group)
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def consumer_list(broker: Broker, conn: Connection, cmd: RemotingCommand
+                        ) -> RemotingCommand:
+    group = Ext(cmd.ext_fields).str("consumerGroup", required=True)
+    info = broker.consumers.groups.get(group)
+    ids = info.client_ids() if info else []
+    if not ids:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, f"no consumer for this group, {group}")
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"consumerIdList": ids}))
+
+
+async def query_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    group, topic = ext.str("consumerGroup", required=True), ext.str("topic", required=True)
+    qid = ext.int("queueId", required=True)
+    off = broker.offsets.query(group, topic, qid)
+    if off >= 0:
+        return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+    # Never committed: start at 0 when the queue's first message is still "in memory"
+    # (RocketMQ: within 40 % of RAM of the commitlog end), else let the client decide.
+    store = broker.store
+    if store.min_offset(topic, qid) <= 0:
+        phys = store.phys_of(topic, qid, 0)
+        if phys < 0 or store.max_phys_offset() - phys <= broker.memory_bytes * IN_MEMORY_RATIO:
+            return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": 0})
+    return cmd.response(ResponseCode.QUERY_NOT_FOUND,
+                        "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first")
+
+
+async def update_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
+                        ) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    if not broker.is_slave:
+        broker.offsets.commit(ext.str("consumerGroup", required=True),
+                              ext.str("topic", required=True), ext.int("queueId", required=True),
+                              ext.int("commitOffset", required=True))
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def max_offset(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    off = broker.store.max_offset(ext.str("topic", required=True),
+                                  ext.int("queueId", required=True))
+    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+
+
+async def min_offset(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    off = broker.store.min_offset(ext.str("topic", required=True),
+                                  ext.int("queueId", required=True))
+    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+
+
+async def search_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
+                        ) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    off = broker.store.offset_by_time(ext.str("topic", required=True),
+                                      ext.int("queueId", required=True),
+                                      ext.int("timestamp", required=True))
+    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+
+
+async def earliest_time(broker: Broker, conn: Connection, cmd: RemotingCommand
+                        ) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    ts = broker.store.earliest_store_time(ext.str("topic", required=True),
+                                          ext.int("queueId", required=True))
+    return cmd.response(ResponseCode.SUCCESS, ext_fields={"timestamp": ts})
+
+
+async def send_back(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    ext = Ext(cmd.ext_fields)
+    group = ext.str("group", required=True)
+    phys = ext.int("offset", required=True)
+    gcfg = broker.groups.find(group)
+    if gcfg is None:
+        return cmd.response(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+                            f"subscription group not exist, {group}")
+    if broker.is_slave:
+        return cmd.response(ResponseCode.NO_PERMISSION, "the broker is a slave")
+    if int(gcfg.get("retryQueueNums", 1)) <= 0:
+        return cmd.response(ResponseCode.SUCCESS)
+    try:
+        msg = decode_record(broker.store.read_at(phys))
+    except (_store.StoreError, Exception):
+        return cmd.response(ResponseCode.SYSTEM_ERROR, f"look message by offset failed, {phys}")
+    props = dict(msg.properties)
+    props.setdefault(MessageConst.RETRY_TOPIC, msg.topic)
+    max_times = int(gcfg.get("retryMaxTimes", broker.cfg.retryMaxTimes))
+    if cmd.version >= V3_4_9 and "maxReconsumeTimes" in cmd.ext_fields:
+        max_times = ext.int("maxReconsumeTimes", max_times)
+    delay = ext.int("delayLevel", 0)
+    if msg.reconsume_times >= max_times or delay < 0:
+        topic, qid = dlq_topic(group), 0
+        props.pop(MessageConst.DELAY, None)
+        _, created = broker.topics.ensure(topic, 1)
+    else:
+        topic = retry_topic(group)
+        tc, created = broker.topics.ensure(topic, int(gcfg.get("retryQueueNums", 1)))
+        qid = random.randrange(max(1, tc.writeQueueNums))
+        props[MessageConst.DELAY] = str(3 + msg.reconsume_times if delay == 0 else delay)
+    if created:
+        broker.register_soon()
+    props[MessageConst.ORIGIN_MESSAGE_ID] = (msg.properties.get(MessageConst.ORIGIN_MESSAGE_ID)
+                                             or ext.str("originMsgId", "")
+                                             or msg.offset_msg_id)
+    try:
+        await put_message(broker, topic, qid, msg.body, props, flag=msg.flag,
+                          sysflag=msg.sysflag & ~0x30, born_timestamp=msg.born_timestamp,
+                          born_host=msg.born_host, reconsume_times=msg.reconsume_times + 1)
+    except StoreRejected as e:
+        return cmd.response(e.code, str(e))
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def lock_batch(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    group, client_id, mqs = parse_lock_body(cmd.body)
+    ok = broker.locks.lock(group, client_id, mqs)
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(
+        {"lockOKMQSet": [mq_dict(t, b, q) for t, b, q in ok]}))
+
+
+async def unlock_batch(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    group, client_id, mqs = parse_lock_body(cmd.body)
+    broker.locks.unlock(group, client_id, mqs)
+    return cmd.response(ResponseCode.SUCCESS)

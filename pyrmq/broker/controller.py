@@ -1,0 +1,247 @@
+"""The Broker: wires the store, the managers, the request processors, the remoting server and
+the timers (NameServer registration, offset persistence, client expiry, retention).
+
+    async with Broker(BrokerConfig(...), StoreConfig(...)) as b:
+        print(b.addr)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+from pyrmq.broker import admin, consumer, pull, send
+from pyrmq.broker.clients import ConsumerManager, LockManager, ProducerManager
+from pyrmq.broker.config import BrokerConfig
+from pyrmq.broker.groups import ConsumerOffsetManager, SubscriptionGroupManager
+from pyrmq.broker.longpoll import PullHold
+from pyrmq.broker.schedule import ScheduleService
+from pyrmq.broker.topics import TopicConfigManager
+from pyrmq.protocol.bodies import register_broker_body
+from pyrmq.protocol.codes import RequestCode as RC
+from pyrmq.protocol.command import request
+from pyrmq.remoting import Connection, RemotingClient, RemotingError, RemotingServer
+from pyrmq.store import MessageStore, StoreConfig
+
+log = logging.getLogger("pyrmq.broker")
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8 * 1024**3
+
+
+class Broker:
+    """A RocketMQ-compatible broker (master; slave replication is not built yet)."""
+
+    def __init__(self, cfg: BrokerConfig, store_cfg: StoreConfig | None = None, *,
+                 listen_host: str = "0.0.0.0") -> None:
+        self.cfg = cfg
+        self.store_cfg = store_cfg or StoreConfig(storePathRootDir=cfg.storePathRootDir)
+        self.listen_host = listen_host
+        self.root = self.store_cfg.storePathRootDir
+        self.config_dir = os.path.join(self.root, "config")
+        self.is_slave = cfg.brokerRole == "SLAVE"
+        self.sync_flush = self.store_cfg.flushDiskType == "SYNC_FLUSH"
+        self.memory_bytes = _physical_memory()
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pyrmq-store")
+        self.closing = False
+        self.boot_ms = int(time.time() * 1000)
+        self.put_count = 0
+        self.get_count = 0
+        self.store: MessageStore = None  # type: ignore[assignment]  # opened in start()
+        self.topics = TopicConfigManager(cfg, self.config_dir)
+        self.groups = SubscriptionGroupManager(self.config_dir, cfg.autoCreateSubscriptionGroup,
+                                               cfg.retryMaxTimes)
+        self.offsets = ConsumerOffsetManager(self.config_dir)
+        self.consumers = ConsumerManager()
+        self.producers = ProducerManager()
+        self.locks = LockManager()
+        self.holds = PullHold()
+        self.schedule = ScheduleService(self, self.config_dir)
+        self.namesrv = RemotingClient()
+        self.server: RemotingServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._register_now = asyncio.Event()
+
+    # -- wiring ----------------------------------------------------------------------------
+    def _handlers(self):
+        p = functools.partial
+        table = {
+            RC.SEND_MESSAGE: send.handle_send, RC.SEND_MESSAGE_V2: send.handle_send,
+            RC.SEND_BATCH_MESSAGE: send.handle_send, RC.PULL_MESSAGE: pull.handle_pull,
+            RC.HEART_BEAT: consumer.heart_beat, RC.UNREGISTER_CLIENT: consumer.unregister_client,
+            RC.GET_CONSUMER_LIST_BY_GROUP: consumer.consumer_list,
+            RC.QUERY_CONSUMER_OFFSET: consumer.query_offset,
+            RC.UPDATE_CONSUMER_OFFSET: consumer.update_offset,
+            RC.GET_MAX_OFFSET: consumer.max_offset, RC.GET_MIN_OFFSET: consumer.min_offset,
+            RC.SEARCH_OFFSET_BY_TIMESTAMP: consumer.search_offset,
+            RC.GET_EARLIEST_MSG_STORETIME: consumer.earliest_time,
+            RC.CONSUMER_SEND_MSG_BACK: consumer.send_back,
+            RC.LOCK_BATCH_MQ: consumer.lock_batch, RC.UNLOCK_BATCH_MQ: consumer.unlock_batch,
+            RC.UPDATE_AND_CREATE_TOPIC: admin.update_topic,
+            RC.DELETE_TOPIC_IN_BROKER: admin.delete_topic,
+            RC.GET_ALL_TOPIC_CONFIG: admin.all_topic_config,
+            RC.GET_TOPIC_NAME_LIST: admin.topic_names,
+            RC.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: admin.update_group,
+            RC.DELETE_SUBSCRIPTIONGROUP: admin.delete_group,
+            RC.GET_ALL_SUBSCRIPTIONGROUP_CONFIG: admin.all_groups,
+            RC.GET_ALL_CONSUMER_OFFSET: admin.all_offsets,
+            RC.GET_ALL_DELAY_OFFSET: admin.delay_offsets,
+            RC.GET_BROKER_CONFIG: admin.broker_config,
+            RC.GET_BROKER_RUNTIME_INFO: admin.runtime_info,
+            RC.VIEW_MESSAGE_BY_ID: admin.view_message, RC.QUERY_MESSAGE: admin.query_message,
+            RC.GET_TOPIC_STATS_INFO: admin.topic_stats, RC.GET_CONSUME_STATS: admin.consume_stats,
+        }
+        return {code: p(fn, self) for code, fn in table.items()}
+
+    @property
+    def port(self) -> int:
+        return self.server.port if self.server else self.cfg.listenPort
+
+    @property
+    def addr(self) -> str:
+        return self.cfg.broker_addr
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        store_host = (self.cfg.brokerIP1, self.cfg.listenPort)
+        self.store = await loop.run_in_executor(
+            self.executor, lambda: MessageStore(self.root, self.store_cfg, store_host=store_host))
+        log.info("store %s opened: %s", self.root, self.store.recovery.summary())
+        self.server = RemotingServer(self._handlers(), self.listen_host, self.cfg.listenPort,
+                                     on_close=self._conn_closed)
+        await self.server.start()
+        self.topics.persist()
+        self.schedule.start()
+        self._tasks = [loop.create_task(self._register_loop()),
+                       loop.create_task(self._every(self.cfg.flushConsumerOffsetInterval / 1000,
+                                                    self.offsets.persist)),
+                       loop.create_task(self._every(10.0, self._expire_clients)),
+                       loop.create_task(self._every(10.0, self.schedule.persist)),
+                       loop.create_task(self._every(self.store_cfg.cleanResourceInterval / 1000,
+                                                    self._clean))]
+        log.info("broker %s (%s) listening on %s:%d, store %s", self.cfg.brokerName,
+                 self.cfg.brokerClusterName, self.listen_host, self.port, self.root)
+
+    async def close(self) -> None:
+        """Stop accepting, answer held pulls, persist, unregister, close the store."""
+        self.closing = True
+        self.holds.wake_all()
+        await self.schedule.stop()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.server:
+            await self.server.close(grace=3.0)
+        self.offsets.persist(force=True)
+        self.topics.persist()
+        await self._unregister()
+        await self.namesrv.close()
+        if self.store is not None:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.store.close)
+        self.executor.shutdown(wait=True)
+        log.info("broker %s stopped", self.cfg.brokerName)
+
+    async def __aenter__(self) -> Broker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- periodic work ---------------------------------------------------------------------
+    async def _every(self, seconds: float, fn) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                fn()
+            except Exception:
+                log.exception("periodic task %s failed", getattr(fn, "__name__", fn))
+
+    def _clean(self) -> None:
+        self.executor.submit(self.store.clean)
+
+    def _expire_clients(self) -> None:
+        for group in self.consumers.expire(self.cfg.channelExpiredTimeout / 1000):
+            log.info("consumer group %s: client expired", group)
+            self.notify_ids_changed(group)
+
+    def _conn_closed(self, conn: Connection) -> None:
+        self.producers.connection_closed(conn)
+        for group in self.consumers.connection_closed(conn):
+            self.notify_ids_changed(group)
+
+    def notify_ids_changed(self, group: str) -> None:
+        """NOTIFY_CONSUMER_IDS_CHANGED (oneway) to every member of the group."""
+        if not self.cfg.notifyConsumerIdsChangedEnable:
+            return
+        info = self.consumers.groups.get(group)
+        if info is None:
+            return
+        for ch in list(info.channels.values()):
+            ch.conn.invoke_oneway(request(RC.NOTIFY_CONSUMER_IDS_CHANGED,
+                                          {"consumerGroup": group}))
+
+    def register_soon(self) -> None:
+        self._register_now.set()
+
+    def stats_put(self, topic: str, n: int, nbytes: int) -> None:
+        self.put_count += n
+
+    def stats_get(self, topic: str, n: int) -> None:
+        self.get_count += n
+
+    # -- NameServer registration ----------------------------------------------------------------
+    async def _register_loop(self) -> None:
+        period = max(10.0, min(self.cfg.registerNameServerPeriod / 1000, 60.0))
+        while True:
+            await self.register_all()
+            self._register_now.clear()
+            try:
+                await asyncio.wait_for(self._register_now.wait(), period)
+            except asyncio.TimeoutError:
+                pass
+
+    async def register_all(self) -> None:
+        """REGISTER_BROKER to every NameServer in parallel."""
+        addrs = self.cfg.namesrv_addrs
+        if not addrs:
+            return
+        body = register_broker_body(self.topics.table, self.topics.version)
+        header = {"brokerName": self.cfg.brokerName, "brokerAddr": self.cfg.broker_addr,
+                  "clusterName": self.cfg.brokerClusterName, "haServerAddr": self.cfg.ha_addr,
+                  "brokerId": self.cfg.brokerId, "compressed": False,
+                  "bodyCrc32": zlib.crc32(body) & 0x7FFFFFFF}
+        timeout = self.cfg.registerBrokerTimeoutMills / 1000
+
+        async def one(addr: str) -> None:
+            try:
+                r = await self.namesrv.invoke(addr, request(RC.REGISTER_BROKER, header, body),
+                                              timeout)
+                if r.code != 0:
+                    log.warning("register with NameServer %s refused: %s", addr, r.remark)
+            except (RemotingError, OSError) as e:
+                log.warning("register with NameServer %s failed: %s", addr, e)
+
+        await asyncio.gather(*(one(a) for a in addrs))
+
+    async def _unregister(self) -> None:
+        header = {"brokerName": self.cfg.brokerName, "brokerAddr": self.cfg.broker_addr,
+                  "clusterName": self.cfg.brokerClusterName, "brokerId": self.cfg.brokerId}
+
+        async def one(addr: str) -> None:
+            try:
+                await self.namesrv.invoke(addr, request(RC.UNREGISTER_BROKER, header), 3.0)
+            except (RemotingError, OSError):
+                pass
+
+        await asyncio.gather(*(one(a) for a in self.cfg.namesrv_addrs))

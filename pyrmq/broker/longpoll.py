@@ -1,0 +1,41 @@
+"""PullRequestHoldService: suspended pulls wait here until a message arrives for their queue
+(woken from the put path) or their suspend time runs out."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class PullHold:
+    def __init__(self) -> None:
+        self._waiters: dict[tuple[str, int], list[asyncio.Future[None]]] = {}
+
+    async def wait(self, topic: str, queue_id: int, timeout: float) -> bool:
+        """True when woken by a new message, False on timeout."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        key = (topic, queue_id)
+        self._waiters.setdefault(key, []).append(fut)
+        try:
+            await asyncio.wait_for(fut, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            lst = self._waiters.get(key)
+            if lst is not None:
+                if fut in lst:
+                    lst.remove(fut)
+                if not lst:
+                    del self._waiters[key]
+
+    def notify(self, topic: str, queue_id: int) -> None:
+        for fut in self._waiters.pop((topic, queue_id), ()):
+            if not fut.done():
+                fut.set_result(None)
+
+    def wake_all(self) -> None:
+        for key in list(self._waiters):
+            self.notify(*key)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._waiters.values())

@@ -1,0 +1,85 @@
+"""Storing a message the way the broker does for every path (send, send-back, schedule):
+delay levels become SCHEDULE_TOPIC_XXXX, CLUSTER is added, WAIT stripped, store errors become
+response codes, and suspended pulls of the queue are woken."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from pyrmq import _store
+from pyrmq.broker.topics import SCHEDULE_TOPIC
+from pyrmq.protocol.codes import ResponseCode
+from pyrmq.protocol.message import MessageConst, encode_properties
+from pyrmq.store import PutResult
+
+if TYPE_CHECKING:
+    from pyrmq.broker.controller import Broker
+
+TRAN_MASK = 0xC
+TRAN_COMMIT = 0x8
+
+
+class StoreRejected(Exception):
+    """A put the store refused; ``code`` is the response code to answer with."""
+
+    def __init__(self, code: int, remark: str) -> None:
+        super().__init__(remark)
+        self.code = code
+
+
+def store_error_code(e: Exception) -> int:
+    if isinstance(e, _store.MessageTooLargeError):
+        return ResponseCode.MESSAGE_ILLEGAL
+    if isinstance(e, (_store.DiskFullError, _store.ReadOnlyError, _store.StoreClosedError)):
+        return ResponseCode.SERVICE_NOT_AVAILABLE
+    if isinstance(e, _store.FlushTimeoutError):
+        return ResponseCode.FLUSH_DISK_TIMEOUT
+    if isinstance(e, OSError) and e.errno == 28:
+        return ResponseCode.SERVICE_NOT_AVAILABLE
+    return ResponseCode.SYSTEM_ERROR
+
+
+def apply_delay(broker: Broker, topic: str, queue_id: int, props: dict[str, str],
+                sysflag: int) -> tuple[str, int]:
+    """DELAY > 0 on a NOT/COMMIT message: park it in SCHEDULE_TOPIC_XXXX (queue level-1)."""
+    raw = props.get(MessageConst.DELAY)
+    if not raw or (sysflag & TRAN_MASK) not in (0, TRAN_COMMIT):
+        return topic, queue_id
+    try:
+        level = int(raw)
+    except ValueError:
+        return topic, queue_id
+    if level <= 0:
+        return topic, queue_id
+    level = min(level, len(broker.store_cfg.delay_levels_ms))
+    props[MessageConst.DELAY] = str(level)
+    props[MessageConst.REAL_TOPIC] = topic
+    props[MessageConst.REAL_QID] = str(queue_id)
+    return SCHEDULE_TOPIC, level - 1
+
+
+async def put_message(broker: Broker, topic: str, queue_id: int, body: bytes,
+                      props: dict[str, str], *, flag: int = 0, sysflag: int = 0,
+                      born_timestamp: int, born_host: tuple[str, int],
+                      reconsume_times: int = 0) -> PutResult:
+    """Store one message (delay applied, CLUSTER added, WAIT stripped)."""
+    topic, queue_id = apply_delay(broker, topic, queue_id, props, sysflag)
+    props.pop(MessageConst.WAIT, None)
+    props[MessageConst.CLUSTER] = broker.cfg.brokerClusterName
+    raw = encode_properties(props)
+    def call() -> PutResult:
+        return broker.store.put(topic, queue_id, body, properties=raw, flag=flag,
+                                sysflag=sysflag, born_timestamp=born_timestamp,
+                                born_host=born_host, reconsume_times=reconsume_times)
+
+    try:
+        if broker.sync_flush:
+            result = await asyncio.get_running_loop().run_in_executor(broker.executor, call)
+        else:
+            result = call()
+    except (_store.StoreError, OSError) as e:
+        raise StoreRejected(store_error_code(e), str(e)) from e
+    broker.holds.notify(topic, queue_id)
+    broker.stats_put(topic, 1, len(body))
+    return result

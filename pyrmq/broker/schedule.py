@@ -1,0 +1,94 @@
+"""ScheduleMessageService: delivers SCHEDULE_TOPIC_XXXX messages to their REAL_TOPIC/REAL_QID
+once due; progress per level in delayOffset.json."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from pyrmq.broker.messages import StoreRejected, put_message
+from pyrmq.broker.persist import load_json, save_json
+from pyrmq.broker.topics import SCHEDULE_TOPIC
+from pyrmq.protocol.message import MessageConst, decode_records
+from pyrmq.store import GetMessageStatus
+
+if TYPE_CHECKING:
+    from pyrmq.broker.controller import Broker
+
+log = logging.getLogger("pyrmq.broker.schedule")
+
+
+class ScheduleService:
+    def __init__(self, broker: Broker, config_dir: str) -> None:
+        self.broker = broker
+        self.path = os.path.join(config_dir, "delayOffset.json")
+        self.offsets: dict[int, int] = {}
+        data = load_json(self.path)
+        if data:
+            self.offsets = {int(k): int(v) for k, v in (data.get("offsetTable") or {}).items()}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def to_json_obj(self) -> dict[str, Any]:
+        return {"offsetTable": {str(k): v for k, v in sorted(self.offsets.items())}}
+
+    def persist(self) -> None:
+        save_json(self.path, self.to_json_obj())
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        levels = self.broker.store_cfg.delay_levels_ms
+        self._tasks = [loop.create_task(self._level(i + 1, ms)) for i, ms in enumerate(levels)]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.persist()
+
+    async def _level(self, level: int, delay_ms: int) -> None:
+        qid = level - 1
+        store = self.broker.store
+        while True:
+            offset = max(self.offsets.get(level, 0), store.min_offset(SCHEDULE_TOPIC, qid))
+            res = store.get(SCHEDULE_TOPIC, qid, offset, 32)
+            wait = 0.1
+            if res.status is GetMessageStatus.FOUND:
+                for msg in decode_records(res.data):
+                    due = msg.store_timestamp + delay_ms
+                    now = int(time.time() * 1000)
+                    if due > now and due - now <= delay_ms:  # not yet (clock sane)
+                        wait = min(0.1, (due - now) / 1000)
+                        break
+                    if not await self._deliver(msg):
+                        wait = 1.0
+                        break
+                    offset = msg.queue_offset + 1
+                    self.offsets[level] = offset
+            elif res.status in (GetMessageStatus.OFFSET_TOO_SMALL,
+                                GetMessageStatus.OFFSET_OVERFLOW_BADLY):
+                self.offsets[level] = res.next_begin_offset
+                continue
+            await asyncio.sleep(wait)
+
+    async def _deliver(self, msg) -> bool:
+        props = dict(msg.properties)
+        topic = props.get(MessageConst.REAL_TOPIC)
+        try:
+            qid = int(props.get(MessageConst.REAL_QID, "0"))
+        except ValueError:
+            qid = 0
+        if not topic:
+            log.warning("scheduled message at %d has no REAL_TOPIC; skipped", msg.phys_offset)
+            return True
+        props.pop(MessageConst.DELAY, None)
+        try:
+            await put_message(self.broker, topic, qid, msg.body, props, flag=msg.flag,
+                              sysflag=msg.sysflag & ~0x30, born_timestamp=msg.born_timestamp,
+                              born_host=msg.born_host, reconsume_times=msg.reconsume_times)
+        except StoreRejected as e:
+            log.warning("cannot deliver scheduled message to %s: %s", topic, e)
+            return False
+        return True

@@ -1,0 +1,138 @@
+"""SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import zlib
+from typing import TYPE_CHECKING
+
+from pyrmq import _store
+from pyrmq.broker.messages import StoreRejected, put_message, store_error_code
+from pyrmq.broker.topics import (
+    DLQ_PREFIX,
+    RETRY_PREFIX,
+    SCHEDULE_TOPIC,
+    dlq_topic,
+    validate_topic,
+)
+from pyrmq.protocol.codes import PermName, ResponseCode
+from pyrmq.protocol.command import RemotingCommand
+from pyrmq.protocol.headers import send_fields
+from pyrmq.protocol.message import MessageConst, decode_properties, encode_properties
+from pyrmq.remoting import Connection
+
+if TYPE_CHECKING:
+    from pyrmq.broker.controller import Broker
+
+
+def born_host_of(conn: Connection) -> tuple[str, int]:
+    host, _, port = conn.remote_addr.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        return "127.0.0.1", 0
+
+
+async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    ext = send_fields(cmd)
+    topic = ext.str("topic", required=True)
+    if broker.is_slave:
+        return cmd.response(ResponseCode.SERVICE_NOT_AVAILABLE,
+                            f"the broker[{broker.cfg.brokerIP1}] sending message is forbidden")
+    if not broker.cfg.brokerPermission & PermName.WRITE:
+        return cmd.response(ResponseCode.NO_PERMISSION,
+                            f"the broker[{broker.cfg.brokerIP1}] sending message is forbidden")
+    bad = validate_topic(topic)
+    if bad:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
+    if topic == SCHEDULE_TOPIC:
+        return cmd.response(ResponseCode.NO_PERMISSION,
+                            f"Sending message to topic[{topic}] is forbidden.")
+    tc = broker.topics.get(topic)
+    if tc is None:
+        if topic.startswith(RETRY_PREFIX) or topic.startswith(DLQ_PREFIX):
+            tc, _ = broker.topics.ensure(topic, 1)
+        else:
+            tc = broker.topics.create_from_default(topic, ext.str("defaultTopic", "TBW102"),
+                                                   ext.int("defaultTopicQueueNums", 4))
+        if tc is None:
+            return cmd.response(ResponseCode.TOPIC_NOT_EXIST,
+                                f"topic[{topic}] not exist, apply first please!")
+        broker.register_soon()
+    if not tc.perm & PermName.WRITE:
+        return cmd.response(ResponseCode.NO_PERMISSION,
+                            f"the topic[{topic}] sending message is forbidden")
+    queue_id = ext.int("queueId", required=True)
+    if queue_id >= max(tc.readQueueNums, tc.writeQueueNums):
+        return cmd.response(ResponseCode.SYSTEM_ERROR,
+                            f"request queueId[{queue_id}] is illegal, {tc.topicName} "
+                            f"writeQueueNums {tc.writeQueueNums} readQueueNums "
+                            f"{tc.readQueueNums}")
+    if queue_id < 0:
+        queue_id = random.randrange(tc.writeQueueNums)
+    sysflag = ext.int("sysFlag", 0)
+    flag = ext.int("flag", 0)
+    born_ts = ext.int("bornTimestamp", int(time.time() * 1000))
+    reconsume = ext.int("reconsumeTimes", 0)
+    props = decode_properties(ext.str("properties", ""))
+    if props.get(MessageConst.TRAN_MSG, "").lower() == "true":
+        return cmd.response(ResponseCode.NO_PERMISSION,
+                            "transactional (half) messages are not supported by this broker")
+    if topic.startswith(RETRY_PREFIX):
+        group_name = topic[len(RETRY_PREFIX):]
+        max_times = ext.int("maxReconsumeTimes", broker.cfg.retryMaxTimes)
+        if reconsume >= max_times:
+            topic, queue_id = dlq_topic(group_name), 0
+            broker.topics.ensure(topic, 1)
+            broker.register_soon()
+    born_host = born_host_of(conn)
+    try:
+        if ext.bool("batch"):
+            results = await _send_batch(broker, topic, queue_id, cmd.body, props, sysflag,
+                                        born_ts, born_host, reconsume)
+            msg_id = ",".join(r.msg_id for r in results)
+            first = results[0]
+        else:
+            first = await put_message(broker, topic, queue_id, cmd.body, props, flag=flag,
+                                      sysflag=sysflag, born_timestamp=born_ts,
+                                      born_host=born_host, reconsume_times=reconsume)
+            msg_id = first.msg_id
+    except StoreRejected as e:
+        return cmd.response(e.code, str(e))
+    fields = {"msgId": msg_id, "queueId": queue_id, "queueOffset": first.queue_offset,
+              "MSG_REGION": broker.cfg.regionId, "TRACE_ON": str(broker.cfg.traceOn).lower()}
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=fields)
+
+
+async def _send_batch(broker: Broker, topic: str, queue_id: int, body: bytes,
+                      container: dict[str, str], sysflag: int, born_ts: int,
+                      born_host: tuple[str, int], reconsume: int):
+    if sysflag & 1:  # the C++ client compresses a whole batch body over 4 KiB
+        try:
+            body = zlib.decompress(body)
+        except zlib.error as e:
+            raise StoreRejected(ResponseCode.MESSAGE_ILLEGAL, f"bad compressed batch: {e}") \
+                from None
+        sysflag &= ~1
+    container.pop(MessageConst.WAIT, None)
+    container[MessageConst.CLUSTER] = broker.cfg.brokerClusterName
+    extra = encode_properties(container)
+
+    def call():
+        return broker.store.put_batch(topic, queue_id, body, extra_properties=extra,
+                                      sysflag=sysflag, born_timestamp=born_ts,
+                                      born_host=born_host, reconsume_times=reconsume)
+    try:
+        if broker.sync_flush:
+            results = await asyncio.get_running_loop().run_in_executor(broker.executor, call)
+        else:
+            results = call()
+    except _store.CorruptError as e:
+        raise StoreRejected(ResponseCode.MESSAGE_ILLEGAL, f"bad batch body: {e}") from None
+    except (_store.StoreError, OSError) as e:
+        raise StoreRejected(store_error_code(e), str(e)) from None
+    broker.holds.notify(topic, queue_id)
+    broker.stats_put(topic, len(results), len(body))
+    return results

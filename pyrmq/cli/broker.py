@@ -1,0 +1,42 @@
+"""``pyrmq broker``: run a Broker from a RocketMQ-style broker.conf."""
+
+from __future__ import annotations
+
+import argparse
+
+from pyrmq.broker import Broker
+from pyrmq.broker.config import load, read_properties
+from pyrmq.cli.serve import serve
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("broker", help="run a Broker")
+    p.add_argument("-c", "--config", help="broker.conf (Java properties, RocketMQ key names)")
+    p.add_argument("-n", "--namesrv", help="NameServer addresses, ';'-separated")
+    p.add_argument("--listen-port", type=int, help="listenPort (default 10911)")
+    p.add_argument("--store", help="storePathRootDir")
+    p.add_argument("--ip", help="brokerIP1: the address clients use (default 127.0.0.1)")
+    p.add_argument("--listen-host", default="0.0.0.0", help="interface to bind (default all)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key (repeatable)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    props: dict[str, str] = read_properties(args.config) if args.config else {}
+    for item in args.set:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set needs KEY=VALUE, got {item!r}")
+        props[k.strip()] = v.strip()
+    if args.namesrv:
+        props["namesrvAddr"] = args.namesrv
+    if args.listen_port:
+        props["listenPort"] = str(args.listen_port)
+    if args.store:
+        props["storePathRootDir"] = args.store
+    if args.ip:
+        props["brokerIP1"] = args.ip
+    cfg, store_cfg = load(props)
+    broker = Broker(cfg, store_cfg, listen_host=args.listen_host)
+    return serve(broker.start, broker.close)
