@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -74,6 +75,8 @@ def consume(a) -> int:
     c = PushConsumer(a.group, orderly=a.orderly, message_model=model)
     c.set_namesrv_addr(a.namesrv)
     c.set_thread_count(1)
+    # Its own instance name: the local offset store dir of BROADCASTING is per instance.
+    c.set_instance_name(f"pyrmq-test-{os.getpid()}")
     seen: set[bytes] = set()
     failures: dict[bytes, int] = {}
     lock = threading.Lock()
