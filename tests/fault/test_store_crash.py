@@ -48,7 +48,11 @@ def _run_and_kill(root, flush: str, min_acks: int, rng: random.Random):
         time.sleep(rng.random() * 0.05)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
+        proc.wait(30)
+        # Read through the same buffered reader (communicate() with a timeout reads the raw
+        # pipe and would skip what this reader already buffered). The writer is dead: EOF.
+        rest = proc.stdout.read()
+        proc.stdout.close()
     # Everything printed before the kill was acknowledged (put returned).
     for line in rest.splitlines():
         parts = line.split()
