@@ -1,1 +1,18 @@
-"""pyrmq.client"""
+"""pyrmq's own asyncio client: Producer, PushConsumer, PullConsumer."""
+
+from pyrmq.client.consumer import PullConsumer, PushConsumer
+from pyrmq.client.message import (
+    ConsumeFrom,
+    ConsumeStatus,
+    Message,
+    MessageModel,
+    MessageQueue,
+    SendResult,
+    SendStatus,
+)
+from pyrmq.client.nameserver import NameServerClient, RouteNotFound, TopicRoute
+from pyrmq.client.producer import Producer, SendError
+
+__all__ = ["ConsumeFrom", "ConsumeStatus", "Message", "MessageModel", "MessageQueue",
+           "NameServerClient", "Producer", "PullConsumer", "PushConsumer", "RouteNotFound",
+           "SendError", "SendResult", "SendStatus", "TopicRoute"]

@@ -1,0 +1,414 @@
+"""PushConsumer (long-polling pulls per owned queue, rebalance, offsets, retry) and
+PullConsumer (explicit queues and offsets), asyncio-native (Java DefaultMQPushConsumer /
+DefaultMQPullConsumer semantics).
+
+    consumer = PushConsumer("CG", "127.0.0.1:9876")
+    consumer.subscribe("Topic", "TagA || TagB")
+    consumer.listener = handle          # async or sync callable(MessageExt) -> ConsumeStatus
+    await consumer.start()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pyrmq.client.message import (
+    ConsumeFrom,
+    ConsumeStatus,
+    MessageModel,
+    MessageQueue,
+    new_client_id,
+)
+from pyrmq.client.nameserver import NameServerClient, TopicRoute
+from pyrmq.client.rebalance import allocate_averagely
+from pyrmq.protocol import jsonx
+from pyrmq.protocol.bodies import (
+    ConsumerData,
+    HeartbeatData,
+    SubscriptionData,
+    parse_subscription,
+)
+from pyrmq.protocol.codes import PullSysFlag, RequestCode, ResponseCode
+from pyrmq.protocol.command import RemotingCommand, request
+from pyrmq.protocol.message import MessageConst, MessageExt, decode_records
+from pyrmq.remoting import Connection, RemotingClient, RemotingError
+
+log = logging.getLogger("pyrmq.client")
+
+Listener = Callable[[MessageExt], "ConsumeStatus | Awaitable[ConsumeStatus]"]
+RETRY_PREFIX = "%RETRY%"
+
+
+def _restore_retry_topic(msg: MessageExt) -> MessageExt:
+    real = msg.properties.get(MessageConst.RETRY_TOPIC)
+    if real and msg.topic.startswith(RETRY_PREFIX):
+        return dataclasses.replace(msg, topic=real)
+    return msg
+
+
+class _ClientBase:
+    def __init__(self, group: str, namesrv: str | list[str], instance: str) -> None:
+        self.group = group
+        self.remoting = RemotingClient({RequestCode.NOTIFY_CONSUMER_IDS_CHANGED: self._notified})
+        self.namesrv = NameServerClient(namesrv, self.remoting)
+        self.client_id = new_client_id(instance)
+        self.routes: dict[str, TopicRoute] = {}
+
+    async def _notified(self, conn: Connection, cmd: RemotingCommand) -> None:
+        return None
+
+    async def route(self, topic: str) -> TopicRoute:
+        r = await self.namesrv.get_route(topic)
+        self.routes[topic] = r
+        return r
+
+    def broker_addr(self, broker_name: str) -> str:
+        for r in self.routes.values():
+            addr = r.any_addr(broker_name)
+            if addr:
+                return addr
+        raise RemotingError(f"no address known for broker {broker_name}")
+
+    async def pull_once(self, mq: MessageQueue, sub: SubscriptionData, offset: int,
+                        max_nums: int = 32, *, suspend_ms: int = 0, commit_offset: int = 0,
+                        timeout: float = 10.0) -> tuple[int, int, list[MessageExt]]:
+        """One PULL_MESSAGE: (response code, next offset, messages after the tag filter)."""
+        sysflag = PullSysFlag.SUBSCRIPTION
+        if suspend_ms:
+            sysflag |= PullSysFlag.SUSPEND
+        if commit_offset > 0:
+            sysflag |= PullSysFlag.COMMIT_OFFSET
+        cmd = request(RequestCode.PULL_MESSAGE, {
+            "consumerGroup": self.group, "topic": mq.topic, "queueId": mq.queue_id,
+            "queueOffset": offset, "maxMsgNums": max_nums, "sysFlag": int(sysflag),
+            "commitOffset": commit_offset, "suspendTimeoutMillis": suspend_ms,
+            "subscription": sub.sub_string, "subVersion": sub.sub_version,
+            "expressionType": "TAG"})
+        r = await self.remoting.invoke(self.broker_addr(mq.broker_name), cmd, timeout)
+        nxt = int(r.ext_fields.get("nextBeginOffset", offset))
+        if r.code != ResponseCode.SUCCESS:
+            return r.code, nxt, []
+        msgs = [dataclasses.replace(m, body=m.decompressed_body()) if m.sysflag & 1 else m
+                for m in decode_records(r.body)]
+        if not sub.match_all:
+            tags = set(sub.tags)
+            msgs = [m for m in msgs if m.tags in tags]
+        return r.code, nxt, msgs
+
+    async def _offset_request(self, code: int, mq: MessageQueue, **fields: Any) -> RemotingCommand:
+        return await self.remoting.invoke(self.broker_addr(mq.broker_name), request(
+            code, {"topic": mq.topic, "queueId": mq.queue_id, **fields}), 5.0)
+
+    async def max_offset(self, mq: MessageQueue) -> int:
+        r = await self._offset_request(RequestCode.GET_MAX_OFFSET, mq)
+        return int(r.ext_fields.get("offset", "0"))
+
+    async def min_offset(self, mq: MessageQueue) -> int:
+        r = await self._offset_request(RequestCode.GET_MIN_OFFSET, mq)
+        return int(r.ext_fields.get("offset", "0"))
+
+    async def offset_by_time(self, mq: MessageQueue, timestamp_ms: int) -> int:
+        r = await self._offset_request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, mq,
+                                       timestamp=timestamp_ms)
+        return int(r.ext_fields.get("offset", "0"))
+
+
+class PullConsumer(_ClientBase):
+    """Pull from queues and offsets you choose."""
+
+    def __init__(self, group: str, namesrv: str | list[str], instance: str = "DEFAULT") -> None:
+        super().__init__(group, namesrv, instance)
+
+    async def fetch_queues(self, topic: str) -> list[MessageQueue]:
+        return (await self.route(topic)).subscribe_queues()
+
+    async def pull(self, mq: MessageQueue, expression: str, offset: int, max_nums: int = 32
+                   ) -> tuple[int, int, list[MessageExt]]:
+        if mq.topic not in self.routes:
+            await self.route(mq.topic)
+        return await self.pull_once(mq, parse_subscription(mq.topic, expression), offset,
+                                    max_nums)
+
+    async def shutdown(self) -> None:
+        await self.remoting.close()
+
+
+class PushConsumer(_ClientBase):
+    """Consumes subscribed topics: owned queues are pulled with long polling, messages handed
+    to ``listener``; offsets committed to the broker (CLUSTERING) or a local file
+    (BROADCASTING)."""
+
+    def __init__(self, group: str, namesrv: str | list[str], *,
+                 model: MessageModel = MessageModel.CLUSTERING,
+                 consume_from: ConsumeFrom = ConsumeFrom.LAST_OFFSET,
+                 consume_timestamp_ms: int = 0, max_reconsume_times: int = 16,
+                 concurrency: int = 16, rebalance_interval: float = 20.0,
+                 offset_dir: str | None = None, instance: str = "DEFAULT") -> None:
+        super().__init__(group, namesrv, instance)
+        self.model = model
+        self.consume_from = consume_from
+        self.consume_timestamp_ms = consume_timestamp_ms
+        self.max_reconsume_times = max_reconsume_times
+        self.rebalance_interval = rebalance_interval
+        self.listener: Listener | None = None
+        self.subscriptions: dict[str, SubscriptionData] = {}
+        self.offsets: dict[MessageQueue, int] = {}
+        self._committed: dict[MessageQueue, int] = {}
+        self._pullers: dict[MessageQueue, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sem = asyncio.Semaphore(concurrency)
+        self._rebalance_now = asyncio.Event()
+        self._running = False
+        self._offset_file = os.path.join(
+            offset_dir or os.path.join(os.path.expanduser("~"), ".pyrmq_offsets"),
+            self.client_id.split("#")[0].replace("@", "_"), group, "offsets.json")
+
+    def subscribe(self, topic: str, expression: str = "*") -> None:
+        sub = parse_subscription(topic, expression, int(time.time() * 1000))
+        self.subscriptions[topic] = sub
+
+    async def start(self) -> None:
+        if self.listener is None:
+            raise ValueError("set consumer.listener before start()")
+        if self.model is MessageModel.CLUSTERING:
+            self.subscriptions.setdefault(RETRY_PREFIX + self.group, parse_subscription(
+                RETRY_PREFIX + self.group, "*", int(time.time() * 1000)))
+        else:
+            self._load_local_offsets()
+        self._running = True
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._rebalance_loop()),
+                       loop.create_task(self._commit_loop())]
+
+    async def shutdown(self, grace: float = 5.0) -> None:
+        """Stop pulling, wait (bounded) for in-flight messages, commit, unregister."""
+        self._running = False
+        for t in self._tasks:
+            t.cancel()
+        pullers = list(self._pullers.values())
+        for t in pullers:
+            t.cancel()
+        await asyncio.wait(self._tasks + pullers, timeout=grace)
+        await self.commit_offsets()
+        for addr in self._broker_addrs():
+            try:
+                await self.remoting.invoke(addr, request(RequestCode.UNREGISTER_CLIENT, {
+                    "clientID": self.client_id, "producerGroup": "",
+                    "consumerGroup": self.group}), 2.0)
+            except RemotingError:
+                pass
+        await self.remoting.close()
+
+    async def __aenter__(self) -> PushConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    async def _notified(self, conn: Connection, cmd: RemotingCommand) -> None:
+        self._rebalance_now.set()
+        return None
+
+    def _broker_addrs(self) -> set[str]:
+        return {a for r in self.routes.values() for addrs in r.broker_addrs.values()
+                for a in addrs.values()}
+
+    # -- heartbeat + rebalance -------------------------------------------------------------
+    async def heartbeat(self) -> None:
+        data = ConsumerData(self.group, "CONSUME_PASSIVELY", self.model.value,
+                            self.consume_from.value, list(self.subscriptions.values()))
+        body = HeartbeatData(self.client_id, [], [data]).to_json()
+        for addr in self._broker_addrs():
+            try:
+                await self.remoting.invoke(addr, request(RequestCode.HEART_BEAT, None, body), 3)
+            except RemotingError as e:
+                log.debug("heartbeat to %s failed: %s", addr, e)
+
+    async def _rebalance_loop(self) -> None:
+        last_hb = 0.0
+        while self._running:
+            try:
+                for topic in self.subscriptions:
+                    try:
+                        await self.route(topic)
+                    except Exception as e:
+                        log.debug("no route for %s yet: %s", topic, e)
+                if time.monotonic() - last_hb > 30 or not last_hb:
+                    await self.heartbeat()
+                    last_hb = time.monotonic()
+                await self.rebalance()
+            except Exception:
+                log.exception("rebalance of %s failed", self.group)
+            self._rebalance_now.clear()
+            try:
+                await asyncio.wait_for(self._rebalance_now.wait(), self.rebalance_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _client_ids(self, route: TopicRoute) -> list[str]:
+        for name in sorted(route.broker_addrs):
+            addr = route.any_addr(name)
+            if not addr:
+                continue
+            r = await self.remoting.invoke(addr, request(
+                RequestCode.GET_CONSUMER_LIST_BY_GROUP, {"consumerGroup": self.group}), 3)
+            if r.code == ResponseCode.SUCCESS:
+                return [str(c) for c in jsonx.loads(r.body).get("consumerIdList", [])]
+        return []
+
+    async def rebalance(self) -> None:
+        wanted: set[MessageQueue] = set()
+        for topic in self.subscriptions:
+            route = self.routes.get(topic)
+            if route is None:
+                continue
+            queues = route.subscribe_queues()
+            if self.model is MessageModel.BROADCASTING:
+                wanted.update(queues)
+                continue
+            ids = await self._client_ids(route)
+            if self.client_id not in ids:
+                ids.append(self.client_id)
+            wanted.update(allocate_averagely(self.client_id, queues, ids))
+        for mq in [q for q in self._pullers if q not in wanted]:
+            task = self._pullers.pop(mq)
+            task.cancel()
+            await asyncio.wait([task], timeout=5)
+            await self._commit(mq)
+            self.offsets.pop(mq, None)
+        for mq in wanted:
+            if mq not in self._pullers:
+                self._pullers[mq] = asyncio.get_running_loop().create_task(self._pull_loop(mq))
+
+    # -- pulling and consuming --------------------------------------------------------------
+    async def _initial_offset(self, mq: MessageQueue) -> int:
+        if self.model is MessageModel.BROADCASTING:
+            off = self.offsets.get(mq, -1)
+        else:
+            r = await self._offset_request(RequestCode.QUERY_CONSUMER_OFFSET, mq,
+                                           consumerGroup=self.group)
+            off = int(r.ext_fields.get("offset", "-1")) if r.code == ResponseCode.SUCCESS else -1
+        if off >= 0:
+            return off
+        if mq.topic.startswith(RETRY_PREFIX):
+            return 0
+        if self.consume_from is ConsumeFrom.FIRST_OFFSET:
+            return await self.min_offset(mq)
+        if self.consume_from is ConsumeFrom.TIMESTAMP:
+            return await self.offset_by_time(mq, self.consume_timestamp_ms)
+        return await self.max_offset(mq)
+
+    async def _pull_loop(self, mq: MessageQueue) -> None:
+        sub = self.subscriptions[mq.topic]
+        while self._running:
+            try:
+                if mq not in self.offsets:
+                    self.offsets[mq] = await self._initial_offset(mq)
+                offset = self.offsets[mq]
+                code, nxt, msgs = await self.pull_once(
+                    mq, sub, offset, 32, suspend_ms=15000, timeout=30,
+                    commit_offset=offset if self.model is MessageModel.CLUSTERING else 0)
+                if code == ResponseCode.SUCCESS:
+                    await self._consume(mq, msgs)
+                if code in (ResponseCode.SUCCESS, ResponseCode.PULL_RETRY_IMMEDIATELY,
+                            ResponseCode.PULL_OFFSET_MOVED, ResponseCode.PULL_NOT_FOUND):
+                    self.offsets[mq] = nxt
+                else:
+                    await asyncio.sleep(1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.debug("pull %s failed: %s", mq, e)
+                await asyncio.sleep(1.0)
+
+    async def _call_listener(self, msg: MessageExt) -> ConsumeStatus:
+        assert self.listener is not None
+        try:
+            if inspect.iscoroutinefunction(self.listener):
+                status = await self.listener(msg)  # type: ignore[misc]
+            else:
+                status = await asyncio.get_running_loop().run_in_executor(
+                    None, self.listener, msg)
+        except Exception:
+            log.exception("listener failed on %s", msg.msg_id)
+            return ConsumeStatus.RECONSUME_LATER
+        return ConsumeStatus(status) if status is not None else ConsumeStatus.CONSUME_SUCCESS
+
+    async def _consume(self, mq: MessageQueue, msgs: list[MessageExt]) -> None:
+        async def one(m: MessageExt) -> None:
+            async with self._sem:
+                status = await self._call_listener(_restore_retry_topic(m))
+            if status is ConsumeStatus.RECONSUME_LATER and \
+                    self.model is MessageModel.CLUSTERING:
+                await self._send_back(mq, m)
+
+        await asyncio.gather(*(one(m) for m in msgs))
+
+    async def _send_back(self, mq: MessageQueue, m: MessageExt) -> None:
+        fields = {"offset": m.phys_offset, "group": self.group, "delayLevel": 0,
+                  "originMsgId": m.msg_id, "originTopic": m.topic,
+                  "maxReconsumeTimes": self.max_reconsume_times}
+        for _ in range(3):
+            try:
+                r = await self.remoting.invoke(f"{m.store_host[0]}:{m.store_host[1]}", request(
+                    RequestCode.CONSUMER_SEND_MSG_BACK, fields), 5)
+                if r.code == ResponseCode.SUCCESS:
+                    return
+            except RemotingError:
+                pass
+            await asyncio.sleep(0.5)
+        log.warning("could not send %s back for retry; consuming it again locally", m.msg_id)
+        await self._call_listener(_restore_retry_topic(m))
+
+    # -- offsets ------------------------------------------------------------------------------
+    async def _commit_loop(self) -> None:
+        while self._running:
+            await asyncio.sleep(5)
+            await self.commit_offsets()
+
+    async def _commit(self, mq: MessageQueue) -> None:
+        off = self.offsets.get(mq)
+        if off is None or self._committed.get(mq) == off:
+            return
+        if self.model is MessageModel.BROADCASTING:
+            self._committed[mq] = off
+            self._save_local_offsets()
+            return
+        try:
+            await self._offset_request(RequestCode.UPDATE_CONSUMER_OFFSET, mq,
+                                       consumerGroup=self.group, commitOffset=off)
+            self._committed[mq] = off
+        except RemotingError as e:
+            log.debug("commit %s failed: %s", mq, e)
+
+    async def commit_offsets(self) -> None:
+        for mq in list(self.offsets):
+            await self._commit(mq)
+
+    def _load_local_offsets(self) -> None:
+        try:
+            with open(self._offset_file, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return
+        for row in data.get("offsetTable", []):
+            mq = MessageQueue(row["topic"], row["brokerName"], int(row["queueId"]))
+            self.offsets[mq] = self._committed[mq] = int(row["offset"])
+
+    def _save_local_offsets(self) -> None:
+        os.makedirs(os.path.dirname(self._offset_file), exist_ok=True)
+        rows = [{"topic": q.topic, "brokerName": q.broker_name, "queueId": q.queue_id,
+                 "offset": o} for q, o in sorted(self.offsets.items())]
+        tmp = self._offset_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"offsetTable": rows}, f)
+        os.replace(tmp, self._offset_file)

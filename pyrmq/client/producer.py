@@ -1,0 +1,249 @@
+"""Producer: asyncio-native RocketMQ producer (Java DefaultMQProducer semantics).
+
+    producer = Producer("PG", "127.0.0.1:9876")
+    await producer.start()
+    result = await producer.send(Message("Topic", b"body", tags="TagA", keys=["k1"]))
+    await producer.shutdown()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections.abc import Callable
+
+from pyrmq.client.message import (
+    Message,
+    MessageQueue,
+    SendResult,
+    SendStatus,
+    new_client_id,
+    new_uniq_key,
+)
+from pyrmq.client.nameserver import NameServerClient, RouteNotFound, TopicRoute
+from pyrmq.protocol.bodies import HeartbeatData
+from pyrmq.protocol.codes import RequestCode, ResponseCode
+from pyrmq.protocol.command import RemotingCommand, request
+from pyrmq.protocol.message import BatchItem, encode_batch, encode_properties
+from pyrmq.remoting import RemotingClient, RemotingError
+
+COMPRESS_OVER = 4096
+_STATUS = {ResponseCode.SUCCESS: SendStatus.SEND_OK,
+           ResponseCode.FLUSH_DISK_TIMEOUT: SendStatus.FLUSH_DISK_TIMEOUT,
+           ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
+           ResponseCode.SLAVE_NOT_AVAILABLE: SendStatus.SLAVE_NOT_AVAILABLE}
+
+
+class SendError(Exception):
+    """A send failed after its retries; the message says why."""
+
+
+class Producer:
+    """Sends messages to the brokers of a topic's route, round-robin over its queues, avoiding
+    a broker that failed in the last 30 s, retrying a failed send on another queue."""
+
+    def __init__(self, group: str, namesrv: str | list[str], *, send_timeout: float = 3.0,
+                 retry_times: int = 2, compress_over: int = COMPRESS_OVER,
+                 instance: str = "DEFAULT") -> None:
+        self.group = group
+        self.remoting = RemotingClient()
+        self.namesrv = NameServerClient(namesrv, self.remoting)
+        self.send_timeout = send_timeout
+        self.retry_times = retry_times
+        self.compress_over = compress_over
+        self.client_id = new_client_id(instance)
+        self.routes: dict[str, TopicRoute] = {}
+        self._route_time: dict[str, float] = {}
+        self._rr: dict[str, int] = {}
+        self._unavailable: dict[str, float] = {}   # broker name -> until (monotonic)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._heartbeat_loop()))
+
+    async def shutdown(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for addr in self._broker_addrs():
+            try:
+                await self.remoting.invoke(addr, request(RequestCode.UNREGISTER_CLIENT, {
+                    "clientID": self.client_id, "producerGroup": self.group,
+                    "consumerGroup": ""}), 1.0)
+            except RemotingError:
+                pass
+        await self.remoting.close()
+
+    async def __aenter__(self) -> Producer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    # -- routes -----------------------------------------------------------------------------
+    def _broker_addrs(self) -> set[str]:
+        return {a for r in self.routes.values() for addrs in r.broker_addrs.values()
+                for a in addrs.values()}
+
+    async def route(self, topic: str, refresh: bool = False) -> TopicRoute:
+        now = time.monotonic()
+        r = self.routes.get(topic)
+        if r is None or refresh or now - self._route_time.get(topic, 0) > 30:
+            try:
+                r = await self.namesrv.get_route(topic)
+            except RouteNotFound:
+                # unknown topic: the default topic's route; the broker auto-creates it
+                base = await self.namesrv.get_route("TBW102")
+                qds = [{**qd, "readQueueNums": min(4, int(qd["readQueueNums"])),
+                        "writeQueueNums": min(4, int(qd["writeQueueNums"])), "perm": 6}
+                       for qd in base.queue_datas]
+                r = TopicRoute(topic, qds, base.broker_addrs)
+            self.routes[topic] = r
+            self._route_time[topic] = now
+        return r
+
+    def _pick(self, queues: list[MessageQueue], avoid: str | None) -> MessageQueue:
+        now = time.monotonic()
+        n = self._rr.get(queues[0].topic, 0)
+        for i in range(len(queues)):
+            q = queues[(n + i) % len(queues)]
+            if q.broker_name != avoid and self._unavailable.get(q.broker_name, 0) <= now:
+                self._rr[q.topic] = n + i + 1
+                return q
+        self._rr[queues[0].topic] = n + 1
+        return queues[n % len(queues)]
+
+    # -- sending ----------------------------------------------------------------------------
+    def _header(self, msg: Message, mq: MessageQueue, props: bytes, sysflag: int,
+                batch: bool) -> dict[str, object]:
+        return {"a": self.group, "b": msg.topic, "c": "TBW102", "d": 4, "e": mq.queue_id,
+                "f": sysflag, "g": int(time.time() * 1000), "h": msg.flag,
+                "i": props.decode(), "j": 0, "k": False, "m": batch}
+
+    def _encode(self, msg: Message) -> tuple[bytes, int, str, bytes]:
+        uniq = new_uniq_key()
+        props = encode_properties(msg.wire_properties(uniq))
+        body, sysflag = msg.body, 0
+        if len(body) >= self.compress_over:
+            body, sysflag = zlib.compress(body, 5), 1
+        return body, sysflag, uniq, props
+
+    async def _send_to(self, mq: MessageQueue, cmd: RemotingCommand, route: TopicRoute,
+                       timeout: float) -> RemotingCommand:
+        addr = route.master(mq.broker_name)
+        if addr is None:
+            raise RemotingError(f"no master address for broker {mq.broker_name}")
+        return await self.remoting.invoke(addr, cmd, timeout)
+
+    def _result(self, r: RemotingCommand, mq: MessageQueue, uniq: str) -> SendResult:
+        status = _STATUS.get(r.code)
+        if status is None:
+            raise SendError(f"broker {mq.broker_name} refused the send: code {r.code} "
+                            f"{r.remark}")
+        return SendResult(status, uniq, r.ext_fields.get("msgId", ""),
+                          MessageQueue(mq.topic, mq.broker_name,
+                                       int(r.ext_fields.get("queueId", mq.queue_id))),
+                          int(r.ext_fields.get("queueOffset", "-1")))
+
+    async def _send(self, msg: Message, code: int, body: bytes, sysflag: int, props: bytes,
+                    uniq: str, queue: MessageQueue | None, batch: bool) -> SendResult:
+        route = await self.route(msg.topic)
+        queues = route.publish_queues()
+        if not queues:
+            raise SendError(f"no writable queue for topic {msg.topic}")
+        errors: list[str] = []
+        avoid = None
+        for attempt in range(1 + (0 if queue else self.retry_times)):
+            mq = queue or self._pick(queues, avoid)
+            cmd = request(code, self._header(msg, mq, props, sysflag, batch), body)
+            t0 = time.monotonic()
+            try:
+                r = await self._send_to(mq, cmd, route, self.send_timeout)
+                if r.code == ResponseCode.SYSTEM_BUSY:
+                    await asyncio.sleep(0.05 * (attempt + 1))
+                    raise SendError(f"broker {mq.broker_name} busy: {r.remark}")
+                result = self._result(r, mq, uniq)
+                if time.monotonic() - t0 > 0.55:  # slow broker: prefer others for a while
+                    self._unavailable[mq.broker_name] = time.monotonic() + 30
+                return result
+            except (RemotingError, SendError) as e:
+                errors.append(f"{mq.broker_name}/{mq.queue_id}: {e}")
+                self._unavailable[mq.broker_name] = time.monotonic() + 30
+                avoid = mq.broker_name
+                if attempt == 0:
+                    route = await self.route(msg.topic, refresh=True)
+                    queues = route.publish_queues() or queues
+        raise SendError(f"send to {msg.topic} failed: " + "; ".join(errors))
+
+    async def send(self, msg: Message, queue: MessageQueue | None = None) -> SendResult:
+        """Send and wait for the broker's answer (retried on another broker on failure)."""
+        body, sysflag, uniq, props = self._encode(msg)
+        return await self._send(msg, RequestCode.SEND_MESSAGE_V2, body, sysflag, props, uniq,
+                                queue, False)
+
+    async def send_oneway(self, msg: Message) -> None:
+        """Send without waiting for the result (no retry)."""
+        body, sysflag, uniq, props = self._encode(msg)
+        route = await self.route(msg.topic)
+        mq = self._pick(route.publish_queues(), None)
+        addr = route.master(mq.broker_name)
+        if addr is None:
+            raise SendError(f"no master address for broker {mq.broker_name}")
+        await self.remoting.invoke_oneway(addr, request(
+            RequestCode.SEND_MESSAGE_V2, self._header(msg, mq, props, sysflag, False), body))
+
+    def send_async(self, msg: Message,
+                   callback: Callable[[SendResult | None, Exception | None], None] | None = None
+                   ) -> asyncio.Future[SendResult]:
+        """Start a send; returns a future (and calls callback(result, error) when done)."""
+        fut = asyncio.ensure_future(self.send(msg))
+        if callback is not None:
+            def done(f: asyncio.Future[SendResult]) -> None:
+                err = f.exception()
+                callback(None if err else f.result(), err)  # type: ignore[arg-type]
+            fut.add_done_callback(done)
+        return fut
+
+    async def send_orderly(self, msg: Message, key: object,
+                           selector: Callable[[list[MessageQueue], object], MessageQueue]
+                           | None = None) -> SendResult:
+        """Send to the queue chosen by ``selector(queues, key)`` (hash of key by default):
+        messages with one key keep their order."""
+        route = await self.route(msg.topic)
+        queues = route.publish_queues()
+        if not queues:
+            raise SendError(f"no writable queue for topic {msg.topic}")
+        mq = selector(queues, key) if selector else queues[hash(key) % len(queues)]
+        return await self.send(msg, queue=mq)
+
+    async def send_batch(self, msgs: list[Message]) -> SendResult:
+        """One SEND_BATCH_MESSAGE request; all messages must share a topic."""
+        if not msgs:
+            raise ValueError("empty batch")
+        topic = msgs[0].topic
+        if any(m.topic != topic for m in msgs) or any(m.delay_level for m in msgs):
+            raise ValueError("a batch needs one topic and no delay levels")
+        uniqs = [new_uniq_key() for _ in msgs]
+        body = encode_batch([BatchItem(m.body, m.wire_properties(u), m.flag)
+                             for m, u in zip(msgs, uniqs, strict=True)])
+        container = Message(topic, b"")
+        props = encode_properties({"WAIT": "true"})
+        res = await self._send(container, RequestCode.SEND_BATCH_MESSAGE, body, 0, props,
+                               ",".join(uniqs), None, True)
+        return res
+
+    # -- heartbeat ---------------------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await self.heartbeat()
+            await asyncio.sleep(30)
+
+    async def heartbeat(self) -> None:
+        body = HeartbeatData(self.client_id, [self.group]).to_json()
+        for addr in self._broker_addrs():
+            try:
+                await self.remoting.invoke(addr, request(RequestCode.HEART_BEAT, None, body), 3)
+            except RemotingError:
+                pass

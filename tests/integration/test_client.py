@@ -1,0 +1,131 @@
+"""pyrmq's own client against real NameServer + Broker processes, and across to the official
+C++ client both ways."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rmqtest.cluster import driver, msgs, start_cluster
+
+from pyrmq.client import (
+    ConsumeFrom,
+    ConsumeStatus,
+    Message,
+    MessageModel,
+    Producer,
+    PullConsumer,
+    PushConsumer,
+    SendStatus,
+)
+from pyrmq.protocol.codes import ResponseCode
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = start_cluster(tmp_path, "--set", "retryMaxTimes=3")
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+async def _consume(ns: str, group: str, topic: str, expr: str, n: int, *,
+                   model=MessageModel.CLUSTERING, fail_first: int = 0, seconds: float = 30,
+                   tmp=None) -> list:
+    got, fails, done = [], {}, asyncio.Event()
+
+    async def on_message(msg):
+        if fails.get(msg.body, 0) < fail_first:
+            fails[msg.body] = fails.get(msg.body, 0) + 1
+            return ConsumeStatus.RECONSUME_LATER
+        got.append(msg)
+        if len(got) >= n:
+            done.set()
+        return ConsumeStatus.CONSUME_SUCCESS
+
+    c = PushConsumer(group, ns, model=model, consume_from=ConsumeFrom.FIRST_OFFSET,
+                     rebalance_interval=1.0, offset_dir=str(tmp) if tmp else None)
+    c.subscribe(topic, expr)
+    c.listener = on_message
+    await c.start()
+    try:
+        await asyncio.wait_for(done.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass
+    await c.shutdown()
+    return got
+
+
+def test_producer_modes_and_push_consumer(cluster):
+    async def main():
+        async with Producer("PG", cluster.ns_addr) as p:
+            r = await p.send(Message("Cli", b"sync-0", tags="TagA", keys=["k0", "kk"],
+                                     properties={"p": "v"}))
+            assert r.status is SendStatus.SEND_OK and len(r.msg_id) == 32
+            assert len(r.offset_msg_id) == 32
+            await p.send_oneway(Message("Cli", b"oneway-0", tags="TagA"))
+            f = p.send_async(Message("Cli", b"async-0", tags="TagA"))
+            for i in range(3):
+                await p.send_orderly(Message("Cli", f"ord-{i}".encode(), tags="TagA"), "key")
+            await p.send(Message("Cli", b"big-" + b"z" * 9000, tags="TagA"))
+            b = await p.send_batch([Message("Cli", f"bat-{i}".encode(), tags="TagA")
+                                    for i in range(3)])
+            assert b.msg_id.count(",") == 2
+            await p.send(Message("Cli", b"other", tags="TagB"))
+            assert (await f).status is SendStatus.SEND_OK
+        got = await _consume(cluster.ns_addr, "CG_CLI", "Cli", "TagA", 10)
+        bodies = sorted(m.body for m in got)
+        assert bodies == sorted([b"sync-0", b"oneway-0", b"async-0", b"ord-0", b"ord-1",
+                                 b"ord-2", b"big-" + b"z" * 9000, b"bat-0", b"bat-1", b"bat-2"])
+        first = next(m for m in got if m.body == b"sync-0")
+        assert first.keys == ["k0", "kk"] and first.properties["p"] == "v"
+        assert all(m.tags == "TagA" for m in got)
+        ordered = sorted((m for m in got if m.body.startswith(b"ord-")),
+                         key=lambda m: m.queue_offset)
+        assert len({m.queue_id for m in ordered}) == 1
+        assert [m.body for m in ordered] == [b"ord-0", b"ord-1", b"ord-2"]
+
+    asyncio.run(asyncio.wait_for(main(), 90))
+
+
+def test_retry_broadcast_and_pull(cluster, tmp_path):
+    async def main():
+        async with Producer("PG", cluster.ns_addr) as p:
+            for i in range(4):
+                await p.send(Message("Cli2", f"r-{i}".encode()))
+        got = await _consume(cluster.ns_addr, "CG_RETRY2", "Cli2", "*", 4, fail_first=1)
+        assert sorted(m.body for m in got) == [f"r-{i}".encode() for i in range(4)]
+        assert all(m.reconsume_times >= 1 and m.topic == "Cli2" for m in got)
+        a, b = await asyncio.gather(*(
+            _consume(cluster.ns_addr, "CG_BC2", "Cli2", "*", 4,
+                     model=MessageModel.BROADCASTING, tmp=tmp_path / f"off{i}")
+            for i in range(2)))
+        assert len({m.body for m in a}) == len({m.body for m in b}) == 4
+        pc = PullConsumer("CG_PULL2", cluster.ns_addr)
+        total = []
+        for mq in await pc.fetch_queues("Cli2"):
+            code, _, ms = await pc.pull(mq, "*", 0)
+            assert code in (ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND)
+            total += ms
+        await pc.shutdown()
+        assert sorted(m.body for m in total) == [f"r-{i}".encode() for i in range(4)]
+
+    asyncio.run(asyncio.wait_for(main(), 120))
+
+
+def test_interop_both_ways(cluster):
+    async def produce():
+        async with Producer("PG", cluster.ns_addr) as p:
+            for i in range(5):
+                await p.send(Message("Cross", f"py-{i}".encode(), tags="TagA",
+                                     keys=[f"key{i}"]))
+    asyncio.run(asyncio.wait_for(produce(), 30))
+    got = msgs(driver("consume", cluster.ns_addr, "Cross", "CG_CPP", "5", "--expr", "TagA",
+                      "--seconds", "30"))
+    assert sorted(m["body"] for m in got) == [f"py-{i}" for i in range(5)]
+    assert {m["keys"] for m in got} == {f"key{i}" for i in range(5)}
+    driver("produce", cluster.ns_addr, "Cross2", "5", "--tags", "TagB", "--prefix", "cpp")
+    mine = asyncio.run(_consume(cluster.ns_addr, "CG_PY", "Cross2", "TagB", 5, seconds=40))
+    assert sorted(m.body for m in mine) == [f"cpp-{i}".encode() for i in range(5)]
+    assert all(m.properties.get("seq") is not None for m in mine)
