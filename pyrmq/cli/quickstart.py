@@ -36,7 +36,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def quickstart(n: int, size: int, concurrency: int, store_dir: str,
-                     timeout: float) -> bool:
+                     timeout: float, *, batch: int = 0, quiet: bool = False) -> dict:
+    """Run the produce/consume round trip; returns its numbers (``ok`` = all arrived)."""
     async with NameServer(NamesrvConfig("127.0.0.1", 0)) as ns:
         # The broker advertises its port in every stored record: pick a free one first.
         with socket.socket() as s:
@@ -46,7 +47,8 @@ async def quickstart(n: int, size: int, concurrency: int, store_dir: str,
         async with Broker(cfg, StoreConfig(storePathRootDir=store_dir),
                           listen_host="127.0.0.1") as broker:
             await broker.register_all()  # routes exist before the first send
-            print(f"NameServer {ns.addr}, Broker {cfg.broker_addr}, store {store_dir}")
+            if not quiet:
+                print(f"NameServer {ns.addr}, Broker {cfg.broker_addr}, store {store_dir}")
             topic = "QuickstartTopic"
             got: set[str] = set()
             done = asyncio.Event()
@@ -72,12 +74,21 @@ async def quickstart(n: int, size: int, concurrency: int, store_dir: str,
             for i in range(n):
                 queue.put_nowait(i)
 
+            def make(i: int) -> Message:
+                return Message(topic, body, tags="TagA", keys=[f"k{i}"],
+                               properties={"seq": str(i)})
+
             async def sender() -> None:
                 while not queue.empty():
                     i = queue.get_nowait()
                     t0 = time.perf_counter()
-                    await producer.send(Message(topic, body, tags="TagA", keys=[f"k{i}"],
-                                                properties={"seq": str(i)}))
+                    if batch:
+                        msgs = [make(i)]
+                        while len(msgs) < batch and not queue.empty():
+                            msgs.append(make(queue.get_nowait()))
+                        await producer.send_batch(msgs)
+                    else:
+                        await producer.send(make(i))
                     latencies.append((time.perf_counter() - t0) * 1000)
 
             t0 = time.perf_counter()
@@ -90,12 +101,17 @@ async def quickstart(n: int, size: int, concurrency: int, store_dir: str,
             total_s = time.perf_counter() - t0
             await consumer.shutdown()
             await producer.shutdown()
-            print(f"sent {n} x {size} B with {concurrency} senders in {send_s:.2f} s: "
-                  f"{n / send_s:,.0f} msgs/s; send latency p50 {_pct(latencies, 0.5):.2f} ms, "
-                  f"p99 {_pct(latencies, 0.99):.2f} ms, mean {statistics.fmean(latencies):.2f} ms")
-            print(f"consumed {len(got)}/{n} in {total_s:.2f} s "
-                  f"({len(got) / total_s:,.0f} msgs/s end to end)")
-            return len(got) >= n
+            stats = {"messages": n, "size": size, "senders": concurrency, "batch": batch,
+                     "send_tps": n / send_s, "p50_ms": _pct(latencies, 0.5),
+                     "p99_ms": _pct(latencies, 0.99), "mean_ms": statistics.fmean(latencies),
+                     "consumed": len(got), "e2e_tps": len(got) / total_s, "ok": len(got) >= n}
+            if not quiet:
+                print(f"sent {n} x {size} B with {concurrency} senders in {send_s:.2f} s: "
+                      f"{stats['send_tps']:,.0f} msgs/s; send latency p50 "
+                      f"{stats['p50_ms']:.2f} ms, p99 {stats['p99_ms']:.2f} ms")
+                print(f"consumed {len(got)}/{n} in {total_s:.2f} s "
+                      f"({stats['e2e_tps']:,.0f} msgs/s end to end)")
+            return stats
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         store_dir = tmp
     try:
         ok = asyncio.run(quickstart(args.messages, args.size, args.concurrency, store_dir,
-                                    args.timeout))
+                                    args.timeout))["ok"]
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
