@@ -102,10 +102,7 @@ class NameServer:
         crc = ext.int("bodyCrc32", 0)
         if crc and (zlib.crc32(cmd.body) & 0x7FFFFFFF) != crc:
             return cmd.response(ResponseCode.SYSTEM_ERROR, "crc32 not match")
-        if ext.bool("compressed"):
-            return cmd.response(ResponseCode.SYSTEM_ERROR,
-                                "compressed register body is not supported")
-        version, topics = parse_register_broker_body(cmd.body)
+        version, topics = parse_register_broker_body(cmd.body, ext.bool("compressed"))
         master, ha = self.routes.register(
             cluster=ext.str("clusterName", required=True),
             addr=ext.str("brokerAddr", required=True),

@@ -4,6 +4,8 @@ heartbeat data, lock bodies, consumer lists. Readers accept what Java and the C+
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,8 +70,52 @@ def register_broker_body(topics: dict[str, TopicConfig], version: dict[str, int]
         "topicConfigTable": {name: tc.to_dict() for name, tc in topics.items()}}})
 
 
-def parse_register_broker_body(body: bytes) -> tuple[dict[str, int], dict[str, TopicConfig]]:
+def encode_register_broker_body_compressed(topics: dict[str, TopicConfig],
+                                           version: dict[str, int]) -> bytes:
+    """RegisterBrokerBody in the compressed form (brokerConfig.compressedRegister): zlib of
+    [i32 len][dataVersion JSON][i32 n] n x [i32 len]["name read write perm FILTER"]
+    [i32 len][filterServerList JSON]."""
+    def chunk(b: bytes) -> bytes:
+        return struct.pack(">i", len(b)) + b
+    parts = [chunk(jsonx.dumps(version)), struct.pack(">i", len(topics))]
+    for tc in topics.values():
+        parts.append(chunk(f"{tc.topicName} {tc.readQueueNums} {tc.writeQueueNums} {tc.perm} "
+                           f"{tc.topicFilterType}".encode()))
+    parts.append(chunk(b"[]"))
+    return zlib.compress(b"".join(parts), 9)
+
+
+def _parse_compressed_register(body: bytes) -> tuple[dict[str, int], dict[str, TopicConfig]]:
+    try:
+        raw = zlib.decompress(body)
+        pos = 0
+
+        def chunk() -> bytes:
+            nonlocal pos
+            (n,) = struct.unpack_from(">i", raw, pos)
+            if n < 0 or pos + 4 + n > len(raw):
+                raise ValueError("bad length")
+            pos += 4 + n
+            return raw[pos - n:pos]
+        version = jsonx.loads(chunk())
+        (count,) = struct.unpack_from(">i", raw, pos)
+        pos += 4
+        topics = {}
+        for _ in range(count):
+            f = chunk().decode().split(" ")
+            tc = TopicConfig(f[0], int(f[1]), int(f[2]), int(f[3]),
+                             f[4] if len(f) > 4 else "SINGLE_TAG")
+            topics[tc.topicName] = tc
+        return version, topics
+    except (zlib.error, ValueError, IndexError, struct.error, UnicodeDecodeError) as e:
+        raise RemoteProtocolError(f"bad compressed register body: {e}") from None
+
+
+def parse_register_broker_body(body: bytes, compressed: bool = False
+                               ) -> tuple[dict[str, int], dict[str, TopicConfig]]:
     """(dataVersion, topic table) of a RegisterBrokerBody; empty body = no topics."""
+    if compressed and body:
+        return _parse_compressed_register(body)
     if not body:
         return {"counter": 0, "timestamp": 0}, {}
     obj = jsonx.loads(body)

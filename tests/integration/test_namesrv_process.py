@@ -55,3 +55,35 @@ def test_register_route_expire(tmp_path):
         asyncio.run(asyncio.wait_for(main(), 30))
     finally:
         ns.stop()
+
+
+def test_two_nameservers_compressed_register_and_failover(tmp_path):
+    from pyrmq.client import NameServerClient
+    from pyrmq.protocol.bodies import encode_register_broker_body_compressed
+
+    ns1, ns2 = start_namesrv(tmp_path), start_namesrv(tmp_path)
+    try:
+        async def main():
+            c = RemotingClient()
+            body = encode_register_broker_body_compressed({"Beta": TopicConfig("Beta", 2, 2)},
+                                                          {"counter": 1, "timestamp": 1})
+            for ns in (ns1, ns2):
+                r = await c.invoke(f"127.0.0.1:{ns.port}", request(
+                    RequestCode.REGISTER_BROKER, {
+                        "brokerName": "b1", "brokerAddr": "127.0.0.1:10911",
+                        "clusterName": "C", "haServerAddr": "", "brokerId": 0,
+                        "compressed": True, "bodyCrc32": 0}, body))
+                assert r.code == ResponseCode.SUCCESS
+            # (the registering connection stays open: closing it unregisters the broker)
+            nsc = NameServerClient([f"127.0.0.1:{ns1.port}", f"127.0.0.1:{ns2.port}"])
+            assert (await nsc.get_route("Beta")).publish_queues()[1].queue_id == 1
+            ns1.kill9() if nsc.addrs[nsc._current].endswith(str(ns1.port)) else ns2.kill9()
+            route = await nsc.get_route("Beta")  # fails over to the survivor
+            assert [q.queue_id for q in route.publish_queues()] == [0, 1]
+            await nsc.remoting.close()
+            await c.close()
+
+        asyncio.run(asyncio.wait_for(main(), 30))
+    finally:
+        ns1.stop()
+        ns2.stop()

@@ -126,3 +126,23 @@ def test_pull_consumer_reads_queues(cluster):
     driver("produce", cluster.ns_addr, "Pulled", "8", "--prefix", "p")
     got = msgs(driver("pull", cluster.ns_addr, "Pulled", "CG_PULL", "8", "--seconds", "20"))
     assert sorted(m["body"] for m in got) == sorted(f"p-{i}" for i in range(8))
+
+
+def test_orderly_push_consumer_keeps_queue_order(cluster):
+    _sent_ok(driver("produce", cluster.ns_addr, "Seq", "12", "--mode", "orderly",
+                    "--prefix", "o"), 12)
+    got = msgs(driver("consume", cluster.ns_addr, "Seq", "CG_ORD", "12", "--orderly"))
+    assert [m["body"] for m in got] == [f"o-{i}" for i in range(12)]  # delivery order
+    assert len({m["queue_id"] for m in got}) == 1
+
+
+def test_consumer_leaves_and_the_other_takes_over(cluster):
+    driver("produce", cluster.ns_addr, "Handover", "20", "--prefix", "h1")
+    a = driver_start("consume", cluster.ns_addr, "Handover", "CG_HAND", "1000", "--seconds", "8")
+    b = driver_start("consume", cluster.ns_addr, "Handover", "CG_HAND", "40", "--seconds", "45")
+    first = msgs(driver_wait(a))  # a shuts down cleanly after 8 s
+    driver("produce", cluster.ns_addr, "Handover", "20", "--prefix", "h2")
+    second = msgs(driver_wait(b, timeout=60))
+    seen = {m["body"] for m in first + second}
+    assert seen == {f"h1-{i}" for i in range(20)} | {f"h2-{i}" for i in range(20)}
+    assert {m["body"] for m in second} >= {f"h2-{i}" for i in range(20)}
