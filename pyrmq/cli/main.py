@@ -12,7 +12,8 @@ import importlib
 import logging
 import sys
 
-FAMILIES = ("pyrmq.cli.namesrv", "pyrmq.cli.broker", "pyrmq.cli.quickstart")
+FAMILIES = ("pyrmq.cli.namesrv", "pyrmq.cli.broker", "pyrmq.cli.quickstart",
+            "pyrmq.cli.store_tools", "pyrmq.cli.admin")
 
 
 def build_parser() -> argparse.ArgumentParser:
