@@ -170,3 +170,31 @@ async def consume_stats(broker: Broker, conn: Connection, cmd: RemotingCommand
             diff += max(0, mx - off)
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(
         {"offsetTable": rows, "consumeTps": 0.0, "diffTotal": diff}))
+
+
+async def consumer_connections(broker: Broker, conn: Connection, cmd: RemotingCommand
+                               ) -> RemotingCommand:
+    group = Ext(cmd.ext_fields).str("consumerGroup", required=True)
+    info = broker.consumers.groups.get(group)
+    if info is None:
+        return cmd.response(ResponseCode.CONSUMER_NOT_ONLINE,
+                            f"the consumer group[{group}] not online")
+    conns = [{"clientAddr": ch.conn.remote_addr, "clientId": ch.client_id,
+              "language": ch.conn.attrs.get("language", "OTHER"),
+              "version": ch.conn.attrs.get("version", 0)} for ch in info.channels.values()]
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({
+        "connectionSet": conns, "consumeType": info.consume_type,
+        "messageModel": info.message_model, "consumeFromWhere": info.consume_from_where,
+        "subscriptionTable": {t: s.to_dict() for t, s in info.subscriptions.items()}}))
+
+
+async def producer_connections(broker: Broker, conn: Connection, cmd: RemotingCommand
+                               ) -> RemotingCommand:
+    group = Ext(cmd.ext_fields).str("producerGroup", required=True)
+    chans = broker.producers.groups.get(group, {})
+    if not chans:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, f"the producer group[{group}] not exist")
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"connectionSet": [
+        {"clientAddr": ch.conn.remote_addr, "clientId": ch.client_id,
+         "language": ch.conn.attrs.get("language", "OTHER"),
+         "version": ch.conn.attrs.get("version", 0)} for ch in chans.values()]}))

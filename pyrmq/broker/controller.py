@@ -99,6 +99,8 @@ class Broker:
             RC.GET_BROKER_RUNTIME_INFO: admin.runtime_info,
             RC.VIEW_MESSAGE_BY_ID: admin.view_message, RC.QUERY_MESSAGE: admin.query_message,
             RC.GET_TOPIC_STATS_INFO: admin.topic_stats, RC.GET_CONSUME_STATS: admin.consume_stats,
+            RC.GET_CONSUMER_CONNECTION_LIST: admin.consumer_connections,
+            RC.GET_PRODUCER_CONNECTION_LIST: admin.producer_connections,
         }
         return {code: p(fn, self) for code, fn in table.items()}
 

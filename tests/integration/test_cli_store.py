@@ -62,7 +62,6 @@ def _last_segment(root):
 def test_verify_reports_damage_and_rebuild_repairs(store_dir):
     # 1. flip a byte inside the body of a record in the newest segment
     with MessageStore(store_dir, small_config(mappedFileSizeCommitLog=64 * 1024)) as s:
-        last = s.get("Ops", 1, 299).data
         phys = s.phys_of("Ops", 1, 299)
     seg = _last_segment(store_dir)
     base = int(os.path.basename(seg))

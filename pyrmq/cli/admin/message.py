@@ -1,0 +1,123 @@
+"""queryMsgById, queryMsgByKey, queryMsgByOffset, sendMessage, consumeMessage."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pyrmq.cli.admin.common import Admin, CommandError, add
+from pyrmq.cli.output import emit
+from pyrmq.client import Message, Producer, PullConsumer
+from pyrmq.client.message import MessageQueue
+from pyrmq.protocol.codes import RequestCode as RC
+from pyrmq.protocol.codes import ResponseCode
+from pyrmq.protocol.message import MessageExt, decode_records, parse_offset_msg_id
+
+COLUMNS = ["msgId", "topic", "queueId", "queueOffset", "tags", "keys", "body"]
+
+
+def _row(m: MessageExt) -> dict[str, Any]:
+    body = m.decompressed_body() if m.sysflag & 1 else m.body
+    return {"msgId": m.offset_msg_id, "uniqKey": m.uniq_key or "", "topic": m.topic,
+            "queueId": m.queue_id, "queueOffset": m.queue_offset, "tags": m.tags or "",
+            "keys": " ".join(m.keys), "storeTimestamp": m.store_timestamp,
+            "reconsumeTimes": m.reconsume_times, "properties": m.properties,
+            "body": body.decode("utf-8", "replace")}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    add(sub, "queryMsgById", by_id, "a message by its offset msgId").add_argument(
+        "-i", "--msg-id", required=True)
+    p = add(sub, "queryMsgByKey", by_key, "messages by key (or UNIQ_KEY)")
+    p.add_argument("-t", "--topic", required=True)
+    p.add_argument("-k", "--key", required=True)
+    p = add(sub, "queryMsgByOffset", by_offset, "the message at a queue offset")
+    p.add_argument("-t", "--topic", required=True)
+    p.add_argument("-b", "--broker-name", required=True)
+    p.add_argument("-i", "--queue-id", type=int, required=True)
+    p.add_argument("-o", "--offset", type=int, required=True)
+    p = add(sub, "sendMessage", send, "send one message")
+    p.add_argument("-t", "--topic", required=True)
+    p.add_argument("-p", "--body", required=True)
+    p.add_argument("--tags")
+    p.add_argument("-k", "--keys")
+    p = add(sub, "consumeMessage", consume, "read messages of a topic from its queues")
+    p.add_argument("-t", "--topic", required=True)
+    p.add_argument("-g", "--group", default="TOOLS_CONSUMER")
+    p.add_argument("-c", "--count", type=int, default=32)
+    p.add_argument("-s", "--expression", default="*")
+
+
+async def by_id(admin: Admin, args: argparse.Namespace) -> int:
+    try:
+        host, port, phys = parse_offset_msg_id(args.msg_id)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    r = await admin.call(f"{host}:{port}", RC.VIEW_MESSAGE_BY_ID, {"offset": phys})
+    emit([_row(m) for m in decode_records(r.body)], args.json, None if args.json else COLUMNS)
+    return 0
+
+
+async def by_key(admin: Admin, args: argparse.Namespace) -> int:
+    route = await admin.route(args.topic)
+    rows = []
+    for name in sorted(route.broker_addrs):
+        addr = route.any_addr(name)
+        r = await admin.call(addr, RC.QUERY_MESSAGE, {
+            "topic": args.topic, "key": args.key, "maxNum": 64, "beginTimestamp": 0,
+            "endTimestamp": 2**62}, ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
+        if r.code == ResponseCode.SUCCESS:
+            rows += [_row(m) for m in decode_records(r.body)
+                     if args.key in m.keys or args.key == m.uniq_key]
+    if not rows:
+        raise CommandError(f"no message with key {args.key} in {args.topic}")
+    emit(rows, args.json, None if args.json else COLUMNS)
+    return 0
+
+
+async def by_offset(admin: Admin, args: argparse.Namespace) -> int:
+    pc = PullConsumer("TOOLS_CONSUMER", admin.ns.addrs)
+    try:
+        mq = MessageQueue(args.topic, args.broker_name, args.queue_id)
+        code, _, msgs = await pc.pull(mq, "*", args.offset, 1)
+    finally:
+        await pc.shutdown()
+    if not msgs:
+        raise CommandError(f"no message at {args.topic}/{args.broker_name}/{args.queue_id}"
+                           f"@{args.offset} (pull code {code})")
+    emit([_row(m) for m in msgs[:1]], args.json, None if args.json else COLUMNS)
+    return 0
+
+
+async def send(admin: Admin, args: argparse.Namespace) -> int:
+    async with Producer("TOOLS_PRODUCER", admin.ns.addrs) as p:
+        try:
+            r = await p.send(Message(args.topic, args.body.encode(), tags=args.tags,
+                                     keys=args.keys.split() if args.keys else []))
+        except Exception as e:
+            raise CommandError(str(e)) from None
+    emit({"status": r.status.name, "msgId": r.msg_id, "offsetMsgId": r.offset_msg_id,
+          "brokerName": r.queue.broker_name, "queueId": r.queue.queue_id,
+          "queueOffset": r.queue_offset}, args.json)
+    return 0
+
+
+async def consume(admin: Admin, args: argparse.Namespace) -> int:
+    pc = PullConsumer(args.group, admin.ns.addrs)
+    rows: list[dict[str, Any]] = []
+    try:
+        for mq in await pc.fetch_queues(args.topic):
+            offset = await pc.min_offset(mq)
+            while len(rows) < args.count:
+                code, nxt, msgs = await pc.pull(mq, args.expression, offset,
+                                                min(32, args.count - len(rows)))
+                rows += [_row(m) for m in msgs]
+                if code != ResponseCode.SUCCESS or nxt == offset:
+                    break
+                offset = nxt
+    except Exception as e:
+        raise CommandError(str(e)) from None
+    finally:
+        await pc.shutdown()
+    emit(rows[:args.count], args.json, None if args.json else COLUMNS)
+    return 0

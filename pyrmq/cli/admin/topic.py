@@ -1,0 +1,74 @@
+"""topicStatus, updateTopic, deleteTopic."""
+
+from __future__ import annotations
+
+import argparse
+
+from pyrmq.cli.admin.common import Admin, CommandError, add
+from pyrmq.cli.output import emit
+from pyrmq.protocol import jsonx
+from pyrmq.protocol.codes import RequestCode as RC
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    add(sub, "topicStatus", topic_status, "min/max offset per queue").add_argument(
+        "-t", "--topic", required=True)
+    p = add(sub, "updateTopic", update_topic, "create or update a topic")
+    p.add_argument("-t", "--topic", required=True)
+    p.add_argument("-c", "--cluster", help="on every master of this cluster")
+    p.add_argument("-b", "--broker", help="on this broker address only")
+    p.add_argument("-r", "--read-queues", type=int, default=8)
+    p.add_argument("-w", "--write-queues", type=int, default=8)
+    p.add_argument("-p", "--perm", type=int, default=6)
+    p.add_argument("-o", "--order", action="store_true")
+    p = add(sub, "deleteTopic", delete_topic, "delete a topic from brokers and NameServers")
+    p.add_argument("-t", "--topic", required=True)
+    p.add_argument("-c", "--cluster")
+
+
+async def _targets(admin: Admin, cluster: str | None, broker: str | None) -> dict[str, str]:
+    if broker:
+        return {broker: broker}
+    masters = await admin.masters(cluster)
+    if not masters:
+        raise CommandError("no broker registered with the NameServer")
+    return masters
+
+
+async def topic_status(admin: Admin, args: argparse.Namespace) -> int:
+    route = await admin.route(args.topic)
+    rows = []
+    for name in sorted(route.broker_addrs):
+        addr = route.master(name)
+        if addr is None:
+            continue
+        r = await admin.call(addr, RC.GET_TOPIC_STATS_INFO, {"topic": args.topic})
+        rows += jsonx.loads(r.body).get("offsetTable", [])
+    emit(rows, args.json, ["brokerName", "queueId", "minOffset", "maxOffset",
+                           "lastUpdateTimestamp"])
+    return 0
+
+
+async def update_topic(admin: Admin, args: argparse.Namespace) -> int:
+    done = []
+    for name, addr in (await _targets(admin, args.cluster, args.broker)).items():
+        await admin.call(addr, RC.UPDATE_AND_CREATE_TOPIC, {
+            "topic": args.topic, "defaultTopic": "TBW102", "readQueueNums": args.read_queues,
+            "writeQueueNums": args.write_queues, "perm": args.perm,
+            "topicFilterType": "SINGLE_TAG", "topicSysFlag": 0, "order": args.order})
+        done.append({"broker": name, "addr": addr, "topic": args.topic,
+                     "readQueueNums": args.read_queues, "writeQueueNums": args.write_queues,
+                     "perm": args.perm})
+    emit(done, args.json, ["broker", "addr", "topic", "readQueueNums", "writeQueueNums", "perm"])
+    return 0
+
+
+async def delete_topic(admin: Admin, args: argparse.Namespace) -> int:
+    brokers = await _targets(admin, args.cluster, None)
+    for addr in brokers.values():
+        await admin.call(addr, RC.DELETE_TOPIC_IN_BROKER, {"topic": args.topic})
+    for addr in admin.ns.addrs:
+        await admin.call(addr, RC.DELETE_TOPIC_IN_NAMESRV, {"topic": args.topic})
+    emit({"topic": args.topic, "brokers": sorted(brokers), "namesrvs": admin.ns.addrs},
+         args.json)
+    return 0
