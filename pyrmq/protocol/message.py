@@ -12,6 +12,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pyrmq.protocol.errors import RemoteProtocolError
 
@@ -85,6 +86,7 @@ def _host_bytes(host: str) -> bytes:
     return ipaddress.ip_address(host).packed
 
 
+@lru_cache(maxsize=4096)
 def _host_text(raw: bytes) -> str:
     return str(ipaddress.ip_address(raw))
 
@@ -198,13 +200,13 @@ def decode_record(buf: bytes, pos: int = 0) -> MessageExt:
     p += 8
     hl = 16 if sysflag & BORNHOST_V6 else 4
     _need(buf, p, hl + 4 + 8)
-    born = (_host_text(buf[p:p + hl]), struct.unpack_from(">i", buf, p + hl)[0])
+    born = (_host_text(bytes(buf[p:p + hl])), struct.unpack_from(">i", buf, p + hl)[0])
     p += hl + 4
     store_ts, = struct.unpack_from(">q", buf, p)
     p += 8
     hl = 16 if sysflag & STOREHOST_V6 else 4
     _need(buf, p, hl + 4 + 4 + 8 + 4)
-    store = (_host_text(buf[p:p + hl]), struct.unpack_from(">i", buf, p + hl)[0])
+    store = (_host_text(bytes(buf[p:p + hl])), struct.unpack_from(">i", buf, p + hl)[0])
     p += hl + 4
     reconsume, prepared, body_len = struct.unpack_from(">iqi", buf, p)
     p += 16

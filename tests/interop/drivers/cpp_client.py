@@ -78,6 +78,8 @@ def consume(a) -> int:
     # Its own instance name: the local offset store dir of BROADCASTING is per instance.
     c.set_instance_name(f"pyrmq-test-{os.getpid()}")
     seen: set[bytes] = set()
+    total = [0]
+    span = [0.0, 0.0]  # first and last delivery
     failures: dict[bytes, int] = {}
     lock = threading.Lock()
     done = threading.Event()
@@ -93,14 +95,19 @@ def consume(a) -> int:
                 out(event="reconsume_later", body=body.decode(errors="replace"),
                     reconsume_times=msg.reconsume_times)
                 return LATER
-            out(event="msg", body=body.decode(errors="replace"), tags=msg.tags.decode()
+            if not a.quiet:
+                out(event="msg", body=body.decode(errors="replace"), tags=msg.tags.decode()
                 if isinstance(msg.tags, bytes) else msg.tags, keys=msg.keys.decode()
                 if isinstance(msg.keys, bytes) else msg.keys, queue_id=msg.queue_id,
                 queue_offset=msg.queue_offset, seq=(msg.get_property("seq") or b"").decode(),
                 reconsume_times=msg.reconsume_times, topic=msg.topic.decode()
                 if isinstance(msg.topic, bytes) else msg.topic)
             seen.add(body)
-            if len(seen) >= a.expect:
+            total[0] += 1
+            now = time.perf_counter()
+            span[0] = span[0] or now
+            span[1] = now
+            if (total[0] if a.count_all else len(seen)) >= a.expect:
                 done.set()
         return SUCCESS
 
@@ -112,7 +119,62 @@ def consume(a) -> int:
     done.wait(a.seconds)
     time.sleep(a.linger)
     c.shutdown()
-    out(event="done", count=len(seen))
+    out(event="done", count=total[0] if a.count_all else len(seen),
+        consume_seconds=round(span[1] - span[0], 6) if span[0] else 0.0)
+    return 0
+
+
+def _summary(lat_ms: list[float], seconds: float, failures: int) -> dict:
+    lat = sorted(lat_ms)
+
+    def pct(q: float) -> float:
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 3) if lat else 0.0
+    return {"count": len(lat), "seconds": round(seconds, 3),
+            "tps": round(len(lat) / seconds, 1) if seconds else 0.0,
+            "avg_ms": round(sum(lat) / len(lat), 3) if lat else 0.0, "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99), "p999_ms": pct(0.999), "max_ms": pct(1.0),
+            "failures": failures}
+
+
+def bench_produce(a) -> int:
+    """send_sync from N threads; one JSON summary line."""
+    from rocketmq.client import Message, Producer
+
+    p = Producer(a.group or "PG_BENCH")
+    p.set_namesrv_addr(a.namesrv)
+    p.start()
+    body = b"b" * a.body_size
+    lat: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    per = a.count // a.threads
+
+    def worker() -> None:
+        m = Message(a.topic)
+        m.set_body(body)
+        m.set_tags("TagA")
+        for _ in range(per):
+            t0 = time.perf_counter()
+            try:
+                p.send_sync(m)
+                dt = (time.perf_counter() - t0) * 1000
+                with lock:
+                    lat.append(dt)
+            except Exception:
+                with lock:
+                    failures[0] += 1
+
+    warm = Message(a.topic)
+    warm.set_body(b"warm-up")
+    p.send_sync(warm)  # route + connection warm-up (not counted)
+    threads = [threading.Thread(target=worker) for _ in range(a.threads)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out(event="summary", **_summary(lat, time.perf_counter() - t0, failures[0]))
+    p.shutdown()
     return 0
 
 
@@ -151,6 +213,13 @@ def main() -> int:
     p.add_argument("--prefix", default="m")
     p.add_argument("--body-size", type=int, default=0)
     p.add_argument("--delay", type=int, default=0)
+    b = sub.add_parser("bench-produce")
+    b.add_argument("namesrv")
+    b.add_argument("topic")
+    b.add_argument("count", type=int)
+    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--body-size", type=int, default=128)
+    b.add_argument("--group", default="")
     for name in ("consume", "pull"):
         c = sub.add_parser(name)
         c.add_argument("namesrv")
@@ -163,8 +232,11 @@ def main() -> int:
         c.add_argument("--broadcast", action="store_true")
         c.add_argument("--orderly", action="store_true")
         c.add_argument("--fail-first", type=int, default=0)
+        c.add_argument("--count-all", action="store_true", help="count messages, not bodies")
+        c.add_argument("--quiet", action="store_true", help="no line per message")
     a = ap.parse_args()
-    return {"produce": produce, "consume": consume, "pull": pull}[a.cmd](a)
+    return {"produce": produce, "consume": consume, "pull": pull,
+            "bench-produce": bench_produce}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,177 @@
+"""Producer/consumer benchmark against real pyrmq NameServer + Broker processes, driven with the
+official C++ client (``--client cpp``, rocketmq==0.4.4) or pyrmq's own (``--client pyrmq``);
+shaped like RocketMQ's producer.sh / consumer.sh.
+
+    .venv/bin/python bench/rmq_bench.py --client cpp --count 20000
+    .venv/bin/python bench/rmq_bench.py --client pyrmq --threads 1,16
+
+For each body size and sender count: send TPS, average / p50 / p99 / p999 / max latency and
+failures; then the consume TPS of a push consumer reading everything back. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DRIVER = REPO / "tests" / "interop" / "drivers" / "cpp_client.py"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, proc: subprocess.Popen) -> None:
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port}")
+
+
+def _pct(lat: list[float], q: float) -> float:
+    lat = sorted(lat)
+    return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0.0
+
+
+async def _pyrmq_produce(ns: str, topic: str, count: int, senders: int, size: int) -> dict:
+    from pyrmq.client import Message, Producer
+
+    lat: list[float] = []
+    failures = 0
+    async with Producer("PG_BENCH", ns) as p:
+        await p.send(Message(topic, b"warm-up"))
+        per = count // senders
+        body = b"b" * size
+
+        async def one() -> None:
+            nonlocal failures
+            for _ in range(per):
+                t0 = time.perf_counter()
+                try:
+                    await p.send(Message(topic, body, tags="TagA"))
+                    lat.append((time.perf_counter() - t0) * 1000)
+                except Exception:
+                    failures += 1
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(senders)))
+        dt = time.perf_counter() - t0
+    return {"count": len(lat), "tps": len(lat) / dt, "avg_ms": sum(lat) / max(1, len(lat)),
+            "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "p999_ms": _pct(lat, 0.999),
+            "max_ms": _pct(lat, 1.0), "failures": failures}
+
+
+async def _pyrmq_consume(ns: str, topic: str, count: int) -> float:
+    from pyrmq.client import ConsumeFrom, ConsumeStatus, PushConsumer
+
+    n, first, last, done = 0, 0.0, 0.0, asyncio.Event()
+
+    async def on(msg) -> ConsumeStatus:
+        nonlocal n, first, last
+        n += 1
+        now = time.perf_counter()
+        first = first or now
+        last = now
+        if n >= count:
+            done.set()
+        return ConsumeStatus.CONSUME_SUCCESS
+
+    c = PushConsumer(f"CG_BENCH_{os.getpid()}", ns, consume_from=ConsumeFrom.FIRST_OFFSET,
+                     rebalance_interval=1.0, concurrency=64)
+    c.subscribe(topic, "TagA")
+    c.listener = on
+    await c.start()
+    try:
+        await asyncio.wait_for(done.wait(), 300)
+    finally:
+        await c.shutdown()
+    return n / (last - first) if last > first else 0.0
+
+
+def _cpp(*args: str) -> dict:
+    p = subprocess.run([sys.executable, str(DRIVER), *args], capture_output=True, text=True,
+                       timeout=900)
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-2000:])
+    return lines[-1] if lines else {}
+
+
+def _cpp_consume_tps(ns: str, topic: str, count: int) -> float:
+    """Messages per second between the first and the last delivery."""
+    ev = _cpp("consume", ns, topic, f"CG_BENCH_{os.getpid()}", str(count), "--expr", "TagA",
+              "--seconds", "600", "--linger", "0", "--count-all", "--quiet")
+    secs = ev.get("consume_seconds", 0.0)
+    return ev.get("count", 0) / secs if secs else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--client", choices=("cpp", "pyrmq"), default="cpp")
+    ap.add_argument("--count", type=int, default=20000, help="messages per case")
+    ap.add_argument("--sizes", default="128,1024")
+    ap.add_argument("--threads", default="1,8", help="concurrent senders per case")
+    args = ap.parse_args(argv)
+    tmp = tempfile.mkdtemp(prefix="pyrmq-rmqbench-")
+    nsp, bp = _port(), _port()
+    procs = []
+    try:
+        ns = subprocess.Popen([sys.executable, "-m", "pyrmq", "namesrv", "--listen",
+                               f"127.0.0.1:{nsp}"], cwd=REPO, stderr=subprocess.DEVNULL)
+        procs.append(ns)
+        _wait(nsp, ns)
+        br = subprocess.Popen([sys.executable, "-m", "pyrmq", "broker", "-n", f"127.0.0.1:{nsp}",
+                               "--listen-port", str(bp), "--listen-host", "127.0.0.1",
+                               "--store", os.path.join(tmp, "store")], cwd=REPO,
+                              stderr=subprocess.DEVNULL)
+        procs.append(br)
+        _wait(bp, br)
+        addr = f"127.0.0.1:{nsp}"
+        print(f"client {args.client}; NameServer {addr}; broker 127.0.0.1:{bp} (separate "
+              "processes)")
+        print(f"{'size':>5} {'senders':>7} {'send TPS':>10} {'avg ms':>7} {'p50':>7} {'p99':>7} "
+              f"{'p999':>7} {'max':>7} {'fail':>5} {'consume TPS':>12}")
+        for size in map(int, args.sizes.split(",")):
+            for senders in map(int, args.threads.split(",")):
+                topic = f"Bench_{size}_{senders}"
+                if args.client == "cpp":
+                    s = _cpp("bench-produce", addr, topic, str(args.count), "--threads",
+                             str(senders), "--body-size", str(size))
+                    ctps = _cpp_consume_tps(addr, topic, s["count"])
+                else:
+                    s = asyncio.run(_pyrmq_produce(addr, topic, args.count, senders, size))
+                    ctps = asyncio.run(_pyrmq_consume(addr, topic, s["count"]))
+                print(f"{size:>5} {senders:>7} {s['tps']:>10,.0f} {s['avg_ms']:>7.2f} "
+                      f"{s['p50_ms']:>7.2f} {s['p99_ms']:>7.2f} {s['p999_ms']:>7.2f} "
+                      f"{s['max_ms']:>7.2f} {s['failures']:>5} {ctps:>12,.0f}", flush=True)
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
