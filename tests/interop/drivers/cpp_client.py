@@ -160,9 +160,11 @@ def bench_produce(a) -> int:
                 dt = (time.perf_counter() - t0) * 1000
                 with lock:
                     lat.append(dt)
-            except Exception:
+            except Exception as e:
                 with lock:
                     failures[0] += 1
+                    if failures[0] <= 3:
+                        print(f"send failed: {e}", file=sys.stderr, flush=True)
 
     warm = Message(a.topic)
     warm.set_body(b"warm-up")
