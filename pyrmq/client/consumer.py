@@ -151,8 +151,10 @@ class PushConsumer(_ClientBase):
                  consume_from: ConsumeFrom = ConsumeFrom.LAST_OFFSET,
                  consume_timestamp_ms: int = 0, max_reconsume_times: int = 16,
                  concurrency: int = 16, rebalance_interval: float = 20.0,
-                 offset_dir: str | None = None, instance: str = "DEFAULT") -> None:
+                 offset_dir: str | None = None, instance: str = "DEFAULT",
+                 orderly: bool = False) -> None:
         super().__init__(group, namesrv, instance)
+        self.orderly = orderly
         self.model = model
         self.consume_from = consume_from
         self.consume_timestamp_ms = consume_timestamp_ms
@@ -198,6 +200,8 @@ class PushConsumer(_ClientBase):
             t.cancel()
         await asyncio.wait(self._tasks + pullers, timeout=grace)
         await self.commit_offsets()
+        if self.orderly:
+            await self._lock_batch(list(self._pullers), RequestCode.UNLOCK_BATCH_MQ)
         for addr in self._broker_addrs():
             try:
                 await self.remoting.invoke(addr, request(RequestCode.UNREGISTER_CLIENT, {
@@ -250,7 +254,10 @@ class PushConsumer(_ClientBase):
                 log.exception("rebalance of %s failed", self.group)
             self._rebalance_now.clear()
             try:
-                await asyncio.wait_for(self._rebalance_now.wait(), self.rebalance_interval)
+                # orderly consumers renew their 60 s broker locks at least every 20 s
+                interval = min(self.rebalance_interval, 20.0) if self.orderly \
+                    else self.rebalance_interval
+                await asyncio.wait_for(self._rebalance_now.wait(), interval)
             except asyncio.TimeoutError:
                 pass
 
@@ -279,15 +286,43 @@ class PushConsumer(_ClientBase):
             if self.client_id not in ids:
                 ids.append(self.client_id)
             wanted.update(allocate_averagely(self.client_id, queues, ids))
-        for mq in [q for q in self._pullers if q not in wanted]:
+        dropped = [q for q in self._pullers if q not in wanted]
+        for mq in dropped:
             task = self._pullers.pop(mq)
             task.cancel()
             await asyncio.wait([task], timeout=5)
             await self._commit(mq)
             self.offsets.pop(mq, None)
+        if self.orderly:
+            await self._lock_batch(dropped, RequestCode.UNLOCK_BATCH_MQ)
+            # hold a broker lock on every queue we consume; relock (renew) the ones we hold
+            wanted = await self._lock_batch(sorted(wanted), RequestCode.LOCK_BATCH_MQ)
+            for mq in [q for q in self._pullers if q not in wanted]:
+                self._pullers.pop(mq).cancel()  # lost its lock: stop until it is ours again
         for mq in wanted:
             if mq not in self._pullers:
                 self._pullers[mq] = asyncio.get_running_loop().create_task(self._pull_loop(mq))
+
+    async def _lock_batch(self, mqs: list[MessageQueue], code: int) -> set[MessageQueue]:
+        """LOCK_BATCH_MQ / UNLOCK_BATCH_MQ per broker; returns the queues now locked."""
+        by_broker: dict[str, list[MessageQueue]] = {}
+        for mq in mqs:
+            by_broker.setdefault(mq.broker_name, []).append(mq)
+        locked: set[MessageQueue] = set()
+        for broker, queues in by_broker.items():
+            body = jsonx.dumps({"clientId": self.client_id, "consumerGroup": self.group,
+                                "mqSet": [{"brokerName": q.broker_name, "queueId": q.queue_id,
+                                           "topic": q.topic} for q in queues]})
+            try:
+                r = await self.remoting.invoke(self.broker_addr(broker),
+                                               request(code, None, body), 3)
+            except RemotingError as e:
+                log.debug("%s on %s failed: %s", code, broker, e)
+                continue
+            if code == RequestCode.LOCK_BATCH_MQ and r.code == ResponseCode.SUCCESS:
+                for m in jsonx.loads(r.body).get("lockOKMQSet", []):
+                    locked.add(MessageQueue(m["topic"], m["brokerName"], int(m["queueId"])))
+        return locked
 
     # -- pulling and consuming --------------------------------------------------------------
     async def _initial_offset(self, mq: MessageQueue) -> int:
@@ -344,6 +379,10 @@ class PushConsumer(_ClientBase):
         return ConsumeStatus(status) if status is not None else ConsumeStatus.CONSUME_SUCCESS
 
     async def _consume(self, mq: MessageQueue, msgs: list[MessageExt]) -> None:
+        if self.orderly:
+            await self._consume_orderly(mq, msgs)
+            return
+
         async def one(m: MessageExt) -> None:
             async with self._sem:
                 status = await self._call_listener(_restore_retry_topic(m))
@@ -352,6 +391,20 @@ class PushConsumer(_ClientBase):
                 await self._send_back(mq, m)
 
         await asyncio.gather(*(one(m) for m in msgs))
+
+    async def _consume_orderly(self, mq: MessageQueue, msgs: list[MessageExt]) -> None:
+        """One message at a time, in queue order; a failure is retried in place after a pause
+        (the queue is suspended), up to max_reconsume_times, then sent back (retry / DLQ)."""
+        for m in msgs:
+            for attempt in range(self.max_reconsume_times + 1):
+                status = await self._call_listener(_restore_retry_topic(m))
+                if status is ConsumeStatus.CONSUME_SUCCESS:
+                    break
+                if attempt == self.max_reconsume_times:
+                    await self._send_back(mq, m)
+                    break
+                await asyncio.sleep(1.0)
+            self.offsets[mq] = m.queue_offset + 1
 
     async def _send_back(self, mq: MessageQueue, m: MessageExt) -> None:
         fields = {"offset": m.phys_offset, "group": self.group, "delayLevel": 0,

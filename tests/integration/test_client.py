@@ -129,3 +129,33 @@ def test_interop_both_ways(cluster):
     mine = asyncio.run(_consume(cluster.ns_addr, "CG_PY", "Cross2", "TagB", 5, seconds=40))
     assert sorted(m.body for m in mine) == [f"cpp-{i}".encode() for i in range(5)]
     assert all(m.properties.get("seq") is not None for m in mine)
+
+
+def test_orderly_push_consumer_in_order_with_local_retry(cluster):
+    async def main():
+        async with Producer("PG", cluster.ns_addr) as p:
+            for i in range(20):
+                await p.send_orderly(Message("Ord", f"{i:02d}".encode()), "one-key")
+        seen, failed, done = [], set(), asyncio.Event()
+
+        async def on(msg):
+            if msg.body == b"05" and b"05" not in failed:
+                failed.add(b"05")
+                return ConsumeStatus.RECONSUME_LATER  # retried in place, order kept
+            seen.append(msg.body)
+            if len(seen) >= 20:
+                done.set()
+            return ConsumeStatus.CONSUME_SUCCESS
+
+        c = PushConsumer("CG_ORDERLY", cluster.ns_addr, orderly=True,
+                         consume_from=ConsumeFrom.FIRST_OFFSET, rebalance_interval=1.0)
+        c.subscribe("Ord")
+        c.listener = on
+        await c.start()
+        try:
+            await asyncio.wait_for(done.wait(), 30)
+        finally:
+            await c.shutdown()
+        assert seen == [f"{i:02d}".encode() for i in range(20)]
+
+    asyncio.run(asyncio.wait_for(main(), 60))
