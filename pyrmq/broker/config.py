@@ -42,6 +42,9 @@ class BrokerConfig:
     flushConsumerOffsetInterval: int = 5000
     channelExpiredTimeout: int = 120_000
     retryMaxTimes: int = 16
+    transactionTimeOut: int = 6000
+    transactionCheckMax: int = 15
+    transactionCheckInterval: int = 60_000
 
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> BrokerConfig:

@@ -22,6 +22,7 @@ from pyrmq.broker.groups import ConsumerOffsetManager, SubscriptionGroupManager
 from pyrmq.broker.longpoll import PullHold
 from pyrmq.broker.schedule import ScheduleService
 from pyrmq.broker.topics import TopicConfigManager
+from pyrmq.broker.transaction import TransactionService
 from pyrmq.protocol.bodies import register_broker_body
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.command import request
@@ -66,6 +67,7 @@ class Broker:
         self.locks = LockManager()
         self.holds = PullHold()
         self.schedule = ScheduleService(self, self.config_dir)
+        self.transactions = TransactionService(self)
         self.namesrv = RemotingClient()
         self.server: RemotingServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -102,7 +104,9 @@ class Broker:
             RC.GET_CONSUMER_CONNECTION_LIST: admin.consumer_connections,
             RC.GET_PRODUCER_CONNECTION_LIST: admin.producer_connections,
         }
-        return {code: p(fn, self) for code, fn in table.items()}
+        out = {code: p(fn, self) for code, fn in table.items()}
+        out[RC.END_TRANSACTION] = self.transactions.end
+        return out
 
     @property
     def port(self) -> int:
@@ -124,6 +128,7 @@ class Broker:
         await self.server.start()
         self.topics.persist()
         self.schedule.start()
+        self.transactions.start()
         self._tasks = [loop.create_task(self._register_loop()),
                        loop.create_task(self._every(self.cfg.flushConsumerOffsetInterval / 1000,
                                                     self.offsets.persist)),
@@ -139,6 +144,7 @@ class Broker:
         self.closing = True
         self.holds.wake_all()
         await self.schedule.stop()
+        await self.transactions.stop()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -77,9 +77,7 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
     born_ts = ext.int("bornTimestamp", int(time.time() * 1000))
     reconsume = ext.int("reconsumeTimes", 0)
     props = decode_properties(ext.str("properties", ""))
-    if props.get(MessageConst.TRAN_MSG, "").lower() == "true":
-        return cmd.response(ResponseCode.NO_PERMISSION,
-                            "transactional (half) messages are not supported by this broker")
+    half = props.get(MessageConst.TRAN_MSG, "").lower() == "true"
     if topic.startswith(RETRY_PREFIX):
         group_name = topic[len(RETRY_PREFIX):]
         max_times = ext.int("maxReconsumeTimes", broker.cfg.retryMaxTimes)
@@ -89,7 +87,12 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
             broker.register_soon()
     born_host = born_host_of(conn)
     try:
-        if ext.bool("batch"):
+        if half and not ext.bool("batch"):
+            first = await broker.transactions.put_half(
+                topic, queue_id, cmd.body, props, flag=flag, sysflag=sysflag,
+                born_timestamp=born_ts, born_host=born_host)
+            msg_id = first.msg_id
+        elif ext.bool("batch"):
             results = await _send_batch(broker, topic, queue_id, cmd.body, props, sysflag,
                                         born_ts, born_host, reconsume)
             msg_id = ",".join(r.msg_id for r in results)
@@ -102,6 +105,7 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
     except StoreRejected as e:
         return cmd.response(e.code, str(e))
     fields = {"msgId": msg_id, "queueId": queue_id, "queueOffset": first.queue_offset,
+              "transactionId": props.get(MessageConst.UNIQ_KEY) if half else None,
               "MSG_REGION": broker.cfg.regionId, "TRACE_ON": str(broker.cfg.traceOn).lower()}
     return cmd.response(ResponseCode.SUCCESS, ext_fields=fields)
 

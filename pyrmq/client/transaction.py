@@ -1,0 +1,89 @@
+"""TransactionProducer: half message, local transaction, END_TRANSACTION; answers the broker's
+CHECK_TRANSACTION_STATE for transactions it left unknown (Java TransactionMQProducer)."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+
+from pyrmq.client.message import Message, SendResult, SendStatus
+from pyrmq.client.producer import Producer, SendError
+from pyrmq.protocol.codes import RequestCode
+from pyrmq.protocol.command import RemotingCommand, request
+from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.message import MessageConst, MessageExt, decode_record, parse_offset_msg_id
+from pyrmq.remoting import Connection
+
+log = logging.getLogger("pyrmq.client")
+
+
+class LocalTransactionState(enum.Enum):
+    COMMIT_MESSAGE = 8
+    ROLLBACK_MESSAGE = 12
+    UNKNOW = 0
+
+
+Checker = Callable[[MessageExt], "LocalTransactionState | Awaitable[LocalTransactionState]"]
+
+
+async def _call(fn, arg) -> LocalTransactionState:
+    try:
+        r = fn(arg)
+        if inspect.isawaitable(r):
+            r = await r
+        return LocalTransactionState(r)
+    except Exception:
+        log.exception("transaction callback failed; state unknown")
+        return LocalTransactionState.UNKNOW
+
+
+class TransactionProducer(Producer):
+    """``send_in_transaction(msg, execute)`` sends a half message, runs ``execute(msg)`` and
+    commits or rolls back by its result; ``check(msg_ext)`` answers the broker's check-backs."""
+
+    def __init__(self, group: str, namesrv: str | list[str], check: Checker,
+                 **kw: object) -> None:
+        super().__init__(group, namesrv, **kw)  # type: ignore[arg-type]
+        self.check = check
+        self.remoting.handlers[RequestCode.CHECK_TRANSACTION_STATE] = self._on_check
+
+    async def send_in_transaction(
+            self, msg: Message,
+            execute: Callable[[Message], LocalTransactionState
+                              | Awaitable[LocalTransactionState]]
+    ) -> tuple[SendResult, LocalTransactionState]:
+        if msg.delay_level:
+            raise ValueError("transactional messages cannot have a delay level")
+        msg.properties[MessageConst.TRAN_MSG] = "true"
+        msg.properties[MessageConst.PGROUP] = self.group
+        result = await self.send(msg)
+        if result.status is not SendStatus.SEND_OK:
+            raise SendError(f"half message not stored: {result.status.name}")
+        await self.heartbeat()  # the broker must know this group's channel for check-backs
+        state = await _call(execute, msg)
+        _, _, phys = parse_offset_msg_id(result.offset_msg_id)
+        addr = self.routes[msg.topic].master(result.queue.broker_name)
+        if addr:
+            await self.remoting.invoke_oneway(addr, request(RequestCode.END_TRANSACTION, {
+                "producerGroup": self.group, "tranStateTableOffset": result.queue_offset,
+                "commitLogOffset": phys, "commitOrRollback": state.value,
+                "fromTransactionCheck": False, "msgId": result.msg_id,
+                "transactionId": result.msg_id}))
+        return result, state
+
+    async def _on_check(self, conn: Connection, cmd: RemotingCommand) -> None:
+        ext = Ext(cmd.ext_fields)
+        msg = decode_record(cmd.body)
+        state = await _call(self.check, msg)
+        conn.invoke_oneway(request(RequestCode.END_TRANSACTION, {
+            "producerGroup": self.group,
+            "tranStateTableOffset": ext.int("tranStateTableOffset", 0),
+            "commitLogOffset": ext.int("commitLogOffset", 0), "commitOrRollback": state.value,
+            "fromTransactionCheck": True, "msgId": ext.str("msgId", ""),
+            "transactionId": ext.str("transactionId", "")}))
+        return None
+
+
+__all__ = ["LocalTransactionState", "TransactionProducer"]
