@@ -149,6 +149,14 @@ cdef void _set_host(unsigned char *dst, object host) except *:
     memcpy(dst, PyBytes_AS_STRING(host), n)
 
 
+cdef inline c.rmq_buf_t _tbuf(bytes t):
+    """A {ptr,len} view of a bytes object (valid while the caller holds it)."""
+    cdef c.rmq_buf_t b
+    b.ptr = PyBytes_AS_STRING(t)
+    b.len = len(t)
+    return b
+
+
 cdef int _queue_cb(const char *topic, size_t n, int32_t qid, int64_t mn, int64_t mx,
                    void *arg) noexcept with gil:
     try:
@@ -432,8 +440,7 @@ cdef class Store:
             req.max_bytes = max_bytes
             req.tag_codes = codes
             req.n_tag_codes = <size_t>ncodes
-            t.ptr = PyBytes_AS_STRING(topic)
-            t.len = len(topic)
+            t = _tbuf(topic)
             with nogil:
                 rc = c.rmq_store_get(self._s, t, queue_id, &req, buf, <size_t>max_bytes, &res)
         finally:
@@ -478,8 +485,7 @@ cdef class Store:
     def min_offset(self, bytes topic not None, int32_t queue_id):
         cdef c.rmq_buf_t t
         self._enter()
-        t.ptr = PyBytes_AS_STRING(topic)
-        t.len = len(topic)
+        t = _tbuf(topic)
         try:
             return c.rmq_store_min_offset(self._s, t, queue_id)
         finally:
@@ -488,8 +494,7 @@ cdef class Store:
     def max_offset(self, bytes topic not None, int32_t queue_id):
         cdef c.rmq_buf_t t
         self._enter()
-        t.ptr = PyBytes_AS_STRING(topic)
-        t.len = len(topic)
+        t = _tbuf(topic)
         try:
             return c.rmq_store_max_offset(self._s, t, queue_id)
         finally:
@@ -512,8 +517,7 @@ cdef class Store:
     def phys_of(self, bytes topic not None, int32_t queue_id, int64_t offset):
         cdef c.rmq_buf_t t
         self._enter()
-        t.ptr = PyBytes_AS_STRING(topic)
-        t.len = len(topic)
+        t = _tbuf(topic)
         try:
             return c.rmq_store_phys_of(self._s, t, queue_id, offset)
         finally:
@@ -523,8 +527,7 @@ cdef class Store:
         cdef c.rmq_buf_t t
         cdef int64_t r
         self._enter()
-        t.ptr = PyBytes_AS_STRING(topic)
-        t.len = len(topic)
+        t = _tbuf(topic)
         try:
             with nogil:
                 r = c.rmq_store_offset_by_time(self._s, t, queue_id, ts)
@@ -536,8 +539,7 @@ cdef class Store:
         cdef c.rmq_buf_t t
         cdef int64_t r
         self._enter()
-        t.ptr = PyBytes_AS_STRING(topic)
-        t.len = len(topic)
+        t = _tbuf(topic)
         try:
             with nogil:
                 r = c.rmq_store_store_time_at(self._s, t, queue_id, offset)
@@ -558,10 +560,8 @@ cdef class Store:
             raise MemoryError()
         self._enter()
         try:
-            t.ptr = PyBytes_AS_STRING(topic)
-            t.len = len(topic)
-            k.ptr = PyBytes_AS_STRING(key)
-            k.len = len(key)
+            t = _tbuf(topic)
+            k = _tbuf(key)
             with nogil:
                 rc = c.rmq_store_query_key(self._s, t, k, begin_ts, end_ts, out,
                                            <size_t>max_num, &n)
@@ -616,8 +616,7 @@ cdef class Store:
         cdef int rc
         self._enter()
         try:
-            t.ptr = PyBytes_AS_STRING(topic)
-            t.len = len(topic)
+            t = _tbuf(topic)
             with nogil:
                 rc = c.rmq_store_delete_topic(self._s, t)
         finally:

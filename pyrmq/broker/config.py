@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from pyrmq.store.config import StoreConfig, _convert
+from pyrmq.store.config import StoreConfig, known_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +48,7 @@ class BrokerConfig:
 
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> BrokerConfig:
-        kwargs = {f.name: _convert(f.name, f.type, props[f.name])
-                  for f in fields(cls) if f.name in props}
-        return cls(**kwargs)
+        return cls(**known_fields(cls, props))
 
     def replace(self, **changes: Any) -> BrokerConfig:
         return dataclasses.replace(self, **changes)

@@ -5,7 +5,8 @@ response codes, and suspended pulls of the queue are woken."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from pyrmq import _store
 from pyrmq.broker.topics import SCHEDULE_TOPIC
@@ -16,6 +17,7 @@ from pyrmq.store import PutResult
 if TYPE_CHECKING:
     from pyrmq.broker.controller import Broker
 
+T = TypeVar("T")
 TRAN_MASK = 0xC
 TRAN_COMMIT = 0x8
 
@@ -38,6 +40,19 @@ def store_error_code(e: Exception) -> int:
     if isinstance(e, OSError) and e.errno == 28:
         return ResponseCode.SERVICE_NOT_AVAILABLE
     return ResponseCode.SYSTEM_ERROR
+
+
+async def store_call(broker: Broker, call: Callable[[], T]) -> T:
+    """Run a store write: on the loop in ASYNC_FLUSH (a memcpy), in the store thread pool in
+    SYNC_FLUSH (it blocks until durable). Store errors become StoreRejected."""
+    try:
+        if broker.sync_flush:
+            return await asyncio.get_running_loop().run_in_executor(broker.executor, call)
+        return call()
+    except _store.CorruptError as e:
+        raise StoreRejected(ResponseCode.MESSAGE_ILLEGAL, f"bad message: {e}") from None
+    except (_store.StoreError, OSError) as e:
+        raise StoreRejected(store_error_code(e), str(e)) from None
 
 
 def apply_delay(broker: Broker, topic: str, queue_id: int, props: dict[str, str],
@@ -73,13 +88,7 @@ async def put_message(broker: Broker, topic: str, queue_id: int, body: bytes,
                                 sysflag=sysflag, born_timestamp=born_timestamp,
                                 born_host=born_host, reconsume_times=reconsume_times)
 
-    try:
-        if broker.sync_flush:
-            result = await asyncio.get_running_loop().run_in_executor(broker.executor, call)
-        else:
-            result = call()
-    except (_store.StoreError, OSError) as e:
-        raise StoreRejected(store_error_code(e), str(e)) from e
+    result = await store_call(broker, call)
     broker.holds.notify(topic, queue_id)
     broker.stats_put(topic, 1, len(body))
     return result

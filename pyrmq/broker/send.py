@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 import zlib
 from typing import TYPE_CHECKING
 
-from pyrmq import _store
-from pyrmq.broker.messages import StoreRejected, put_message, store_error_code
+from pyrmq.broker.messages import StoreRejected, put_message, store_call
 from pyrmq.broker.topics import (
     DLQ_PREFIX,
     RETRY_PREFIX,
@@ -128,15 +126,7 @@ async def _send_batch(broker: Broker, topic: str, queue_id: int, body: bytes,
         return broker.store.put_batch(topic, queue_id, body, extra_properties=extra,
                                       sysflag=sysflag, born_timestamp=born_ts,
                                       born_host=born_host, reconsume_times=reconsume)
-    try:
-        if broker.sync_flush:
-            results = await asyncio.get_running_loop().run_in_executor(broker.executor, call)
-        else:
-            results = call()
-    except _store.CorruptError as e:
-        raise StoreRejected(ResponseCode.MESSAGE_ILLEGAL, f"bad batch body: {e}") from None
-    except (_store.StoreError, OSError) as e:
-        raise StoreRejected(store_error_code(e), str(e)) from None
+    results = await store_call(broker, call)
     broker.holds.notify(topic, queue_id)
     broker.stats_put(topic, len(results), len(body))
     return results

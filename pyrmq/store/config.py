@@ -81,13 +81,7 @@ class StoreConfig:
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> StoreConfig:
         """Build from broker.conf-style values (strings or typed); unknown keys ignored."""
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in props:
-                continue
-            raw = props[f.name]
-            kwargs[f.name] = _convert(f.name, f.type, raw)
-        return cls(**kwargs)
+        return cls(**known_fields(cls, props))
 
     def replace(self, **changes: Any) -> StoreConfig:
         """A copy with some fields changed."""
@@ -132,6 +126,13 @@ class StoreConfig:
             "preallocate": int(self.preallocateMappedFile),
             "delay_level_ms": list(self.delay_levels_ms),
         }
+
+
+def known_fields(cls: Any, props: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``props`` that name fields of dataclass ``cls``, converted to the
+    field's type (bool / int / str); a bad value raises ValueError naming the key."""
+    return {f.name: _convert(f.name, f.type, props[f.name]) for f in fields(cls)
+            if f.name in props}
 
 
 def _convert(name: str, typ: Any, raw: Any) -> Any:
