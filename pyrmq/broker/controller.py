@@ -127,6 +127,7 @@ class Broker:
                                      on_close=self._conn_closed)
         await self.server.start()
         self.topics.persist()
+        await self.register_all()  # routes exist once start() returns
         self.schedule.start()
         self.transactions.start()
         self._tasks = [loop.create_task(self._register_loop()),
@@ -211,13 +212,13 @@ class Broker:
     # -- NameServer registration ----------------------------------------------------------------
     async def _register_loop(self) -> None:
         period = max(10.0, min(self.cfg.registerNameServerPeriod / 1000, 60.0))
-        while True:
-            await self.register_all()
-            self._register_now.clear()
+        while True:  # the first registration happened in start()
             try:
                 await asyncio.wait_for(self._register_now.wait(), period)
             except asyncio.TimeoutError:
                 pass
+            self._register_now.clear()
+            await self.register_all()
 
     async def register_all(self) -> None:
         """REGISTER_BROKER to every NameServer in parallel."""

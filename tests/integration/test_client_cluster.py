@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from rmqtest.cluster import wait_registered
 from rmqtest.procs import REPO, free_port, start_namesrv, start_pyrmq
 
 from pyrmq.client import Message, Producer
@@ -31,6 +32,7 @@ def two_brokers(tmp_path):
                 ["broker", "-n", f"127.0.0.1:{ns.port}", "--listen-port", str(port),
                  "--listen-host", "127.0.0.1", "--store", str(tmp_path / name),
                  "--set", f"brokerName={name}"], tmp_path / f"{name}.log", port))
+            wait_registered(f"127.0.0.1:{ns.port}", f"127.0.0.1:{port}")
         yield ns, brokers
     finally:
         for b in brokers:
@@ -80,6 +82,7 @@ def test_sigkilled_consumer_is_taken_over(tmp_path):
                           "--listen-host", "127.0.0.1", "--store", str(tmp_path / "s")],
                          tmp_path / "b.log", port)
     addr = f"127.0.0.1:{ns.port}"
+    wait_registered(addr, f"127.0.0.1:{port}")
     procs = []
     try:
         async def produce(prefix: str, n: int):

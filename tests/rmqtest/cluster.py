@@ -6,10 +6,12 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrmq.protocol.command import RemotingCommand
+from pyrmq.protocol.codes import RequestCode
+from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.remoting import RemotingClient
 from rmqtest.procs import Proc, free_port, start_namesrv, start_pyrmq
 
@@ -38,6 +40,7 @@ class Cluster:
             self.broker.kill9()
         self.broker.stop()
         self.broker = start_pyrmq(self.broker_args, self.tmp / "broker.log", self.broker_port)
+        wait_registered(self.ns_addr, self.broker_addr)
 
     def stop(self) -> None:
         self.broker.stop()
@@ -53,6 +56,23 @@ class Cluster:
         return asyncio.run(go())
 
 
+def wait_registered(ns_addr: str, broker_addr: str, timeout: float = 15.0) -> None:
+    """Block until the NameServer lists the broker (bounded)."""
+    async def go() -> None:
+        c = RemotingClient()
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                r = await c.invoke(ns_addr, request(RequestCode.GET_BROKER_CLUSTER_INFO), 3)
+                if broker_addr in r.body.decode(errors="replace"):
+                    return
+                await asyncio.sleep(0.1)
+            raise TimeoutError(f"broker {broker_addr} not registered at {ns_addr}")
+        finally:
+            await c.close()
+    asyncio.run(go())
+
+
 def start_cluster(tmp: Path, *extra: str) -> Cluster:
     ns = start_namesrv(tmp)
     port = free_port()
@@ -64,7 +84,13 @@ def start_cluster(tmp: Path, *extra: str) -> Cluster:
     except Exception:
         ns.stop()
         raise
-    return Cluster(tmp, ns, broker, port, args)
+    cluster = Cluster(tmp, ns, broker, port, args)
+    try:
+        wait_registered(cluster.ns_addr, cluster.broker_addr)
+    except Exception:
+        cluster.stop()
+        raise
+    return cluster
 
 
 def _events(text: str) -> list[dict]:
