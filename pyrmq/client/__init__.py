@@ -12,9 +12,10 @@ from pyrmq.client.message import (
 )
 from pyrmq.client.nameserver import NameServerClient, RouteNotFound, TopicRoute
 from pyrmq.client.producer import Producer, SendError
+from pyrmq.client.sync import SyncProducer
 from pyrmq.client.transaction import LocalTransactionState, TransactionProducer
 
 __all__ = ["ConsumeFrom", "ConsumeStatus", "LocalTransactionState", "Message", "MessageModel",
            "MessageQueue", "TransactionProducer",
            "NameServerClient", "Producer", "PullConsumer", "PushConsumer", "RouteNotFound",
-           "SendError", "SendResult", "SendStatus", "TopicRoute"]
+           "SendError", "SendResult", "SendStatus", "SyncProducer", "TopicRoute"]

@@ -159,3 +159,15 @@ def test_orderly_push_consumer_in_order_with_local_retry(cluster):
         assert seen == [f"{i:02d}".encode() for i in range(20)]
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_sync_producer_without_an_event_loop(cluster):
+    from pyrmq.client import SyncProducer
+
+    with SyncProducer("PG_SYNC", cluster.ns_addr) as p:
+        results = [p.send(Message("SyncT", f"s{i}".encode(), tags="TagA")) for i in range(5)]
+        p.send_oneway(Message("SyncT", b"s-oneway", tags="TagA"))
+        assert all(r.status is SendStatus.SEND_OK for r in results)
+    got = asyncio.run(_consume(cluster.ns_addr, "CG_SYNC", "SyncT", "TagA", 6))
+    assert sorted(m.body for m in got) == sorted([f"s{i}".encode() for i in range(5)]
+                                                 + [b"s-oneway"])
