@@ -1,6 +1,6 @@
 """pyrmq's own asyncio client: Producer, PushConsumer, PullConsumer."""
 
-from pyrmq.client.consumer import PullConsumer, PushConsumer
+from pyrmq.client.consumer import LitePullConsumer, PullConsumer, PushConsumer
 from pyrmq.client.message import (
     ConsumeFrom,
     ConsumeStatus,
@@ -15,7 +15,7 @@ from pyrmq.client.producer import Producer, SendError
 from pyrmq.client.sync import SyncProducer
 from pyrmq.client.transaction import LocalTransactionState, TransactionProducer
 
-__all__ = ["ConsumeFrom", "ConsumeStatus", "LocalTransactionState", "Message", "MessageModel",
-           "MessageQueue", "TransactionProducer",
-           "NameServerClient", "Producer", "PullConsumer", "PushConsumer", "RouteNotFound",
-           "SendError", "SendResult", "SendStatus", "SyncProducer", "TopicRoute"]
+__all__ = ["ConsumeFrom", "ConsumeStatus", "LitePullConsumer", "LocalTransactionState",
+           "Message", "MessageModel", "MessageQueue", "NameServerClient", "Producer",
+           "PullConsumer", "PushConsumer", "RouteNotFound", "SendError", "SendResult",
+           "SendStatus", "SyncProducer", "TopicRoute", "TransactionProducer"]

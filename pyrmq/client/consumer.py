@@ -152,9 +152,12 @@ class PushConsumer(_ClientBase):
                  consume_timestamp_ms: int = 0, max_reconsume_times: int = 16,
                  concurrency: int = 16, rebalance_interval: float = 20.0,
                  offset_dir: str | None = None, instance: str = "DEFAULT",
-                 orderly: bool = False) -> None:
+                 orderly: bool = False,
+                 allocate: Callable[[str, list[MessageQueue], list[str]], list[MessageQueue]]
+                 = allocate_averagely) -> None:
         super().__init__(group, namesrv, instance)
         self.orderly = orderly
+        self.allocate = allocate
         self.model = model
         self.consume_from = consume_from
         self.consume_timestamp_ms = consume_timestamp_ms
@@ -169,6 +172,7 @@ class PushConsumer(_ClientBase):
         self._sem = asyncio.Semaphore(concurrency)
         self._rebalance_now = asyncio.Event()
         self._running = False
+        self.assigned: list[MessageQueue] | None = None
         self._offset_file = os.path.join(
             offset_dir or os.path.join(os.path.expanduser("~"), ".pyrmq_offsets"),
             self.client_id.split("#")[0].replace("@", "_"), group, "offsets.json")
@@ -274,6 +278,10 @@ class PushConsumer(_ClientBase):
 
     async def rebalance(self) -> None:
         wanted: set[MessageQueue] = set()
+        if self.assigned is not None:  # lite pull consumer in assign mode: no rebalance
+            wanted = set(self.assigned)
+            await self._apply(wanted)
+            return
         for topic in self.subscriptions:
             route = self.routes.get(topic)
             if route is None:
@@ -285,7 +293,11 @@ class PushConsumer(_ClientBase):
             ids = await self._client_ids(route)
             if self.client_id not in ids:
                 ids.append(self.client_id)
-            wanted.update(allocate_averagely(self.client_id, queues, ids))
+            wanted.update(self.allocate(self.client_id, queues, ids))
+        await self._apply(wanted)
+
+    async def _apply(self, wanted: set[MessageQueue]) -> None:
+        """Stop pulling dropped queues (committing their offsets), start the new ones."""
         dropped = [q for q in self._pullers if q not in wanted]
         for mq in dropped:
             task = self._pullers.pop(mq)
@@ -465,3 +477,49 @@ class PushConsumer(_ClientBase):
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump({"offsetTable": rows}, f)
         os.replace(tmp, self._offset_file)
+
+
+class LitePullConsumer(PushConsumer):
+    """Java DefaultLitePullConsumer: ``subscribe`` (queues by rebalance) or ``assign`` (fixed
+    queues), then ``poll()`` batches; offsets of polled messages are committed automatically
+    (every 5 s and at shutdown). Pulling runs ahead by at most ``buffer`` messages."""
+
+    def __init__(self, group: str, namesrv: str | list[str], *, buffer: int = 1024,
+                 **kw: Any) -> None:
+        super().__init__(group, namesrv, **kw)
+        self._buffer: asyncio.Queue[MessageExt] = asyncio.Queue(buffer)
+        self.listener = self._enqueue
+
+    async def _enqueue(self, msg: MessageExt) -> ConsumeStatus:
+        await self._buffer.put(msg)  # back pressure: pulling waits for poll()
+        return ConsumeStatus.CONSUME_SUCCESS
+
+    async def _consume(self, mq: MessageQueue, msgs: list[MessageExt]) -> None:
+        for m in msgs:  # keep queue order in the buffer
+            await self._enqueue(_restore_retry_topic(m))
+
+    def assign(self, queues: list[MessageQueue]) -> None:
+        self.assigned = list(queues)
+        for q in queues:
+            self.subscriptions.setdefault(q.topic, parse_subscription(q.topic, "*"))
+
+    async def start(self) -> None:
+        for mq in self.assigned or []:
+            if mq.topic not in self.routes:
+                await self.route(mq.topic)
+        await super().start()
+
+    def seek(self, mq: MessageQueue, offset: int) -> None:
+        """Continue ``mq`` from ``offset`` (takes effect at its next pull)."""
+        self.offsets[mq] = offset
+
+    async def poll(self, timeout: float = 5.0, max_messages: int = 32) -> list[MessageExt]:
+        """Up to ``max_messages`` messages, waiting at most ``timeout`` s for the first."""
+        try:
+            first = await asyncio.wait_for(self._buffer.get(), timeout)
+        except asyncio.TimeoutError:
+            return []
+        out = [first]
+        while len(out) < max_messages and not self._buffer.empty():
+            out.append(self._buffer.get_nowait())
+        return out

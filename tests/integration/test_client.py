@@ -171,3 +171,36 @@ def test_sync_producer_without_an_event_loop(cluster):
     got = asyncio.run(_consume(cluster.ns_addr, "CG_SYNC", "SyncT", "TagA", 6))
     assert sorted(m.body for m in got) == sorted([f"s{i}".encode() for i in range(5)]
                                                  + [b"s-oneway"])
+
+
+def test_lite_pull_consumer_subscribe_assign_seek_and_consistent_hash(cluster):
+    from pyrmq.client import LitePullConsumer
+    from pyrmq.client.rebalance import allocate_consistent_hash
+
+    async def main():
+        async with Producer("PG", cluster.ns_addr) as p:
+            results = [await p.send(Message("Lite", f"l{i}".encode())) for i in range(12)]
+        sub = LitePullConsumer("CG_LITE", cluster.ns_addr, consume_from=ConsumeFrom.FIRST_OFFSET,
+                               rebalance_interval=1.0, allocate=allocate_consistent_hash)
+        sub.subscribe("Lite")
+        await sub.start()
+        got = []
+        for _ in range(20):
+            got += await sub.poll(timeout=1.0)
+            if len(got) >= 12:
+                break
+        await sub.shutdown()
+        assert sorted(m.body for m in got) == sorted(f"l{i}".encode() for i in range(12))
+        # assign one queue and seek back to its start
+        mq = results[0].queue
+        lite = LitePullConsumer("CG_LITE2", cluster.ns_addr)
+        lite.assign([mq])
+        lite.seek(mq, 0)
+        await lite.start()
+        first = await lite.poll(timeout=10.0)
+        await lite.shutdown()
+        want = [r for r in results if r.queue == mq]
+        assert [m.queue_offset for m in first][:len(want)] == [r.queue_offset for r in want]
+        assert all(m.queue_id == mq.queue_id for m in first)
+
+    asyncio.run(asyncio.wait_for(main(), 60))

@@ -27,3 +27,18 @@ def test_by_circle_and_unknown_client():
     assert [q.queue_id for q in allocate_averagely_by_circle("b", QS, clients)] == [1, 4, 7]
     assert allocate_averagely("zz", QS, clients) == []
     assert allocate_averagely_by_circle("zz", QS, clients) == []
+
+
+def test_consistent_hash_covers_every_queue_once_and_moves_little():
+    from pyrmq.client.rebalance import allocate_consistent_hash, mq_key
+
+    qs = [MessageQueue("T", b, i) for b in ("broker-a", "broker-b") for i in range(16)]
+    assert mq_key(qs[1]) == "MessageQueue [topic=T, brokerName=broker-a, queueId=1]"
+    three = {c: set(allocate_consistent_hash(c, qs, ["c1", "c2", "c3"])) for c in
+             ("c1", "c2", "c3")}
+    assert sorted(q for s in three.values() for q in s) == sorted(qs)
+    four = {c: set(allocate_consistent_hash(c, qs, ["c1", "c2", "c3", "c4"])) for c in
+            ("c1", "c2", "c3", "c4")}
+    moved = sum(len(three[c] - four[c]) for c in three)
+    assert moved == len(four["c4"])  # only what the newcomer takes changes hands
+    assert allocate_consistent_hash("zz", qs, ["c1"]) == []
