@@ -4,6 +4,7 @@ QUERY_MESSAGE (12), GET_TOPIC_STATS_INFO (202), GET_CONSUME_STATS (208)."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -198,3 +199,42 @@ async def producer_connections(broker: Broker, conn: Connection, cmd: RemotingCo
         {"clientAddr": ch.conn.remote_addr, "clientId": ch.client_id,
          "language": ch.conn.attrs.get("language", "OTHER"),
          "version": ch.conn.attrs.get("version", 0)} for ch in chans.values()]}))
+
+
+OVERRIDES_FILE = "brokerConfigOverrides.properties"
+
+
+async def update_broker_config(broker: Broker, conn: Connection, cmd: RemotingCommand
+                               ) -> RemotingCommand:
+    """UPDATE_BROKER_CONFIG: body = ``key=value`` lines. Broker keys take effect at once where
+    they are read at run time and are kept in config/brokerConfigOverrides.properties, which
+    ``pyrmq broker`` applies at the next start."""
+    from pyrmq.broker.config import BrokerConfig
+    from pyrmq.store.config import known_fields
+
+    props = {}
+    for line in cmd.body.decode("utf-8", "replace").splitlines():
+        k, sep, v = line.partition("=")
+        if sep and k.strip() and not k.strip().startswith("#"):
+            props[k.strip()] = v.strip()
+    try:
+        changes = known_fields(BrokerConfig, props)
+    except ValueError as e:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, str(e))
+    unknown = sorted(set(props) - set(changes))
+    if unknown:
+        return cmd.response(ResponseCode.SYSTEM_ERROR,
+                            "not a broker key (or not updatable): " + ", ".join(unknown))
+    broker.cfg = broker.cfg.replace(**changes)
+    path = os.path.join(broker.config_dir, OVERRIDES_FILE)
+    old = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    old.update(props)
+    os.makedirs(broker.config_dir, exist_ok=True)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write("".join(f"{k}={v}\n" for k, v in sorted(old.items())))
+    os.replace(path + ".tmp", path)
+    broker.register_soon()
+    return cmd.response(ResponseCode.SUCCESS)

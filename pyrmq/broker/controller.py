@@ -103,6 +103,7 @@ class Broker:
             RC.GET_TOPIC_STATS_INFO: admin.topic_stats, RC.GET_CONSUME_STATS: admin.consume_stats,
             RC.GET_CONSUMER_CONNECTION_LIST: admin.consumer_connections,
             RC.GET_PRODUCER_CONNECTION_LIST: admin.producer_connections,
+            RC.UPDATE_BROKER_CONFIG: admin.update_broker_config,
         }
         out = {code: p(fn, self) for code, fn in table.items()}
         out[RC.END_TRANSACTION] = self.transactions.end

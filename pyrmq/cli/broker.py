@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from pyrmq.broker import Broker
+from pyrmq.broker.admin import OVERRIDES_FILE
 from pyrmq.broker.config import load, read_properties
 from pyrmq.cli.serve import serve
 
@@ -38,5 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if args.ip:
         props["brokerIP1"] = args.ip
     cfg, store_cfg = load(props)
+    overrides = os.path.join(store_cfg.storePathRootDir, "config", OVERRIDES_FILE)
+    if os.path.exists(overrides):  # updateBrokerConfig changes survive restarts
+        props.update(read_properties(overrides))
+        cfg, store_cfg = load(props)
     broker = Broker(cfg, store_cfg, listen_host=args.listen_host)
     return serve(broker.start, broker.close)

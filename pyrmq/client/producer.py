@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import zlib
 from collections.abc import Callable
 
 from pyrmq.client.message import (
@@ -25,7 +24,7 @@ from pyrmq.client.nameserver import NameServerClient, RouteNotFound, TopicRoute
 from pyrmq.protocol.bodies import HeartbeatData
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
-from pyrmq.protocol.message import BatchItem, encode_batch, encode_properties
+from pyrmq.protocol.message import BatchItem, compress_body, encode_batch, encode_properties
 from pyrmq.remoting import RemotingClient, RemotingError
 
 COMPRESS_OVER = 4096
@@ -45,7 +44,10 @@ class Producer:
 
     def __init__(self, group: str, namesrv: str | list[str], *, send_timeout: float = 3.0,
                  retry_times: int = 2, compress_over: int = COMPRESS_OVER,
-                 instance: str = "DEFAULT") -> None:
+                 compression: str = "zlib", instance: str = "DEFAULT") -> None:
+        if compression not in ("zlib", "lz4"):
+            raise ValueError(f"compression must be zlib or lz4, not {compression!r}")
+        self.compression = compression
         self.group = group
         self.remoting = RemotingClient()
         self.namesrv = NameServerClient(namesrv, self.remoting)
@@ -127,7 +129,8 @@ class Producer:
         props = encode_properties(msg.wire_properties(uniq))
         body, sysflag = msg.body, 0
         if len(body) >= self.compress_over:
-            body, sysflag = zlib.compress(body, 5), 1
+            # zlib (what every RocketMQ client decodes) or lz4 (type recorded in sysflag)
+            body, sysflag = compress_body(body, self.compression)
         return body, sysflag, uniq, props
 
     async def _send_to(self, mq: MessageQueue, cmd: RemotingCommand, route: TopicRoute,

@@ -94,6 +94,10 @@ def test_admin_commands(cluster):
     assert int(admin(cluster, "brokerStatus", "-b", cluster.broker_addr)["put_count"]) >= 1
     assert admin(cluster, "getBrokerConfig", "-b", cluster.broker_addr)["brokerName"] == \
         "broker-a"
+    assert admin(cluster, "updateBrokerConfig", "-b", cluster.broker_addr, "-k",
+                 "defaultTopicQueueNums", "-v", "3") == {"defaultTopicQueueNums": "3"}
+    admin(cluster, "updateBrokerConfig", "-b", cluster.broker_addr, "-k", "noSuchKey", "-v",
+          "1", ok=False)
     assert admin(cluster, "updateSubGroup", "-g", "CG_ADM", "--retry-max-times", "5")[
         "retryMaxTimes"] == 5
 

@@ -204,3 +204,13 @@ def test_lite_pull_consumer_subscribe_assign_seek_and_consistent_hash(cluster):
         assert all(m.queue_id == mq.queue_id for m in first)
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_lz4_compressed_bodies_round_trip(cluster):
+    async def main():
+        async with Producer("PG_LZ4", cluster.ns_addr, compression="lz4") as p:
+            await p.send(Message("Lz4", b"q" * 10_000, tags="TagA"))
+        got = await _consume(cluster.ns_addr, "CG_LZ4", "Lz4", "*", 1)
+        assert got[0].body == b"q" * 10_000 and got[0].sysflag & 0x700 == 0x100
+
+    asyncio.run(asyncio.wait_for(main(), 60))

@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "-b", "--broker", required=True, help="broker address host:port")
     add(sub, "getBrokerConfig", broker_config, "a broker's configuration").add_argument(
         "-b", "--broker", required=True, help="broker address host:port")
+    p = add(sub, "updateBrokerConfig", update_config, "change a broker config key")
+    p.add_argument("-b", "--broker", required=True, help="broker address host:port")
+    p.add_argument("-k", "--key", required=True)
+    p.add_argument("-v", "--value", required=True)
     add(sub, "wipeWritePerm", wipe, "remove write permission of a broker's topics on the "
         "NameServers").add_argument("-b", "--broker-name", required=True)
 
@@ -77,4 +81,13 @@ async def wipe(admin: Admin, args: argparse.Namespace) -> int:
                              {"brokerName": args.broker_name})
         out[addr] = int(r.ext_fields.get("wipeTopicCount", "0"))
     emit(out, args.json)
+    return 0
+
+
+async def update_config(admin: Admin, args: argparse.Namespace) -> int:
+    await admin.call(args.broker, RC.UPDATE_BROKER_CONFIG, None,
+                     f"{args.key}={args.value}\n".encode())
+    r = await admin.call(args.broker, RC.GET_BROKER_CONFIG)
+    cfg = dict(line.split("=", 1) for line in r.body.decode().splitlines() if "=" in line)
+    emit({args.key: cfg.get(args.key)}, args.json)
     return 0
