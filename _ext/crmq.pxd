@@ -120,6 +120,8 @@ cdef extern from "rmq/store.h" nogil:
     int rmq_store_get(rmq_store_t *s, rmq_buf_t topic, int32_t queue_id, const rmq_get_req_t *req,
                       void *out, size_t out_cap, rmq_get_result_t *res)
     int rmq_store_read_at(rmq_store_t *s, int64_t phys, void *out, size_t out_cap, int32_t *size)
+    int rmq_store_read_raw(rmq_store_t *s, int64_t phys, void *out, size_t out_cap, size_t *n_out)
+    int rmq_store_append_raw(rmq_store_t *s, int64_t phys, rmq_buf_t data)
     int64_t rmq_store_min_offset(rmq_store_t *s, rmq_buf_t topic, int32_t queue_id)
     int64_t rmq_store_max_offset(rmq_store_t *s, rmq_buf_t topic, int32_t queue_id)
     int64_t rmq_store_min_phys_offset(rmq_store_t *s)

@@ -482,6 +482,43 @@ cdef class Store:
             raise _error(rc, f"read record at commitlog offset {phys}")
         return data[:size] if <size_t>size != cap else data
 
+    def read_raw(self, int64_t phys, Py_ssize_t max_bytes):
+        """Raw commitlog bytes from ``phys`` (never past its segment or the end)."""
+        cdef size_t n = 0
+        cdef int rc
+        cdef char *buf
+        if max_bytes <= 0:
+            return b""
+        data = PyBytes_FromStringAndSize(NULL, max_bytes)
+        buf = PyBytes_AS_STRING(data)
+        self._enter()
+        try:
+            with nogil:
+                rc = c.rmq_store_read_raw(self._s, phys, buf, <size_t>max_bytes, &n)
+        finally:
+            self._leave()
+        if rc != 0:
+            raise _error(rc, f"read commitlog at {phys}")
+        return data[:n] if n != <size_t>max_bytes else data
+
+    def append_raw(self, int64_t phys, data):
+        """Append replicated commitlog bytes at ``phys`` and dispatch completed records."""
+        cdef Py_buffer v
+        cdef c.rmq_buf_t b
+        cdef int rc
+        self._enter()
+        PyObject_GetBuffer(data, &v, PyBUF_SIMPLE)
+        try:
+            b.ptr = v.buf
+            b.len = <size_t>v.len
+            with nogil:
+                rc = c.rmq_store_append_raw(self._s, phys, b)
+        finally:
+            PyBuffer_Release(&v)
+            self._leave()
+        if rc != 0:
+            raise _error(rc, f"append replicated bytes at {phys}", self._detail())
+
     def min_offset(self, bytes topic not None, int32_t queue_id):
         cdef c.rmq_buf_t t
         self._enter()

@@ -111,6 +111,7 @@ int rmq_store_recover(rmq_store_t *s, int clean, rmq_recovery_report_t *rep) {
         }
     }
     __atomic_store_n(&s->wrote, end, __ATOMIC_RELEASE);
+    s->reput = end;
     s->flushed = end;
     s->last_store_ts = last_ts;
     rep->max_phys_offset = end;

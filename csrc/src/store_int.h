@@ -17,6 +17,7 @@ struct rmq_store {
     rmq_mq_t clog;
     int64_t wrote;               /* end of the last record (published with release)           */
     int64_t last_store_ts;       /* store time of the last record appended                    */
+    int64_t reput;               /* slave: records before this offset have been dispatched   */
     pthread_mutex_t put_lock;
 
     /* consume queues: hash table by topic + queue id, guarded by cq_lock for lookup/insert */

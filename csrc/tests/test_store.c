@@ -232,6 +232,60 @@ static void test_enospc_and_retention(void) {
     CHECK_EQ(rmq_store_close(s), 0);
 }
 
+static void test_replication(void) {
+    char master_root[1100], slave_root[1100];
+    snprintf(master_root, sizeof master_root, "%s-master", root);
+    snprintf(slave_root, sizeof slave_root, "%s-slave", root);
+    rm_tree(master_root);
+    rm_tree(slave_root);
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", root);
+    snprintf(root, sizeof root, "%s", master_root);
+    rmq_store_t *m = open_small(NULL);
+    snprintf(root, sizeof root, "%s", slave_root);
+    rmq_store_t *sl = open_small(NULL);
+    snprintf(root, sizeof root, "%s", saved);
+    char body[700];
+    memset(body, 'p', sizeof body - 1);
+    body[sizeof body - 1] = 0;
+    rmq_put_result_t r;
+    for (int i = 0; i < 300; i++) {
+        rmq_msg_t msg1 = msg("Rep", i % 3, body, "TAGS\x01TagA\x02KEYS\x01rk\x02");
+        REQUIRE(rmq_store_put(m, &msg1, &r) == 0);
+    }
+    /* ship in odd-sized chunks that cut records, as the HA stream may */
+    static uint8_t chunk[1000];
+    int64_t pos = 0;
+    size_t n = 0;
+    CHECK_EQ(rmq_store_append_raw(sl, 5, (rmq_buf_t){chunk, 0}), RMQ_ERANGE);
+    for (int guard = 0; guard < 100000; guard++) {
+        REQUIRE(rmq_store_read_raw(m, pos, chunk, 997, &n) == 0);
+        if (n == 0) break;
+        REQUIRE(rmq_store_append_raw(sl, pos, (rmq_buf_t){chunk, n}) == 0);
+        pos += (int64_t)n;
+    }
+    CHECK_EQ(rmq_store_max_phys_offset(sl), rmq_store_max_phys_offset(m));
+    rmq_buf_t t = {"Rep", 3};
+    for (int q = 0; q < 3; q++) CHECK_EQ(rmq_store_max_offset(sl, t, q), 100);
+    static uint8_t a[64 * 1024], b[64 * 1024];
+    rmq_get_req_t req = {37, 8, 0, NULL, 0};
+    rmq_get_result_t ga, gb;
+    rmq_store_get(m, t, 1, &req, a, sizeof a, &ga);
+    rmq_store_get(sl, t, 1, &req, b, sizeof b, &gb);
+    CHECK_EQ(gb.status, RMQ_GET_FOUND);
+    CHECK(ga.bytes == gb.bytes && memcmp(a, b, ga.bytes) == 0);
+    int64_t phys[4];
+    size_t found;
+    rmq_buf_t key = {"rk", 2};
+    CHECK_EQ(rmq_store_query_key(sl, t, key, 0, INT64_MAX, phys, 4, &found), 0);
+    CHECK_EQ(found, 4);
+    CHECK_EQ(rmq_store_append_raw(sl, pos + 10, (rmq_buf_t){chunk, 1}), RMQ_ERANGE);
+    CHECK_EQ(rmq_store_close(m), 0);
+    CHECK_EQ(rmq_store_close(sl), 0);
+    rm_tree(master_root);
+    rm_tree(slave_root);
+}
+
 int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-store");
     rm_tree(root);
@@ -241,5 +295,6 @@ int main(int argc, char **argv) {
     rm_tree(root);
     test_enospc_and_retention();
     rm_tree(root);
+    test_replication();
     CHECK_DONE();
 }

@@ -45,6 +45,10 @@ class BrokerConfig:
     transactionTimeOut: int = 6000
     transactionCheckMax: int = 15
     transactionCheckInterval: int = 60_000
+    haListenPort: int = 0            # 0: listenPort + 1
+    haMasterAddress: str = ""        # slave: master's HA address; "" = learn from NameServer
+    haSendHeartbeatInterval: int = 5000
+    slaveTimeout: int = 3000         # SYNC_MASTER wait for the slave
 
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> BrokerConfig:
@@ -62,8 +66,12 @@ class BrokerConfig:
         return f"{self.brokerIP1}:{self.listenPort}"
 
     @property
+    def ha_port(self) -> int:
+        return self.haListenPort or self.listenPort + 1
+
+    @property
     def ha_addr(self) -> str:
-        return f"{self.brokerIP2 or self.brokerIP1}:{self.listenPort + 1}"
+        return f"{self.brokerIP2 or self.brokerIP1}:{self.ha_port}"
 
 
 def read_properties(path: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from pyrmq.broker import admin, consumer, pull, send
 from pyrmq.broker.clients import ConsumerManager, LockManager, ProducerManager
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.groups import ConsumerOffsetManager, SubscriptionGroupManager
+from pyrmq.broker.ha import HAMaster, HASlave
 from pyrmq.broker.longpoll import PullHold
 from pyrmq.broker.schedule import ScheduleService
 from pyrmq.broker.topics import TopicConfigManager
@@ -68,6 +69,8 @@ class Broker:
         self.holds = PullHold()
         self.schedule = ScheduleService(self, self.config_dir)
         self.transactions = TransactionService(self)
+        self.ha_master: HAMaster | None = None if self.is_slave else HAMaster(self)
+        self.ha_slave: HASlave | None = HASlave(self) if self.is_slave else None
         self.namesrv = RemotingClient()
         self.server: RemotingServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -128,9 +131,14 @@ class Broker:
                                      on_close=self._conn_closed)
         await self.server.start()
         self.topics.persist()
+        if self.ha_master is not None:
+            await self.ha_master.start(self.listen_host, self.cfg.ha_port)
         await self.register_all()  # routes exist once start() returns
-        self.schedule.start()
-        self.transactions.start()
+        if self.ha_slave is not None:
+            self.ha_slave.start()
+        else:  # services that write: master only
+            self.schedule.start()
+            self.transactions.start()
         self._tasks = [loop.create_task(self._register_loop()),
                        loop.create_task(self._every(self.cfg.flushConsumerOffsetInterval / 1000,
                                                     self.offsets.persist)),
@@ -147,6 +155,10 @@ class Broker:
         self.holds.wake_all()
         await self.schedule.stop()
         await self.transactions.stop()
+        if self.ha_master is not None:
+            await self.ha_master.stop()
+        if self.ha_slave is not None:
+            await self.ha_slave.stop()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -239,6 +251,10 @@ class Broker:
                                               timeout)
                 if r.code != 0:
                     log.warning("register with NameServer %s refused: %s", addr, r.remark)
+                elif self.ha_slave is not None and r.ext_fields.get("masterAddr"):
+                    self.ha_slave.master_addr = r.ext_fields["masterAddr"]
+                    if not self.cfg.haMasterAddress:
+                        self.ha_slave.master_ha = r.ext_fields.get("haServerAddr", "")
             except (RemotingError, OSError) as e:
                 log.warning("register with NameServer %s failed: %s", addr, e)
 

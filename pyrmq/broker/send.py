@@ -84,7 +84,9 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
             broker.topics.ensure(topic, 1)
             broker.register_soon()
     born_host = born_host_of(conn)
+    wait_slave = props.get(MessageConst.WAIT, "true").lower() != "false"  # read before storing
     try:
+        results = []
         if half and not ext.bool("batch"):
             first = await broker.transactions.put_half(
                 topic, queue_id, cmd.body, props, flag=flag, sysflag=sysflag,
@@ -102,10 +104,15 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
             msg_id = first.msg_id
     except StoreRejected as e:
         return cmd.response(e.code, str(e))
+    code = ResponseCode.SUCCESS
+    if broker.cfg.brokerRole == "SYNC_MASTER" and broker.ha_master is not None and wait_slave:
+        last = results[-1] if ext.bool("batch") else first
+        code = await broker.ha_master.wait_replicated(last.phys_offset + last.size,
+                                                      broker.cfg.slaveTimeout / 1000)
     fields = {"msgId": msg_id, "queueId": queue_id, "queueOffset": first.queue_offset,
               "transactionId": props.get(MessageConst.UNIQ_KEY) if half else None,
               "MSG_REGION": broker.cfg.regionId, "TRACE_ON": str(broker.cfg.traceOn).lower()}
-    return cmd.response(ResponseCode.SUCCESS, ext_fields=fields)
+    return cmd.response(code, ext_fields=fields)
 
 
 async def _send_batch(broker: Broker, topic: str, queue_id: int, body: bytes,

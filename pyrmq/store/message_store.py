@@ -253,6 +253,15 @@ class MessageStore:
         """Every consume queue as (topic, queue_id, min_offset, max_offset)."""
         return self._s.queues()
 
+    # -- replication -----------------------------------------------------------------------
+    def read_raw(self, phys_offset: int, max_bytes: int = 32 * 1024) -> bytes:
+        """Master side: raw commitlog bytes from ``phys_offset`` (within one segment)."""
+        return self._s.read_raw(phys_offset, max_bytes)
+
+    def append_raw(self, phys_offset: int, data: bytes) -> None:
+        """Slave side: append the master's bytes at ``phys_offset`` (= our end) verbatim."""
+        self._s.append_raw(phys_offset, data)
+
     # -- maintenance -----------------------------------------------------------------------
     def delete_topic(self, topic: str) -> None:
         """Remove a topic's consume queues (its commitlog records stay until retention)."""

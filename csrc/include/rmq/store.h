@@ -177,6 +177,19 @@ int rmq_store_get(rmq_store_t *s, rmq_buf_t topic, int32_t queue_id, const rmq_g
  * too small: RMQ_EBUFSMALL). RMQ_ENOTFOUND if phys is not the start of a valid record. */
 int rmq_store_read_at(rmq_store_t *s, int64_t phys, void *out, size_t out_cap, int32_t *size);
 
+/* Replication, master side: copy raw commitlog bytes from phys into out: at most out_cap, never
+ * past the end of phys's segment or of the data written. *n_out = bytes copied (0 when phys is
+ * the end). RMQ_ERANGE if phys is outside the stored log. */
+int rmq_store_read_raw(rmq_store_t *s, int64_t phys, void *out, size_t out_cap, size_t *n_out);
+
+/* Replication, slave side: append raw commitlog bytes received from the master at phys, which
+ * must equal the current end (or, for an empty store, any segment boundary). Every record
+ * completed by these bytes is dispatched to its consume queue and the index; a record cut at
+ * the end of data waits for the next call. Segment boundaries and BLANK records come with the
+ * data. Errors: RMQ_ERANGE (phys is not the end), RMQ_ECORRUPT (a record fails validation),
+ * errno / RMQ_EDISKFULL as for puts. */
+int rmq_store_append_raw(rmq_store_t *s, int64_t phys, rmq_buf_t data);
+
 /* Logical offsets of a queue: min = first valid entry, max = next entry to be written.
  * Both 0 for an unknown queue. */
 int64_t rmq_store_min_offset(rmq_store_t *s, rmq_buf_t topic, int32_t queue_id);
