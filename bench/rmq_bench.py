@@ -111,6 +111,9 @@ def _cpp(*args: str) -> dict:
     lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-2000:])
+    for line in p.stderr.splitlines():
+        if line.startswith("send failed"):
+            print("   ", line, flush=True)
     return lines[-1] if lines else {}
 
 
@@ -139,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         _wait(nsp, ns)
         br = subprocess.Popen([sys.executable, "-m", "pyrmq", "broker", "-n", f"127.0.0.1:{nsp}",
                                "--listen-port", str(bp), "--listen-host", "127.0.0.1",
-                               "--store", os.path.join(tmp, "store")], cwd=REPO,
+                               "--store", os.path.join(tmp, "store"),
+                               "--set", f"mappedFileSizeCommitLog={256 * 1024 * 1024}"], cwd=REPO,
                               stderr=subprocess.DEVNULL)
         procs.append(br)
         _wait(bp, br)

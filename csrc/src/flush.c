@@ -85,7 +85,9 @@ int rmq_store_flush(rmq_store_t *s) {
 static void check_disk(rmq_store_t *s) {
     struct statvfs v;
     if (statvfs(s->root, &v) != 0 || v.f_blocks == 0) return;
-    double used = 1.0 - (double)v.f_bavail / (double)v.f_blocks;
+    /* as df computes Use%: used / (used + available to unprivileged users) */
+    double usedb = (double)(v.f_blocks - v.f_bfree);
+    double used = usedb + (double)v.f_bavail > 0 ? usedb / (usedb + (double)v.f_bavail) : 0.0;
     int full = used * 100.0 > s->cfg.disk_space_warning_level_ratio;
     __atomic_store_n(&s->disk_full, full, __ATOMIC_RELEASE);
 }

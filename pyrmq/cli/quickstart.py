@@ -44,7 +44,11 @@ async def quickstart(n: int, size: int, concurrency: int, store_dir: str,
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         cfg = BrokerConfig(namesrvAddr=ns.addr, listenPort=port, storePathRootDir=store_dir)
-        async with Broker(cfg, StoreConfig(storePathRootDir=store_dir),
+        # a demo-sized store: 64 MiB segments and a small index instead of 1 GiB / 420 MB
+        store_cfg = StoreConfig(storePathRootDir=store_dir,
+                                mappedFileSizeCommitLog=64 * 1024 * 1024,
+                                maxHashSlotNum=500_000, maxIndexNum=2_000_000)
+        async with Broker(cfg, store_cfg,
                           listen_host="127.0.0.1") as broker:
             await broker.register_all()  # routes exist before the first send
             if not quiet:

@@ -231,7 +231,12 @@ def rebuild(args: argparse.Namespace) -> int:
         shutil.rmtree(os.path.join(args.dir, "consumequeue"), ignore_errors=True)
     if args.index:
         shutil.rmtree(os.path.join(args.dir, "index"), ignore_errors=True)
-    cfg = StoreConfig(storePathRootDir=args.dir, mappedFileSizeCommitLog=seg_size)
+    geometry = {}
+    kept = files.index_files(args.dir)
+    if kept:  # keep the index geometry of the files that stay (RocketMQ's 1:4 ratio)
+        slots = (int(kept[0]["size"]) - files.INDEX_HEADER) // 84
+        geometry = {"maxHashSlotNum": slots, "maxIndexNum": slots * 4}
+    cfg = StoreConfig(storePathRootDir=args.dir, mappedFileSizeCommitLog=seg_size, **geometry)
     with MessageStore(args.dir, cfg) as s:
         rep = s.recovery
     out = {"consumeQueueEntriesRebuilt": rep.cq_entries_rebuilt,

@@ -22,8 +22,8 @@ CLEAN_FORCIBLY_RATIO = 0.85
 
 def disk_usage_ratio(path: str) -> float:
     """Fraction of the filesystem holding ``path`` that is in use (0.0-1.0)."""
-    usage = shutil.disk_usage(path)
-    return (usage.total - usage.free) / usage.total if usage.total else 0.0
+    usage = shutil.disk_usage(path)  # as df's Use%: used / (used + available)
+    return usage.used / (usage.used + usage.free) if usage.used + usage.free else 0.0
 
 
 def clean_step(store: MessageStore, now_ms: int | None = None, *, force: bool = False,

@@ -149,3 +149,18 @@ def test_retention_deletes_old_segments_and_queue_files(tmp_path):
         got = s.get("Old", 0, mn, 1)
         assert got.status is GetMessageStatus.FOUND
         assert s.read_at(s.phys_of("Old", 0, mn)) == got.data
+
+
+def test_disk_usage_over_the_warning_ratio_refuses_writes_keeps_reads(tmp_path):
+    from pyrmq import _store
+
+    root = tmp_path / "store"
+    with MessageStore(root, small_config()) as s:
+        r = s.put("Full", 0, b"before")
+    # any real filesystem is more than 0 % used: the store must refuse writes, clearly
+    with MessageStore(root, small_config(diskSpaceWarningLevelRatio=0)) as s:
+        with pytest.raises(_store.DiskFullError) as e:
+            s.put("Full", 0, b"after")
+        assert str(root) in str(e.value) and "diskSpaceWarningLevelRatio 0%" in str(e.value)
+        assert s.read_at(r.phys_offset) == s.get("Full", 0, 0).data  # reads still work
+        assert s.stats()["write_error"] != 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from rmqtest.cluster import wait_registered
-from rmqtest.procs import REPO, free_port, start_namesrv, start_pyrmq
+from rmqtest.procs import REPO, SMALL_STORE, free_port, start_namesrv, start_pyrmq
 
 from pyrmq.client import Message, Producer
 
@@ -31,7 +31,7 @@ def two_brokers(tmp_path):
             brokers.append(start_pyrmq(
                 ["broker", "-n", f"127.0.0.1:{ns.port}", "--listen-port", str(port),
                  "--listen-host", "127.0.0.1", "--store", str(tmp_path / name),
-                 "--set", f"brokerName={name}"], tmp_path / f"{name}.log", port))
+                 "--set", f"brokerName={name}", *SMALL_STORE], tmp_path / f"{name}.log", port))
             wait_registered(f"127.0.0.1:{ns.port}", f"127.0.0.1:{port}")
         yield ns, brokers
     finally:
@@ -79,7 +79,8 @@ def test_sigkilled_consumer_is_taken_over(tmp_path):
     ns = start_namesrv(tmp_path)
     port = free_port()
     broker = start_pyrmq(["broker", "-n", f"127.0.0.1:{ns.port}", "--listen-port", str(port),
-                          "--listen-host", "127.0.0.1", "--store", str(tmp_path / "s")],
+                          "--listen-host", "127.0.0.1", "--store", str(tmp_path / "s"),
+                          *SMALL_STORE],
                          tmp_path / "b.log", port)
     addr = f"127.0.0.1:{ns.port}"
     wait_registered(addr, f"127.0.0.1:{port}")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from rmqtest.cluster import wait_registered
-from rmqtest.procs import free_port, start_namesrv, start_pyrmq
+from rmqtest.procs import SMALL_STORE, free_port, start_namesrv, start_pyrmq
 
 from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer, SendStatus
 from pyrmq.protocol.codes import RequestCode, ResponseCode
@@ -21,7 +21,8 @@ def _broker(tmp, ns_port: int, name: str, *extra: str):
     ha = free_port()
     proc = start_pyrmq(["broker", "-n", f"127.0.0.1:{ns_port}", "--listen-port", str(port),
                         "--listen-host", "127.0.0.1", "--store", str(tmp / name),
-                        "--set", "brokerName=broker-a", "--set", f"haListenPort={ha}", *extra],
+                        "--set", "brokerName=broker-a", "--set", f"haListenPort={ha}",
+                        *SMALL_STORE, *extra],
                        tmp / f"{name}.log", port)
     wait_registered(f"127.0.0.1:{ns_port}", f"127.0.0.1:{port}")
     return proc, port

@@ -13,7 +13,7 @@ from pathlib import Path
 from pyrmq.protocol.codes import RequestCode
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.remoting import RemotingClient
-from rmqtest.procs import Proc, free_port, start_namesrv, start_pyrmq
+from rmqtest.procs import SMALL_STORE, Proc, free_port, start_namesrv, start_pyrmq
 
 DRIVER = Path(__file__).resolve().parents[1] / "interop" / "drivers" / "cpp_client.py"
 FAST_DELAYS = "1s 2s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s"
@@ -78,7 +78,7 @@ def start_cluster(tmp: Path, *extra: str) -> Cluster:
     port = free_port()
     args = ["broker", "-n", f"127.0.0.1:{ns.port}", "--listen-port", str(port),
             "--listen-host", "127.0.0.1", "--store", str(tmp / "store"),
-            "--set", f"messageDelayLevel={FAST_DELAYS}", *extra]
+            "--set", f"messageDelayLevel={FAST_DELAYS}", *SMALL_STORE, *extra]
     try:
         broker = start_pyrmq(args, tmp / "broker.log", port)
     except Exception:

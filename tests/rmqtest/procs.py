@@ -82,6 +82,12 @@ def start_pyrmq(args: list[str], log_path: Path, port: int | None) -> Proc:
     return Proc([sys.executable, "-m", "pyrmq", *args], log_path, port)
 
 
+# Test brokers keep their stores small: 8 MiB segments, a 4 MiB index (RocketMQ's 1 GiB /
+# 420 MB defaults would put gigabytes on the disk per broker process).
+SMALL_STORE = ["--set", "mappedFileSizeCommitLog=8388608", "--set", "maxHashSlotNum=50000",
+               "--set", "maxIndexNum=200000"]
+
+
 def start_namesrv(tmp: Path, **kw) -> Proc:
     port = free_port()
     extra = [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
