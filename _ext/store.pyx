@@ -149,6 +149,26 @@ cdef void _set_host(unsigned char *dst, object host) except *:
     memcpy(dst, PyBytes_AS_STRING(host), n)
 
 
+cdef Py_ssize_t _count_items(object batch) except -1:
+    """Number of [i32 total]-prefixed items in a batch body (at least 1; the core validates)."""
+    cdef Py_buffer v
+    cdef const unsigned char *p
+    cdef Py_ssize_t pos = 0, n = 0
+    cdef int32_t total
+    PyObject_GetBuffer(batch, &v, PyBUF_SIMPLE)
+    try:
+        p = <const unsigned char *>v.buf
+        while pos + 4 <= v.len:
+            total = <int32_t>((p[pos] << 24) | (p[pos + 1] << 16) | (p[pos + 2] << 8) | p[pos + 3])
+            n += 1
+            if total <= 0:
+                break
+            pos += total
+    finally:
+        PyBuffer_Release(&v)
+    return n if n > 0 else 1
+
+
 cdef inline c.rmq_buf_t _tbuf(bytes t):
     """A {ptr,len} view of a bytes object (valid while the caller holds it)."""
     cdef c.rmq_buf_t b
@@ -363,8 +383,8 @@ cdef class Store:
         cdef c.rmq_buf_t bb, bp
         cdef size_t n = 0, i
         cdef int rc
-        if max_items <= 0:
-            max_items = 1
+        if max_items <= 0:  # size the result array by the items' length prefixes
+            max_items = _count_items(batch)
         rs = <c.rmq_put_result_t *>malloc(sizeof(c.rmq_put_result_t) * max_items)
         if rs == NULL:
             raise MemoryError()

@@ -518,8 +518,15 @@ int rmq_store_put_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
         total += rmq_rec_len((size_t)items[i].body_len, m.topic.len, pl, bv6,
                              s->cfg.store_host_v6);
     }
-    uint8_t *props = malloc(RMQ_MAX_PROPS_LEN + 1);
-    if (!props) { free(items); return RMQ_ENOMEM; }
+    uint8_t props_buf[4096];  /* the common case without a heap allocation */
+    uint8_t *props = props_buf;
+    size_t max_pl = 0;
+    for (i = 0; i < n; i++)
+        if ((size_t)items[i].props_len > max_pl) max_pl = (size_t)items[i].props_len;
+    if (max_pl + extra.len + 1 > sizeof props_buf) {
+        props = malloc(RMQ_MAX_PROPS_LEN + 1);
+        if (!props) { free(items); return RMQ_ENOMEM; }
+    }
     rmq_seg_t *seg = NULL;
     pthread_mutex_lock(&s->put_lock);
     if ((rc = check_writable(s)) != 0) goto out;
@@ -560,7 +567,7 @@ int rmq_store_put_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
 out:
     rmq_seg_release(seg);
     pthread_mutex_unlock(&s->put_lock);
-    free(props);
+    if (props != props_buf) free(props);
     free(items);
     if (rc) return rc;
     return wait_durable(s, results[n - 1].phys_offset + results[n - 1].size);

@@ -168,8 +168,7 @@ class MessageStore:
             sysflag |= BORNHOST_V6_FLAG
         if born_timestamp is None:
             born_timestamp = int(time.time() * 1000)
-        # An item is at least 22 bytes, which bounds the number of results.
-        max_items = max(1, len(batch_body) // 22)
+        max_items = 0  # the binding counts the items
         rows = self._s.put_batch(topic.encode(), queue_id, batch_body, _props(extra_properties),
                                  sysflag, born_timestamp, host, born_host[1], reconsume_times,
                                  max_items)
