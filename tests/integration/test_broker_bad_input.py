@@ -7,7 +7,7 @@ import socket
 import struct
 
 import pytest
-from rmqtest.cluster import start_cluster
+from rmqtest.cluster import running_cluster
 
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import request
@@ -15,11 +15,8 @@ from pyrmq.protocol.command import request
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = start_cluster(tmp_path, "--set", "maxMessageSize=65536")
-    try:
+    with running_cluster(tmp_path, "--set", "maxMessageSize=65536") as c:
         yield c
-    finally:
-        c.stop()
 
 
 def _send_fields(topic: str, **kw) -> dict:

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from rmqtest.cluster import driver_start, driver_wait, msgs, start_cluster
+from rmqtest.cluster import driver_start, driver_wait, msgs, running_cluster
 from rmqtest.procs import REPO
 
 from pyrmq.client import Message, Producer
@@ -18,11 +18,8 @@ from pyrmq.client import Message, Producer
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = start_cluster(tmp_path)
-    try:
+    with running_cluster(tmp_path) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def admin(cluster, *args: str, ok: bool = True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rmqtest.cluster import driver, msgs, start_cluster
+from rmqtest.cluster import driver, msgs, running_cluster
 
 from pyrmq.client import (
     ConsumeFrom,
@@ -23,11 +23,8 @@ from pyrmq.protocol.codes import ResponseCode
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = start_cluster(tmp_path, "--set", "retryMaxTimes=3")
-    try:
+    with running_cluster(tmp_path, "--set", "retryMaxTimes=3") as c:
         yield c
-    finally:
-        c.stop()
 
 
 async def _consume(ns: str, group: str, topic: str, expr: str, n: int, *,

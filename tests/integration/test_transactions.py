@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rmqtest.cluster import start_cluster
+from rmqtest.cluster import running_cluster
 
 from pyrmq.client import (
     ConsumeFrom,
@@ -22,12 +22,9 @@ S = LocalTransactionState
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = start_cluster(tmp_path, "--set", "transactionCheckInterval=500",
-                      "--set", "transactionTimeOut=500")
-    try:
+    with running_cluster(tmp_path, "--set", "transactionCheckInterval=500",
+                      "--set", "transactionTimeOut=500") as c:
         yield c
-    finally:
-        c.stop()
 
 
 def test_commit_rollback_and_check_back(cluster):

@@ -1,7 +1,7 @@
 """Interop tests drive the official RocketMQ C++ client (rocketmq==0.4.4) in subprocesses."""
 
 import pytest
-from rmqtest.cluster import start_cluster
+from rmqtest.cluster import running_cluster
 
 
 def pytest_collection_modifyitems(items):
@@ -12,8 +12,5 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = start_cluster(tmp_path, "--set", "retryMaxTimes=2")
-    try:
+    with running_cluster(tmp_path, "--set", "retryMaxTimes=2") as c:
         yield c
-    finally:
-        c.stop()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +93,16 @@ def start_cluster(tmp: Path, *extra: str) -> Cluster:
         cluster.stop()
         raise
     return cluster
+
+
+@contextlib.contextmanager
+def running_cluster(tmp: Path, *extra: str) -> Iterator[Cluster]:
+    """A started cluster for the duration of a ``with`` block (stopped by PID after)."""
+    c = start_cluster(tmp, *extra)
+    try:
+        yield c
+    finally:
+        c.stop()
 
 
 def _events(text: str) -> list[dict]:
