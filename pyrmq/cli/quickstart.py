@@ -15,6 +15,7 @@ import time
 from pyrmq.broker import Broker, BrokerConfig
 from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer
 from pyrmq.namesrv import NameServer, NamesrvConfig
+from pyrmq.remoting import loop
 from pyrmq.store import StoreConfig
 
 
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         tmp = tempfile.mkdtemp(prefix="pyrmq-quickstart-")
         store_dir = tmp
     try:
-        ok = asyncio.run(quickstart(args.messages, args.size, args.concurrency, store_dir,
+        ok = loop.run(quickstart(args.messages, args.size, args.concurrency, store_dir,
                                     args.timeout))["ok"]
     finally:
         if tmp:

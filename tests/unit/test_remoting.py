@@ -114,3 +114,13 @@ def test_server_can_call_the_client_back():
         await server.close()
 
     run(main())
+
+
+def test_loop_runner_falls_back_without_uvloop():
+    from pyrmq.remoting import loop
+
+    async def main():
+        return type(asyncio.get_running_loop()).__module__
+
+    mod = loop.run(main())
+    assert ("uvloop" in mod) == loop.uvloop_available()
