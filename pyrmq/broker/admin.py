@@ -238,3 +238,42 @@ async def update_broker_config(broker: Broker, conn: Connection, cmd: RemotingCo
     os.replace(path + ".tmp", path)
     broker.register_soon()
     return cmd.response(ResponseCode.SUCCESS)
+
+
+async def reset_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
+                       ) -> RemotingCommand:
+    """INVOKE_BROKER_TO_RESET_OFFSET: move a group's offsets on one topic to the first message
+    stored at or after ``timestamp`` (only backwards unless ``isForce``), commit them here and
+    push them to the group's live consumers (RESET_CONSUMER_CLIENT_OFFSET, oneway)."""
+    from pyrmq.protocol.codes import RequestCode
+    from pyrmq.protocol.command import request
+
+    ext = Ext(cmd.ext_fields)
+    topic, group = ext.str("topic", required=True), ext.str("group", required=True)
+    ts, force = ext.int("timestamp", required=True), ext.bool("isForce", True)
+    tc = broker.topics.get(topic)
+    if tc is None:
+        return cmd.response(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
+    table = []
+    for q in range(tc.readQueueNums):
+        new = broker.store.offset_by_time(topic, q, ts)
+        current = broker.offsets.query(group, topic, q)
+        if force or current < 0 or new < current:
+            broker.offsets.commit(group, topic, q, new)
+            table.append((q, new))
+    name = broker.cfg.brokerName
+    header = {"topic": topic, "group": group, "timestamp": ts, "isForce": force}
+    info = broker.consumers.groups.get(group)
+    for ch in list(info.channels.values()) if info else []:
+        if ch.conn.attrs.get("language") == "CPP":  # the C++ client parses an array
+            body = jsonx.dumps({"offsetTable": [
+                {"brokerName": name, "queueId": q, "topic": topic, "offset": o}
+                for q, o in table]})
+        else:  # Java's form: MessageQueue objects as keys (not standard JSON), as fastjson
+            inner = ",".join(
+                jsonx.dumps({"brokerName": name, "queueId": q, "topic": topic}).decode()
+                + f":{o}" for q, o in table)
+            body = ("{\"offsetTable\":{" + inner + "}}").encode()
+        ch.conn.invoke_oneway(request(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, header, body))
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"offsetTable": [
+        {"brokerName": name, "queueId": q, "topic": topic, "offset": o} for q, o in table]}))

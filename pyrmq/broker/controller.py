@@ -107,6 +107,7 @@ class Broker:
             RC.GET_CONSUMER_CONNECTION_LIST: admin.consumer_connections,
             RC.GET_PRODUCER_CONNECTION_LIST: admin.producer_connections,
             RC.UPDATE_BROKER_CONFIG: admin.update_broker_config,
+            RC.INVOKE_BROKER_TO_RESET_OFFSET: admin.reset_offset,
         }
         out = {code: p(fn, self) for code, fn in table.items()}
         out[RC.END_TRANSACTION] = self.transactions.end

@@ -16,6 +16,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -57,12 +58,16 @@ def _restore_retry_topic(msg: MessageExt) -> MessageExt:
 class _ClientBase:
     def __init__(self, group: str, namesrv: str | list[str], instance: str) -> None:
         self.group = group
-        self.remoting = RemotingClient({RequestCode.NOTIFY_CONSUMER_IDS_CHANGED: self._notified})
+        self.remoting = RemotingClient({RequestCode.NOTIFY_CONSUMER_IDS_CHANGED: self._notified,
+                                        RequestCode.RESET_CONSUMER_CLIENT_OFFSET: self._reset})
         self.namesrv = NameServerClient(namesrv, self.remoting)
         self.client_id = new_client_id(instance)
         self.routes: dict[str, TopicRoute] = {}
 
     async def _notified(self, conn: Connection, cmd: RemotingCommand) -> None:
+        return None
+
+    async def _reset(self, conn: Connection, cmd: RemotingCommand) -> None:
         return None
 
     async def route(self, topic: str) -> TopicRoute:
@@ -173,6 +178,7 @@ class PushConsumer(_ClientBase):
         self._rebalance_now = asyncio.Event()
         self._running = False
         self.assigned: list[MessageQueue] | None = None
+        self._resets: dict[MessageQueue, int] = {}
         self._offset_file = os.path.join(
             offset_dir or os.path.join(os.path.expanduser("~"), ".pyrmq_offsets"),
             self.client_id.split("#")[0].replace("@", "_"), group, "offsets.json")
@@ -224,6 +230,33 @@ class PushConsumer(_ClientBase):
 
     async def _notified(self, conn: Connection, cmd: RemotingCommand) -> None:
         self._rebalance_now.set()
+        return None
+
+    async def _reset(self, conn: Connection, cmd: RemotingCommand) -> None:
+        """RESET_CONSUMER_CLIENT_OFFSET from a broker: continue the named queues from the given
+        offsets (array form, or Java's object-keyed form)."""
+        text = cmd.body.decode("utf-8", "replace")
+        resets: dict[MessageQueue, int] = {}
+        try:
+            table = jsonx.loads(text).get("offsetTable")
+            rows = table if isinstance(table, list) else []
+        except Exception:
+            rows = []
+        if not rows:  # {"offsetTable":{{"brokerName":..,"queueId":..,"topic":..}:N,...}}
+            for m in re.finditer(r'(\{[^{}]*\})\s*:\s*(-?\d+)', text):
+                rows.append({**json.loads(m.group(1)), "offset": int(m.group(2))})
+        for row in rows:
+            mq = MessageQueue(row["topic"], row["brokerName"], int(row["queueId"]))
+            resets[mq] = int(row["offset"])
+        for mq, off in resets.items():
+            self.offsets[mq] = off
+            task = self._pullers.get(mq)
+            if task is not None:  # abandon a held pull: restart the queue at the new offset
+                task.cancel()
+                self._pullers[mq] = asyncio.get_running_loop().create_task(self._pull_loop(mq))
+            else:
+                self._resets[mq] = off
+        log.info("offsets reset by broker: %s", {str(k): v for k, v in resets.items()})
         return None
 
     def _broker_addrs(self) -> set[str]:
@@ -366,8 +399,10 @@ class PushConsumer(_ClientBase):
                     commit_offset=offset if self.model is MessageModel.CLUSTERING else 0)
                 if code == ResponseCode.SUCCESS:
                     await self._consume(mq, msgs)
-                if code in (ResponseCode.SUCCESS, ResponseCode.PULL_RETRY_IMMEDIATELY,
-                            ResponseCode.PULL_OFFSET_MOVED, ResponseCode.PULL_NOT_FOUND):
+                if mq in self._resets:  # a reset arrived while this pull was out
+                    self.offsets[mq] = self._resets.pop(mq)
+                elif code in (ResponseCode.SUCCESS, ResponseCode.PULL_RETRY_IMMEDIATELY,
+                              ResponseCode.PULL_OFFSET_MOVED, ResponseCode.PULL_NOT_FOUND):
                     self.offsets[mq] = nxt
                 else:
                     await asyncio.sleep(1.0)

@@ -211,3 +211,43 @@ def test_lz4_compressed_bodies_round_trip(cluster):
         assert got[0].body == b"q" * 10_000 and got[0].sysflag & 0x700 == 0x100
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_reset_offset_reaches_a_live_consumer(cluster):
+    import sys
+
+    from rmqtest.procs import REPO
+
+    async def main():
+        async with Producer("PG", cluster.ns_addr) as p:
+            for i in range(6):
+                await p.send(Message("Replay", f"p{i}".encode()))
+        got, first, again = [], asyncio.Event(), asyncio.Event()
+
+        async def on(msg):
+            got.append(msg.body)
+            if len(got) == 6:
+                first.set()
+            if len(got) == 12:
+                again.set()
+            return ConsumeStatus.CONSUME_SUCCESS
+
+        c = PushConsumer("CG_REPLAY", cluster.ns_addr, consume_from=ConsumeFrom.FIRST_OFFSET,
+                         rebalance_interval=1.0)
+        c.subscribe("Replay")
+        c.listener = on
+        await c.start()
+        try:
+            await asyncio.wait_for(first.wait(), 20)
+            p = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "pyrmq", "resetOffsetByTime", "-n", cluster.ns_addr,
+                "-g", "CG_REPLAY", "-t", "Replay", "-s", "0", "--json", cwd=REPO,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(p.communicate(), 30)
+            assert p.returncode == 0, err
+            await asyncio.wait_for(again.wait(), 20)  # replayed while running
+        finally:
+            await c.shutdown()
+        assert sorted(got[6:]) == sorted(got[:6]) == [f"p{i}".encode() for i in range(6)]
+
+    asyncio.run(asyncio.wait_for(main(), 60))

@@ -120,9 +120,13 @@ async def reset_offset(admin: Admin, args: argparse.Namespace) -> int:
         row = {"brokerName": mq.broker_name, "queueId": mq.queue_id,
                "oldOffset": int(old.ext_fields.get("offset", "-1")),
                "newOffset": int(new.ext_fields["offset"])}
-        if not args.dry_run:
-            await admin.call(addr, RC.UPDATE_CONSUMER_OFFSET,
-                             {**q, "consumerGroup": args.group, "commitOffset": row["newOffset"]})
         rows.append(row)
+    if not args.dry_run:  # each broker commits and pushes the reset to live consumers
+        for name in sorted(route.broker_addrs):
+            addr = route.master(name)
+            if addr:
+                await admin.call(addr, RC.INVOKE_BROKER_TO_RESET_OFFSET, {
+                    "topic": args.topic, "group": args.group, "timestamp": ts,
+                    "isForce": True})
     emit(rows, args.json, ["brokerName", "queueId", "oldOffset", "newOffset"])
     return 0
