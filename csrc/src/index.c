@@ -154,6 +154,19 @@ int64_t rmq_index_end_phys(rmq_index_t *ix) {
     return r;
 }
 
+int64_t rmq_index_resume_from(rmq_index_t *ix) {
+    pthread_rwlock_rdlock(&ix->lock);
+    int64_t r = 0;
+    for (int i = ix->n - 1; i >= 0; i--) {
+        if (ix->files[i]->index_count > 1) { /* the newest file holding entries */
+            r = ix->files[i]->end_phys + 1;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&ix->lock);
+    return r;
+}
+
 int rmq_index_count(rmq_index_t *ix) {
     pthread_rwlock_rdlock(&ix->lock);
     int n = ix->n;

@@ -48,7 +48,7 @@ int rmq_store_recover(rmq_store_t *s, int clean, rmq_recovery_report_t *rep) {
         for (rmq_cq_t *c = s->cq_buckets[b]; c; c = c->next)
             if (c->max_phys_end > cq_from) cq_from = c->max_phys_end;
     if (cq_from < 0) cq_from = clog_min;
-    int64_t idx_from = s->cfg.message_index_enable ? rmq_index_end_phys(&s->index) : INT64_MAX;
+    int64_t idx_from = s->cfg.message_index_enable ? rmq_index_resume_from(&s->index) : INT64_MAX;
 
     if (n > 0) {
         int start = scan_start_index(s, clean);

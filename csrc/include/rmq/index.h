@@ -38,6 +38,10 @@ void rmq_index_close(rmq_index_t *ix);
 /* End phys offset covered by the newest file (0 when none): records below it are indexed. */
 int64_t rmq_index_end_phys(rmq_index_t *ix);
 
+/* Where re-indexing must resume after a restart: one past the last indexed record's offset
+ * (all keys of a record are indexed together), 0 when no file holds entries. */
+int64_t rmq_index_resume_from(rmq_index_t *ix);
+
 /* Index one key of a message. Skipped (returns 0) when phys < the newest file's endPhyOffset.
  * Rolls to a new file when the current one is full. 0 or an error. */
 int rmq_index_put(rmq_index_t *ix, const uint8_t *topic, size_t topic_len, const uint8_t *key,
