@@ -42,7 +42,7 @@ def progress(done: int, total: int, label: str) -> None:
     """A progress line on a terminal; silent in pipes."""
     if sys.stderr.isatty() and total:
         pct = 100 * done // total
-        sys.stderr.write(f"\r{label} {pct:3d}% ({done:,}/{total:,} bytes)")
+        sys.stderr.write(f"\r{label} {min(pct, 100):3d}% ({min(done, total):,}/{total:,} bytes)")
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()

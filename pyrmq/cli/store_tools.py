@@ -148,9 +148,14 @@ def _index_hashes(m) -> set[int]:
 def verify(args: argparse.Namespace) -> int:
     problems: list[files.Problem] = []
     records: dict[int, Any] = {}
-    for phys, raw in files.scan_commitlog(args.dir, 0, problems):
-        m = decode_record(raw)
-        records[phys] = m
+    segs = files.segments(args.dir)
+    start = segs[0][0] if segs else 0
+    total = (segs[-1][0] + segs[-1][2] - start) if segs else 0
+    for i, (phys, raw) in enumerate(files.scan_commitlog(args.dir, 0, problems)):
+        records[phys] = decode_record(raw)
+        if i % 4096 == 0:
+            progress(phys - start, total, "verifying commitlog")
+    progress(total, total, "verifying commitlog")
     # consume queues: every entry points at a record of its topic/queue with its offset
     present: set[tuple[str, int, int]] = set()
     for topic, q in files.consume_queues(args.dir):
