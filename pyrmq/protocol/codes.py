@@ -6,7 +6,7 @@ import enum
 
 
 class RequestCode(enum.IntEnum):
-    """RocketMQ 4.9 request codes (the subset pyrmq speaks or recognises)."""
+    """RocketMQ 4.9 request codes (all of Java 4.9's RequestCode.java)."""
 
     SEND_MESSAGE = 10
     PULL_MESSAGE = 11
@@ -20,6 +20,7 @@ class RequestCode(enum.IntEnum):
     GET_TOPIC_NAME_LIST = 23
     UPDATE_BROKER_CONFIG = 25
     GET_BROKER_CONFIG = 26
+    TRIGGER_DELETE_FILES = 27
     GET_BROKER_RUNTIME_INFO = 28
     SEARCH_OFFSET_BY_TIMESTAMP = 29
     GET_MAX_OFFSET = 30
@@ -38,6 +39,11 @@ class RequestCode(enum.IntEnum):
     GET_ALL_CONSUMER_OFFSET = 43
     GET_ALL_DELAY_OFFSET = 45
     CHECK_CLIENT_CONFIG = 46
+    UPDATE_AND_CREATE_ACL_CONFIG = 50
+    DELETE_ACL_CONFIG = 51
+    GET_BROKER_CLUSTER_ACL_INFO = 52
+    UPDATE_GLOBAL_WHITE_ADDRS_CONFIG = 53
+    GET_BROKER_CLUSTER_ACL_CONFIG = 54
     PUT_KV_CONFIG = 100
     GET_KV_CONFIG = 101
     DELETE_KV_CONFIG = 102
@@ -54,6 +60,12 @@ class RequestCode(enum.IntEnum):
     GET_ALL_TOPIC_LIST_FROM_NAMESERVER = 206
     DELETE_SUBSCRIPTIONGROUP = 207
     GET_CONSUME_STATS = 208
+    SUSPEND_CONSUMER = 209
+    RESUME_CONSUMER = 210
+    RESET_CONSUMER_OFFSET_IN_CONSUMER = 211
+    RESET_CONSUMER_OFFSET_IN_BROKER = 212
+    ADJUST_CONSUMER_THREAD_POOL = 213
+    WHO_CONSUME_THE_MESSAGE = 214
     DELETE_TOPIC_IN_BROKER = 215
     DELETE_TOPIC_IN_NAMESRV = 216
     GET_KVLIST_BY_NAMESPACE = 219
@@ -62,11 +74,34 @@ class RequestCode(enum.IntEnum):
     INVOKE_BROKER_TO_RESET_OFFSET = 222
     INVOKE_BROKER_TO_GET_CONSUMER_STATUS = 223
     GET_TOPICS_BY_CLUSTER = 224
+    QUERY_TOPIC_CONSUME_BY_WHO = 300
+    REGISTER_FILTER_SERVER = 301
+    REGISTER_MESSAGE_FILTER_CLASS = 302
+    QUERY_CONSUME_TIME_SPAN = 303
+    GET_SYSTEM_TOPIC_LIST_FROM_NS = 304
+    GET_SYSTEM_TOPIC_LIST_FROM_BROKER = 305
+    CLEAN_EXPIRED_CONSUMEQUEUE = 306
     GET_CONSUMER_RUNNING_INFO = 307
+    QUERY_CORRECTION_OFFSET = 308
     CONSUME_MESSAGE_DIRECTLY = 309
     SEND_MESSAGE_V2 = 310
+    GET_UNIT_TOPIC_LIST = 311
+    GET_HAS_UNIT_SUB_TOPIC_LIST = 312
+    GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST = 313
+    CLONE_GROUP_OFFSET = 314
+    VIEW_BROKER_STATS_DATA = 315
+    CLEAN_UNUSED_TOPIC = 316
+    GET_BROKER_CONSUME_STATS = 317
+    UPDATE_NAMESRV_CONFIG = 318
+    GET_NAMESRV_CONFIG = 319
     SEND_BATCH_MESSAGE = 320
+    QUERY_CONSUME_QUEUE = 321
     QUERY_DATA_VERSION = 322
+    RESUME_CHECK_HALF_MESSAGE = 323
+    SEND_REPLY_MESSAGE = 324
+    SEND_REPLY_MESSAGE_V2 = 325
+    PUSH_REPLY_MESSAGE_TO_CLIENT = 326
+    ADD_WRITE_PERM_OF_BROKER = 327
 
 
 class ResponseCode(enum.IntEnum):
@@ -105,10 +140,15 @@ class ResponseCode(enum.IntEnum):
     CONSUMER_NOT_ONLINE = 206
     CONSUME_MSG_TIMEOUT = 207
     NO_MESSAGE = 208
+    UPDATE_AND_CREATE_ACL_CONFIG_FAILED = 209
+    DELETE_ACL_CONFIG_FAILED = 210
+    UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED = 211
     FLOW_CONTROL = 215
 
 
 class PullSysFlag(enum.IntFlag):
+    """PULL_MESSAGE sysFlag bits (PullSysFlag.java)."""
+
     COMMIT_OFFSET = 1
     SUSPEND = 2
     SUBSCRIPTION = 4
@@ -117,6 +157,8 @@ class PullSysFlag(enum.IntFlag):
 
 
 class MessageSysFlag(enum.IntFlag):
+    """Message sysFlag bits (§4.2); compression type in bits 8-10."""
+
     COMPRESSED = 0x1
     MULTI_TAGS = 0x2
     TRANSACTION_PREPARED = 0x4
@@ -124,13 +166,26 @@ class MessageSysFlag(enum.IntFlag):
     TRANSACTION_ROLLBACK = 0xC
     BORNHOST_V6 = 0x10
     STOREHOST_V6 = 0x20
+    NEED_UNWRAP_FLAG = 0x40
+    INNER_BATCH_FLAG = 0x80
 
 
 TRANSACTION_MASK = 0xC
 
 
 class PermName(enum.IntFlag):
+    """Topic/broker permission bits (PermName.java)."""
+
     PRIORITY = 8
     READ = 4
     WRITE = 2
     INHERIT = 1
+
+
+COMPRESSION_TYPE_MASK = 0x700  # MessageSysFlag bits 8-10: 0 or 3 zlib, 1 lz4, 2 zstd
+
+
+def perm_to_string(perm: int) -> str:
+    """Java PermName.perm2String: "RWX" with "-" for each missing read/write/inherit bit."""
+    return ("R" if perm & PermName.READ else "-") + ("W" if perm & PermName.WRITE else "-") + (
+        "X" if perm & PermName.INHERIT else "-")
