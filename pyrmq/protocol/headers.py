@@ -5,7 +5,10 @@ with SYSTEM_ERROR naming the field. Send headers arrive in V1 (long names, code 
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Mapping
+from typing import Any
 
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
@@ -64,3 +67,440 @@ def send_fields(cmd: RemotingCommand) -> Ext:
             fields["batch"] = "true"
         return Ext(fields)
     return Ext(cmd.ext_fields)
+
+
+# --- typed headers -------------------------------------------------------------------------
+# One mechanism: each header is a frozen slotted dataclass whose attributes are the Java field
+# names in snake_case; the wire name is the camelCase form unless ``metadata={"wire": ...}``
+# says otherwise. Attributes without a default are required (Java's non-@CFNullable fields).
+# Types are read from the annotations: str, int, bool, each optionally ``| None``.
+
+_SPECS: dict[type, tuple[tuple[str, str, type, bool], ...]] = {}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _spec(cls: type) -> tuple[tuple[str, str, type, bool], ...]:
+    spec = _SPECS.get(cls)
+    if spec is None:
+        hints = typing.get_type_hints(cls)
+        rows = []
+        for f in dataclasses.fields(cls):
+            kind = hints[f.name]
+            args = [a for a in typing.get_args(kind) if a is not type(None)]
+            base = args[0] if args else kind
+            required = (f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING)
+            rows.append((f.name, f.metadata.get("wire", _camel(f.name)), base, required))
+        spec = _SPECS[cls] = tuple(rows)
+    return spec
+
+
+def _bad(wire: str, what: str, value: Any) -> RemoteProtocolError:
+    return RemoteProtocolError(f"the custom field <{wire}> {what}: {value!r}", fatal=False,
+                               response_code=ResponseCode.SYSTEM_ERROR)
+
+
+def _convert(wire: str, base: type, value: Any) -> Any:
+    if base is str:
+        return str(value)
+    text = str(value).strip()
+    if base is bool:
+        low = text.lower()
+        if low in ("true", "1"):
+            return True
+        if low in ("false", "0"):
+            return False
+        raise _bad(wire, "is not a boolean", value)
+    try:
+        return int(text)
+    except ValueError:
+        raise _bad(wire, "is not a number", value) from None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+H = typing.TypeVar("H", bound="Header")
+
+
+class Header:
+    """Base of the typed custom headers: ``from_ext`` / ``to_ext`` driven by dataclass fields."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_ext(cls: type[H], ext: Mapping[str, Any] | None) -> H:
+        """Parse extFields; a missing required field or a bad value raises
+        ``RemoteProtocolError(fatal=False, response_code=SYSTEM_ERROR)`` naming the field."""
+        ext = ext or {}
+        kwargs: dict[str, Any] = {}
+        for attr, wire, base, required in _spec(cls):
+            value = ext.get(wire)
+            if value is None:
+                if required:
+                    raise RemoteProtocolError(f"the custom field <{wire}> is null", fatal=False,
+                                              response_code=ResponseCode.SYSTEM_ERROR)
+                continue
+            if value == "" and base is not str and not required:
+                continue
+            kwargs[attr] = _convert(wire, base, value)
+        return cls(**kwargs)
+
+    def to_ext(self) -> dict[str, str]:
+        """extFields with every value as text; ``None`` fields are left out."""
+        out: dict[str, str] = {}
+        for attr, wire, _base, _req in _spec(type(self)):
+            value = getattr(self, attr)
+            if value is not None:
+                out[wire] = _text(value)
+        return out
+
+
+def _header(cls: type[H]) -> type[H]:
+    return dataclasses.dataclass(frozen=True, slots=True)(cls)
+
+
+@_header
+class SendMessageRequestHeader(Header):
+    """SEND_MESSAGE (10, long names) / SEND_MESSAGE_V2 (310) / SEND_BATCH_MESSAGE (320, letters)."""
+
+    producer_group: str
+    topic: str
+    default_topic: str
+    default_topic_queue_nums: int
+    queue_id: int
+    sys_flag: int
+    born_timestamp: int
+    flag: int
+    properties: str | None = None
+    reconsume_times: int | None = None
+    unit_mode: bool | None = None
+    batch: bool | None = None
+    max_reconsume_times: int | None = None
+
+    @classmethod
+    def from_command(cls, cmd: RemotingCommand) -> SendMessageRequestHeader:
+        """V1 names for code 10, V2 letters for 310/320 (320 implies batch)."""
+        if cmd.code in (RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE):
+            fields = {SEND_V2_NAMES.get(k, k): v for k, v in cmd.ext_fields.items()}
+            if cmd.code == RequestCode.SEND_BATCH_MESSAGE and "batch" not in fields:
+                fields["batch"] = "true"
+            return cls.from_ext(fields)
+        return cls.from_ext(cmd.ext_fields)
+
+    def to_ext_v2(self) -> dict[str, str]:
+        """The letter-named (V2) extFields."""
+        back = {v: k for k, v in SEND_V2_NAMES.items()}
+        return {back[k]: v for k, v in self.to_ext().items()}
+
+
+@_header
+class SendMessageResponseHeader(Header):
+    msg_id: str
+    queue_id: int
+    queue_offset: int
+    transaction_id: str | None = None
+
+
+@_header
+class PullMessageRequestHeader(Header):
+    consumer_group: str
+    topic: str
+    queue_id: int
+    queue_offset: int
+    max_msg_nums: int
+    sys_flag: int
+    commit_offset: int
+    suspend_timeout_millis: int
+    sub_version: int
+    subscription: str | None = None
+    expression_type: str | None = None
+
+
+@_header
+class PullMessageResponseHeader(Header):
+    suggest_which_broker_id: int
+    next_begin_offset: int
+    min_offset: int
+    max_offset: int
+
+
+@_header
+class QueryConsumerOffsetRequestHeader(Header):
+    consumer_group: str
+    topic: str
+    queue_id: int
+
+
+@_header
+class QueryConsumerOffsetResponseHeader(Header):
+    offset: int | None = None
+
+
+@_header
+class UpdateConsumerOffsetRequestHeader(Header):
+    consumer_group: str
+    topic: str
+    queue_id: int
+    commit_offset: int
+
+
+@_header
+class GetMaxOffsetRequestHeader(Header):
+    topic: str
+    queue_id: int
+
+
+@_header
+class GetMinOffsetRequestHeader(Header):
+    topic: str
+    queue_id: int
+
+
+@_header
+class OffsetResponseHeader(Header):
+    """Response of GET_MAX_OFFSET, GET_MIN_OFFSET and SEARCH_OFFSET_BY_TIMESTAMP."""
+
+    offset: int
+
+
+@_header
+class SearchOffsetRequestHeader(Header):
+    topic: str
+    queue_id: int
+    timestamp: int
+
+
+@_header
+class GetEarliestMsgStoretimeRequestHeader(Header):
+    topic: str
+    queue_id: int
+
+
+@_header
+class GetEarliestMsgStoretimeResponseHeader(Header):
+    timestamp: int
+
+
+@_header
+class ViewMessageRequestHeader(Header):
+    offset: int
+
+
+@_header
+class QueryMessageRequestHeader(Header):
+    topic: str
+    key: str
+    max_num: int
+    begin_timestamp: int
+    end_timestamp: int
+
+
+@_header
+class QueryMessageResponseHeader(Header):
+    index_last_update_timestamp: int
+    index_last_update_phyoffset: int
+
+
+@_header
+class UnregisterClientRequestHeader(Header):
+    client_id: str = dataclasses.field(metadata={"wire": "clientID"})
+    producer_group: str | None = None
+    consumer_group: str | None = None
+
+
+@_header
+class GetConsumerListByGroupRequestHeader(Header):
+    consumer_group: str
+
+
+@_header
+class ConsumerSendMsgBackRequestHeader(Header):
+    offset: int
+    group: str
+    delay_level: int
+    origin_msg_id: str | None = None
+    origin_topic: str | None = None
+    unit_mode: bool = False
+    max_reconsume_times: int | None = None
+
+
+@_header
+class NotifyConsumerIdsChangedRequestHeader(Header):
+    consumer_group: str
+
+
+@_header
+class GetConsumerRunningInfoRequestHeader(Header):
+    consumer_group: str
+    client_id: str
+    jstack_enable: bool | None = None
+
+
+@_header
+class EndTransactionRequestHeader(Header):
+    producer_group: str
+    tran_state_table_offset: int
+    commit_log_offset: int
+    commit_or_rollback: int
+    msg_id: str
+    from_transaction_check: bool = False
+    transaction_id: str | None = None
+
+
+@_header
+class CheckTransactionStateRequestHeader(Header):
+    tran_state_table_offset: int
+    commit_log_offset: int
+    msg_id: str | None = None
+    transaction_id: str | None = None
+    offset_msg_id: str | None = None
+
+
+@_header
+class RegisterBrokerRequestHeader(Header):
+    broker_name: str
+    broker_addr: str
+    cluster_name: str
+    ha_server_addr: str
+    broker_id: int
+    compressed: bool = False
+    body_crc32: int = 0
+
+
+@_header
+class RegisterBrokerResponseHeader(Header):
+    ha_server_addr: str | None = None
+    master_addr: str | None = None
+
+
+@_header
+class UnRegisterBrokerRequestHeader(Header):
+    broker_name: str
+    broker_addr: str
+    cluster_name: str
+    broker_id: int
+
+
+@_header
+class QueryDataVersionRequestHeader(Header):
+    broker_name: str
+    broker_addr: str
+    cluster_name: str
+    broker_id: int
+
+
+@_header
+class GetRouteInfoRequestHeader(Header):
+    topic: str
+
+
+@_header
+class DeleteTopicFromNamesrvRequestHeader(Header):
+    topic: str
+
+
+@_header
+class PutKVConfigRequestHeader(Header):
+    namespace: str
+    key: str
+    value: str
+
+
+@_header
+class GetKVConfigRequestHeader(Header):
+    namespace: str
+    key: str
+
+
+@_header
+class GetKVConfigResponseHeader(Header):
+    value: str | None = None
+
+
+@_header
+class DeleteKVConfigRequestHeader(Header):
+    namespace: str
+    key: str
+
+
+@_header
+class GetKVListByNamespaceRequestHeader(Header):
+    namespace: str
+
+
+@_header
+class WipeWritePermOfBrokerRequestHeader(Header):
+    broker_name: str
+
+
+@_header
+class WipeWritePermOfBrokerResponseHeader(Header):
+    wipe_topic_count: int
+
+
+@_header
+class CreateTopicRequestHeader(Header):
+    """UPDATE_AND_CREATE_TOPIC (17)."""
+
+    topic: str
+    default_topic: str
+    read_queue_nums: int
+    write_queue_nums: int
+    perm: int
+    topic_filter_type: str
+    topic_sys_flag: int | None = None
+    order: bool = False
+
+
+@_header
+class DeleteTopicRequestHeader(Header):
+    topic: str
+
+
+@_header
+class DeleteSubscriptionGroupRequestHeader(Header):
+    group_name: str
+
+
+@_header
+class ResetOffsetRequestHeader(Header):
+    """RESET_CONSUMER_CLIENT_OFFSET (220) and INVOKE_BROKER_TO_RESET_OFFSET (222)."""
+
+    topic: str
+    group: str
+    timestamp: int
+    is_force: bool
+
+
+@_header
+class GetBrokerConfigResponseHeader(Header):
+    version: str
+
+
+@_header
+class GetConsumerConnectionListRequestHeader(Header):
+    consumer_group: str
+
+
+@_header
+class GetProducerConnectionListRequestHeader(Header):
+    producer_group: str
+
+
+@_header
+class GetConsumeStatsRequestHeader(Header):
+    consumer_group: str
+    topic: str | None = None
+
+
+@_header
+class GetTopicStatsInfoRequestHeader(Header):
+    topic: str
