@@ -10,6 +10,7 @@ import time
 
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.frame import FrameDecoder, encode
+from pyrmq.protocol.headers import PullMessageResponseHeader, SendMessageRequestHeader
 from pyrmq.protocol.message import decode_records, encode_properties, encode_stored_record
 
 
@@ -30,11 +31,14 @@ def main() -> int:
                         "bornTimestamp": 1795518951092, "flag": 0, "properties": props,
                         "reconsumeTimes": 0, "unitMode": False, "batch": False}, b"x" * 1024)
     send_frame = encode(send)
-    records = b"".join(encode_stored_record(
-        topic="TopicTest", queue_id=1, flag=0, queue_offset=i, phys_offset=i * 1200, sysflag=0,
-        born_timestamp=1, born_host=("127.0.0.1", 5000), store_timestamp=2,
-        store_host=("127.0.0.1", 10911), reconsume_times=0, prepared_transaction_offset=0,
-        body=b"y" * 1024, properties=props.encode()) for i in range(32))
+    def build_records() -> bytes:
+        return b"".join(encode_stored_record(
+            topic="TopicTest", queue_id=1, flag=0, queue_offset=i, phys_offset=i * 1200,
+            sysflag=0, born_timestamp=1, born_host=("127.0.0.1", 5000), store_timestamp=2,
+            store_host=("127.0.0.1", 10911), reconsume_times=0, prepared_transaction_offset=0,
+            body=b"y" * 1024, properties=props.encode()) for i in range(32))
+
+    records = build_records()
     pull = RemotingCommand(code=0, opaque=7, flag=1, ext_fields={
         "suggestWhichBrokerId": "0", "nextBeginOffset": "32", "minOffset": "0",
         "maxOffset": "100"}, body=records)
@@ -43,12 +47,22 @@ def main() -> int:
     def decode_send():
         FrameDecoder().feed(send_frame)
 
+    def decode_send_typed():
+        SendMessageRequestHeader.from_command(FrameDecoder().feed(send_frame)[0])
+
+    def build_and_encode_pull():
+        hdr = PullMessageResponseHeader(0, 32, 0, 100)
+        encode(RemotingCommand(code=0, opaque=7, flag=1, ext_fields=hdr.to_ext(),
+                               body=build_records()))
+
     def decode_pull():
         decode_records(FrameDecoder().feed(pull_frame)[0].body)
 
     rows = [("encode send request (1 KiB)", _rate(lambda: encode(send))),
             ("decode send request (1 KiB)", _rate(decode_send)),
+            ("decode send request + typed header", _rate(decode_send_typed)),
             ("encode pull response (32 x 1 KiB)", _rate(lambda: encode(pull))),
+            ("build 32 records + header + encode", _rate(build_and_encode_pull)),
             ("decode pull response + 32 records", _rate(decode_pull))]
     for name, r in rows:
         print(f"{name:<40} {r:>12,.0f} frames/s")
