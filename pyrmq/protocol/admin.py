@@ -32,6 +32,7 @@ class MessageQueue:
         return {"brokerName": self.broker_name, "queueId": self.queue_id, "topic": self.topic}
 
     @classmethod
+    @jsonx.reader("admin")
     def from_dict(cls, d: Any) -> MessageQueue:
         try:
             return cls(str(d["topic"]), str(d["brokerName"]), int(d["queueId"]))
@@ -51,6 +52,7 @@ class DataVersion:
         return jsonx.dumps(self.to_dict())
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> DataVersion:
         d = _obj(raw, "DataVersion")
         try:
@@ -69,6 +71,7 @@ class ConsumerListBody:
         return jsonx.dumps({"consumerIdList": list(self.consumer_id_list)})
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> ConsumerListBody:
         return cls([str(x) for x in _obj(raw, "consumer list").get("consumerIdList") or []])
 
@@ -88,6 +91,7 @@ class LockBatchRequestBody:
                             "onlyThisBroker": self.only_this_broker})
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> LockBatchRequestBody:
         d = _obj(raw, "lock")
         return cls(str(d.get("consumerGroup", "")), str(d.get("clientId", "")),
@@ -106,6 +110,7 @@ class LockBatchResponseBody:
         return jsonx.dumps({"lockOKMQSet": [m.to_dict() for m in sorted(self.lock_ok_mq_set)]})
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> LockBatchResponseBody:
         return cls([MessageQueue.from_dict(m)
                     for m in _obj(raw, "lock response").get("lockOKMQSet") or []])
@@ -122,6 +127,7 @@ class ConsumerOffsetSerializeWrapper:
                                             for k, v in self.offset_table.items()}})
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> ConsumerOffsetSerializeWrapper:
         d = _obj(raw, "consumer offsets")
         try:
@@ -141,6 +147,7 @@ class KVTable:
         return jsonx.dumps({"table": dict(self.table)})
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> KVTable:
         return cls({str(k): str(v) for k, v in (_obj(raw, "KVTable").get("table") or {}).items()})
 
@@ -174,6 +181,7 @@ class SubscriptionGroupConfig:
         return jsonx.dumps(self.to_dict())
 
     @classmethod
+    @jsonx.reader("admin")
     def from_dict(cls, d: dict[str, Any]) -> SubscriptionGroupConfig:
         if not d.get("groupName"):
             raise RemoteProtocolError("subscription group without groupName")
@@ -189,6 +197,7 @@ class SubscriptionGroupConfig:
         return cls(*vals)
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> SubscriptionGroupConfig:
         return cls.from_dict(_obj(raw, "subscription group"))
 
@@ -206,6 +215,7 @@ class SubscriptionGroupWrapper:
                                                        for k, v in self.table.items()}})
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> SubscriptionGroupWrapper:
         d = _obj(raw, "subscription groups")
         dv = d.get("dataVersion") or {}
@@ -236,6 +246,7 @@ class ResetOffsetBody:
                                             for mq, off in sorted(self.offset_table.items())]})
 
     @classmethod
+    @jsonx.reader("admin")
     def from_json(cls, raw: bytes | str) -> ResetOffsetBody:
         """Either form."""
         text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw

@@ -48,6 +48,7 @@ class TopicConfig:
                 "topicSysFlag": self.topicSysFlag, "writeQueueNums": self.writeQueueNums}
 
     @classmethod
+    @jsonx.reader("topic config")
     def from_dict(cls, d: dict[str, Any]) -> TopicConfig:
         try:
             return cls(str(d["topicName"]), int(d.get("readQueueNums", 16)),
@@ -111,6 +112,7 @@ def _parse_compressed_register(body: bytes) -> tuple[dict[str, int], dict[str, T
         raise RemoteProtocolError(f"bad compressed register body: {e}") from None
 
 
+@jsonx.reader("register broker")
 def parse_register_broker_body(body: bytes, compressed: bool = False
                                ) -> tuple[dict[str, int], dict[str, TopicConfig]]:
     """(dataVersion, topic table) of a RegisterBrokerBody; empty body = no topics."""
@@ -183,6 +185,7 @@ class HeartbeatData:
                 "unitMode": c.unit_mode} for c in self.consumers]})
 
 
+@jsonx.reader("heartbeat")
 def parse_heartbeat(body: bytes) -> HeartbeatData:
     """HeartbeatData from Java or the C++ wheel (ordinal enums, string subVersion, no sets)."""
     obj = jsonx.loads(body)
@@ -215,6 +218,7 @@ def mq_dict(topic: str, broker_name: str, queue_id: int) -> dict[str, Any]:
     return {"brokerName": broker_name, "queueId": queue_id, "topic": topic}
 
 
+@jsonx.reader("lock")
 def parse_lock_body(body: bytes) -> tuple[str, str, list[tuple[str, str, int]]]:
     """(consumerGroup, clientId, [(topic, brokerName, queueId)]) of a LOCK/UNLOCK_BATCH_MQ body."""
     obj = jsonx.loads(body)

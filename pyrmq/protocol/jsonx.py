@@ -3,9 +3,11 @@ as ``{0:"addr"}``, TAB-pretty files) and a compact standard writer both Java and
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pyrmq.protocol.errors import RemoteProtocolError
 
@@ -26,7 +28,10 @@ def _quote_bare_keys(text: str) -> str:
 
 def loads(raw: bytes | str) -> Any:
     """Parse standard JSON or fastjson output; garbage raises RemoteProtocolError."""
-    text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray, memoryview)) else raw
+    try:
+        text = bytes(raw).decode("utf-8") if not isinstance(raw, str) else raw
+    except UnicodeDecodeError as e:
+        raise RemoteProtocolError(f"bad JSON body: {e}") from None
     try:
         return json.loads(text)
     except ValueError:
@@ -45,3 +50,20 @@ def dumps(obj: Any) -> bytes:
 def dumps_pretty(obj: Any) -> str:
     """TAB-indented JSON, like the broker's config files."""
     return json.dumps(obj, indent="\t", sort_keys=True, ensure_ascii=False)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reader(what: str) -> Callable[[F], F]:
+    """Decorate a body reader: a well-formed JSON document of the wrong shape (a list where an
+    object belongs, a string where a number does) raises RemoteProtocolError, not TypeError."""
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (AttributeError, TypeError, ValueError, KeyError, IndexError) as e:
+                raise RemoteProtocolError(f"bad {what} body: {e!r}") from None
+        return guarded  # type: ignore[return-value]
+    return wrap

@@ -42,6 +42,7 @@ class QueueData:
                 "writeQueueNums": self.write_queue_nums}
 
     @classmethod
+    @jsonx.reader("route")
     def from_dict(cls, d: dict[str, Any]) -> QueueData:
         try:
             return cls(str(d["brokerName"]), int(d["readQueueNums"]), int(d["writeQueueNums"]),
@@ -63,6 +64,7 @@ class BrokerData:
                 "brokerName": self.broker_name, "cluster": self.cluster}
 
     @classmethod
+    @jsonx.reader("route")
     def from_dict(cls, d: dict[str, Any]) -> BrokerData:
         if "brokerName" not in d:
             raise RemoteProtocolError("bad brokerData: no brokerName")
@@ -90,6 +92,7 @@ class TopicRouteData:
         return jsonx.dumps(self.to_dict())
 
     @classmethod
+    @jsonx.reader("route")
     def from_json(cls, raw: bytes | str) -> TopicRouteData:
         d = _obj(raw, "route")
         return cls([QueueData.from_dict(q) for q in d.get("queueDatas") or []],
@@ -111,6 +114,7 @@ class ClusterInfo:
             "clusterAddrTable": {k: sorted(v) for k, v in self.cluster_addr_table.items()}})
 
     @classmethod
+    @jsonx.reader("route")
     def from_json(cls, raw: bytes | str) -> ClusterInfo:
         d = _obj(raw, "cluster info")
         return cls({str(k): BrokerData.from_dict(b)
@@ -133,6 +137,7 @@ class TopicList:
         return jsonx.dumps(out)
 
     @classmethod
+    @jsonx.reader("route")
     def from_json(cls, raw: bytes | str) -> TopicList:
         d = _obj(raw, "topic list")
         return cls(sorted(str(t) for t in d.get("topicList") or []), d.get("brokerAddr"))
