@@ -47,6 +47,20 @@ class TopicConfig:
                 "topicFilterType": self.topicFilterType, "topicName": self.topicName,
                 "topicSysFlag": self.topicSysFlag, "writeQueueNums": self.writeQueueNums}
 
+    def encode(self) -> str:
+        """Java TopicConfig.encode(): "name read write perm FILTERTYPE" (compressed register)."""
+        return (f"{self.topicName} {self.readQueueNums} {self.writeQueueNums} {self.perm} "
+                f"{self.topicFilterType}")
+
+    @classmethod
+    def decode(cls, text: str) -> TopicConfig:
+        """Inverse of ``encode``; malformed text raises RemoteProtocolError."""
+        f = text.split(" ")
+        try:
+            return cls(f[0], int(f[1]), int(f[2]), int(f[3]), f[4] if len(f) > 4 else "SINGLE_TAG")
+        except (IndexError, ValueError):
+            raise RemoteProtocolError(f"bad topic config text: {text!r}") from None
+
     @classmethod
     @jsonx.reader("topic config")
     def from_dict(cls, d: dict[str, Any]) -> TopicConfig:

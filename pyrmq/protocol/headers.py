@@ -398,6 +398,11 @@ class QueryDataVersionRequestHeader(Header):
 
 
 @_header
+class QueryDataVersionResponseHeader(Header):
+    changed: bool
+
+
+@_header
 class GetRouteInfoRequestHeader(Header):
     topic: str
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rmqtest.vectors import vector
 
-from pyrmq.protocol import admin, headers, jsonx, route
+from pyrmq.protocol import admin, headers, jsonx, route, stats
 from pyrmq.protocol.bodies import parse_heartbeat, parse_register_broker_body
 from pyrmq.protocol.errors import RemoteProtocolError
 from pyrmq.protocol.frame import FrameDecoder
@@ -50,7 +50,8 @@ BODY_READERS = [route.TopicRouteData.from_json, route.ClusterInfo.from_json,
                 admin.ConsumerOffsetSerializeWrapper.from_json, admin.KVTable.from_json,
                 admin.SubscriptionGroupConfig.from_json, admin.SubscriptionGroupWrapper.from_json,
                 admin.ResetOffsetBody.from_json, admin.DataVersion.from_json, parse_heartbeat,
-                parse_register_broker_body, jsonx.loads]
+                parse_register_broker_body, jsonx.loads,
+                stats.ConsumeStats.from_json, stats.TopicStatsTable.from_json]
 
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
                      lambda kids: st.lists(kids, max_size=3)
