@@ -41,10 +41,13 @@ async def quickstart(n: int, size: int, concurrency: int, store_dir: str,
     """Run the produce/consume round trip; returns its numbers (``ok`` = all arrived)."""
     async with NameServer(NamesrvConfig("127.0.0.1", 0)) as ns:
         # The broker advertises its port in every stored record: pick a free one first.
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        cfg = BrokerConfig(namesrvAddr=ns.addr, listenPort=port, storePathRootDir=store_dir)
+        ports = []
+        for _ in range(2):  # the remoting port and the HA port, both free
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                ports.append(s.getsockname()[1])
+        cfg = BrokerConfig(namesrvAddr=ns.addr, listenPort=ports[0], haListenPort=ports[1],
+                           storePathRootDir=store_dir)
         # a demo-sized store: 64 MiB segments and a small index instead of 1 GiB / 420 MB
         store_cfg = StoreConfig(storePathRootDir=store_dir,
                                 mappedFileSizeCommitLog=64 * 1024 * 1024,

@@ -31,7 +31,8 @@ def two_brokers(tmp_path):
             brokers.append(start_pyrmq(
                 ["broker", "-n", f"127.0.0.1:{ns.port}", "--listen-port", str(port),
                  "--listen-host", "127.0.0.1", "--store", str(tmp_path / name),
-                 "--set", f"brokerName={name}", *SMALL_STORE], tmp_path / f"{name}.log", port))
+                 "--set", f"brokerName={name}", "--set", f"haListenPort={free_port()}",
+                 *SMALL_STORE], tmp_path / f"{name}.log", port))
             wait_registered(f"127.0.0.1:{ns.port}", f"127.0.0.1:{port}")
         yield ns, brokers
     finally:
@@ -80,7 +81,7 @@ def test_sigkilled_consumer_is_taken_over(tmp_path):
     port = free_port()
     broker = start_pyrmq(["broker", "-n", f"127.0.0.1:{ns.port}", "--listen-port", str(port),
                           "--listen-host", "127.0.0.1", "--store", str(tmp_path / "s"),
-                          *SMALL_STORE],
+                          "--set", f"haListenPort={free_port()}", *SMALL_STORE],
                          tmp_path / "b.log", port)
     addr = f"127.0.0.1:{ns.port}"
     wait_registered(addr, f"127.0.0.1:{port}")

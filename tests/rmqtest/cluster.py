@@ -80,7 +80,8 @@ def start_cluster(tmp: Path, *extra: str) -> Cluster:
     port = free_port()
     args = ["broker", "-n", f"127.0.0.1:{ns.port}", "--listen-port", str(port),
             "--listen-host", "127.0.0.1", "--store", str(tmp / "store"),
-            "--set", f"messageDelayLevel={FAST_DELAYS}", *SMALL_STORE, *extra]
+            "--set", f"messageDelayLevel={FAST_DELAYS}", "--set", f"haListenPort={free_port()}",
+            *SMALL_STORE, *extra]
     try:
         broker = start_pyrmq(args, tmp / "broker.log", port)
     except Exception:
