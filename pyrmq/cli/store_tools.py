@@ -60,7 +60,7 @@ def _run(fn, args: argparse.Namespace) -> int:
         return fail(f"{args.dir} is not a store directory (no commitlog/)")
     try:
         return fn(args)
-    except CommandError as e:
+    except (CommandError, ValueError) as e:  # ValueError: an index geometry we cannot read
         return fail(str(e))
 
 
@@ -160,21 +160,24 @@ def verify(args: argparse.Namespace) -> int:
     present: set[tuple[str, int, int]] = set()
     for topic, q in files.consume_queues(args.dir):
         qdir = os.path.join(args.dir, "consumequeue", topic, str(q))
+        file_bytes = _cq_file_bytes(qdir)  # once per queue: every file has the same size
         for off, phys, size, tags in files.cq_entries(args.dir, topic, q):
             if size == 0x7FFFFFFF:
                 continue
-            name = os.path.join(qdir, f"{off * 20 - off * 20 % _cq_file_bytes(qdir):020d}")
+            pos = off * 20
+            name = os.path.join(qdir, f"{pos - pos % file_bytes:020d}")
             m = records.get(phys)
+            what = None
             if m is None:
-                problems.append(files.Problem(name, off * 20 % _cq_file_bytes(qdir),
-                                              f"entry {off} points at {phys}: no record there"))
-                continue
-            if (m.topic, m.queue_id, m.queue_offset, m.size) != (topic, q, off, size):
-                problems.append(files.Problem(name, off * 20 % _cq_file_bytes(qdir),
-                                              f"entry {off} does not match the record at {phys}"))
+                what = f"entry {off} points at {phys}: no record there"
+            elif (m.topic, m.queue_id, m.queue_offset, m.size) != (topic, q, off, size):
+                what = f"entry {off} does not match the record at {phys}"
             elif _tags_code(m) not in (-1, tags):
-                problems.append(files.Problem(name, off * 20 % _cq_file_bytes(qdir),
-                                              f"entry {off} tagsCode {tags} != {_tags_code(m)}"))
+                what = f"entry {off} tagsCode {tags} != {_tags_code(m)}"
+            if what:
+                problems.append(files.Problem(name, pos % file_bytes, what))
+            if m is None:
+                continue
             present.add((topic, q, off))
     for phys, m in records.items():
         if m.sysflag & 0xC in (0, 0x8) and (m.topic, m.queue_id, m.queue_offset) not in present:
@@ -188,8 +191,7 @@ def verify(args: argparse.Namespace) -> int:
         path = os.path.join(args.dir, "index", str(ix["file"]))
         with open(path, "rb") as f:
             data = f.read()
-        size = len(data) - files.INDEX_HEADER
-        slots = size // 84
+        slots = files.index_slots(len(data))
         for n in range(1, int(ix["indexCount"])):
             pos = files.INDEX_HEADER + slots * 4 + n * 20
             h, phys = struct.unpack_from(">iq", data, pos)
@@ -239,7 +241,7 @@ def rebuild(args: argparse.Namespace) -> int:
     geometry = {}
     kept = files.index_files(args.dir)
     if kept:  # keep the index geometry of the files that stay (RocketMQ's 1:4 ratio)
-        slots = (int(kept[0]["size"]) - files.INDEX_HEADER) // 84
+        slots = files.index_slots(int(kept[0]["size"]))
         geometry = {"maxHashSlotNum": slots, "maxIndexNum": slots * 4}
     cfg = StoreConfig(storePathRootDir=args.dir, mappedFileSizeCommitLog=seg_size, **geometry)
     with MessageStore(args.dir, cfg) as s:

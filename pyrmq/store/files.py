@@ -185,7 +185,7 @@ def index_lookup(root: str, topic: str, key: str) -> list[int]:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             try:
                 count = struct.unpack_from(">i", mm, 36)[0]
-                slots = (len(mm) - INDEX_HEADER - _max_index(mm, count)) // 4
+                slots = index_slots(len(mm))
                 idx = struct.unpack_from(">i", mm, INDEX_HEADER + (h % slots) * 4)[0]
                 guard = 0
                 while 0 < idx < count and guard < count:
@@ -201,12 +201,10 @@ def index_lookup(root: str, topic: str, key: str) -> list[int]:
     return out
 
 
-def _max_index(mm: mmap.mmap, count: int) -> int:
-    """Bytes of the entry area: the file is 40 + slots*4 + maxIndex*20 with RocketMQ's
-    5,000,000 / 20,000,000 or any slots = maxIndex / 4 layout; infer from the size."""
-    size = len(mm) - INDEX_HEADER
-    # slots*4 + max*20 = size with max = 4*slots (RocketMQ's default ratio)
-    slots = size // 84
-    if slots * 84 == size:
-        return slots * 80
-    raise ValueError(f"cannot infer the index layout from a file of {len(mm)} bytes")
+def index_slots(file_size: int) -> int:
+    """Hash slots of an IndexFile of this size, assuming RocketMQ's 1:4 slot:entry ratio
+    (40 + slots*4 + 4*slots*20 bytes); ValueError for any other geometry."""
+    slots = (file_size - INDEX_HEADER) // 84
+    if slots <= 0 or INDEX_HEADER + slots * 84 != file_size:
+        raise ValueError(f"cannot infer the index layout from a file of {file_size} bytes")
+    return slots
