@@ -17,9 +17,15 @@ import sys
 import threading
 import time
 
+_out_lock = threading.Lock()
+
 
 def out(**kw) -> None:
-    print(json.dumps(kw), flush=True)
+    """One JSON line; the client's callback threads print too, so whole lines under a lock."""
+    line = json.dumps(kw) + "\n"
+    with _out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def produce(a) -> int:
