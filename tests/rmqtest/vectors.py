@@ -1,11 +1,15 @@
-"""Access to the captured frames of the real client (../shared/protocol/vectors)."""
+"""Access to the captured frames of the real C++ client, copied into the repository from
+``shared/protocol/vectors`` (tests/fixtures/vectors), and to the Java 4.9.8 response bodies
+(tests/fixtures/java-forms)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "protocol" / "vectors"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+VECTORS = FIXTURES / "vectors"
+JAVA_FORMS = FIXTURES / "java-forms"
 
 
 def vector(num: int) -> tuple[bytes, dict]:
@@ -19,3 +23,12 @@ def vector(num: int) -> tuple[bytes, dict]:
 
 def all_vectors() -> list[Path]:
     return sorted(VECTORS.glob("*.bin"))
+
+
+def java_form(num: int) -> tuple[bytes, dict]:
+    """(body bytes, description) of the Java 4.9.8 response NN in tests/fixtures/java-forms."""
+    matches = sorted(JAVA_FORMS.glob(f"{num:02d}_*.body"))
+    if not matches:
+        raise FileNotFoundError(f"java form {num:02d} not found in {JAVA_FORMS}")
+    path = matches[0]
+    return path.read_bytes(), json.loads(path.with_suffix(".json").read_text())
