@@ -10,7 +10,7 @@ from pyrmq.client.message import (
     SendResult,
     SendStatus,
 )
-from pyrmq.client.nameserver import NameServerClient, RouteNotFound, TopicRoute
+from pyrmq.client.nameserver import NameServerClient, RouteNotFound
 from pyrmq.client.producer import Producer, SendError
 from pyrmq.client.sync import SyncProducer
 from pyrmq.client.transaction import LocalTransactionState, TransactionProducer
@@ -18,4 +18,4 @@ from pyrmq.client.transaction import LocalTransactionState, TransactionProducer
 __all__ = ["ConsumeFrom", "ConsumeStatus", "LitePullConsumer", "LocalTransactionState",
            "Message", "MessageModel", "MessageQueue", "NameServerClient", "Producer",
            "PullConsumer", "PushConsumer", "RouteNotFound", "SendError", "SendResult",
-           "SendStatus", "SyncProducer", "TopicRoute", "TransactionProducer"]
+           "SendStatus", "SyncProducer", "TransactionProducer"]

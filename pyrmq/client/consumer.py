@@ -28,8 +28,9 @@ from pyrmq.client.message import (
     MessageQueue,
     new_client_id,
 )
-from pyrmq.client.nameserver import NameServerClient, TopicRoute
+from pyrmq.client.nameserver import NameServerClient
 from pyrmq.client.rebalance import allocate_averagely
+from pyrmq.client.route import Route
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import (
     ConsumerData,
@@ -62,7 +63,7 @@ class _ClientBase:
                                         RequestCode.RESET_CONSUMER_CLIENT_OFFSET: self._reset})
         self.namesrv = NameServerClient(namesrv, self.remoting)
         self.client_id = new_client_id(instance)
-        self.routes: dict[str, TopicRoute] = {}
+        self.routes: dict[str, Route] = {}
 
     async def _notified(self, conn: Connection, cmd: RemotingCommand) -> None:
         return None
@@ -70,7 +71,7 @@ class _ClientBase:
     async def _reset(self, conn: Connection, cmd: RemotingCommand) -> None:
         return None
 
-    async def route(self, topic: str) -> TopicRoute:
+    async def route(self, topic: str) -> Route:
         r = await self.namesrv.get_route(topic)
         self.routes[topic] = r
         return r
@@ -246,8 +247,7 @@ class PushConsumer(_ClientBase):
             for m in re.finditer(r'(\{[^{}]*\})\s*:\s*(-?\d+)', text):
                 rows.append({**json.loads(m.group(1)), "offset": int(m.group(2))})
         for row in rows:
-            mq = MessageQueue(row["topic"], row["brokerName"], int(row["queueId"]))
-            resets[mq] = int(row["offset"])
+            resets[MessageQueue.from_dict(row)] = int(row["offset"])
         for mq, off in resets.items():
             self.offsets[mq] = off
             task = self._pullers.get(mq)
@@ -298,7 +298,7 @@ class PushConsumer(_ClientBase):
             except asyncio.TimeoutError:
                 pass
 
-    async def _client_ids(self, route: TopicRoute) -> list[str]:
+    async def _client_ids(self, route: Route) -> list[str]:
         for name in sorted(route.broker_addrs):
             addr = route.any_addr(name)
             if not addr:
@@ -356,8 +356,7 @@ class PushConsumer(_ClientBase):
         locked: set[MessageQueue] = set()
         for broker, queues in by_broker.items():
             body = jsonx.dumps({"clientId": self.client_id, "consumerGroup": self.group,
-                                "mqSet": [{"brokerName": q.broker_name, "queueId": q.queue_id,
-                                           "topic": q.topic} for q in queues]})
+                                "mqSet": [q.to_dict() for q in queues]})
             try:
                 r = await self.remoting.invoke(self.broker_addr(broker),
                                                request(code, None, body), 3)
@@ -366,7 +365,7 @@ class PushConsumer(_ClientBase):
                 continue
             if code == RequestCode.LOCK_BATCH_MQ and r.code == ResponseCode.SUCCESS:
                 for m in jsonx.loads(r.body).get("lockOKMQSet", []):
-                    locked.add(MessageQueue(m["topic"], m["brokerName"], int(m["queueId"])))
+                    locked.add(MessageQueue.from_dict(m))
         return locked
 
     # -- pulling and consuming --------------------------------------------------------------
@@ -501,13 +500,12 @@ class PushConsumer(_ClientBase):
         except (OSError, ValueError):
             return
         for row in data.get("offsetTable", []):
-            mq = MessageQueue(row["topic"], row["brokerName"], int(row["queueId"]))
+            mq = MessageQueue.from_dict(row)
             self.offsets[mq] = self._committed[mq] = int(row["offset"])
 
     def _save_local_offsets(self) -> None:
         os.makedirs(os.path.dirname(self._offset_file), exist_ok=True)
-        rows = [{"topic": q.topic, "brokerName": q.broker_name, "queueId": q.queue_id,
-                 "offset": o} for q, o in sorted(self.offsets.items())]
+        rows = [dict(q.to_dict(), offset=o) for q, o in sorted(self.offsets.items())]
         tmp = self._offset_file + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump({"offsetTable": rows}, f)

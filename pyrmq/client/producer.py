@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -20,9 +21,10 @@ from pyrmq.client.message import (
     new_client_id,
     new_uniq_key,
 )
-from pyrmq.client.nameserver import NameServerClient, RouteNotFound, TopicRoute
+from pyrmq.client.nameserver import NameServerClient, RouteNotFound
+from pyrmq.client.route import Route
 from pyrmq.protocol.bodies import HeartbeatData
-from pyrmq.protocol.codes import RequestCode, ResponseCode
+from pyrmq.protocol.codes import PermName, RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.message import BatchItem, compress_body, encode_batch, encode_properties
 from pyrmq.remoting import RemotingClient, RemotingError
@@ -55,7 +57,7 @@ class Producer:
         self.retry_times = retry_times
         self.compress_over = compress_over
         self.client_id = new_client_id(instance)
-        self.routes: dict[str, TopicRoute] = {}
+        self.routes: dict[str, Route] = {}
         self._route_time: dict[str, float] = {}
         self._rr: dict[str, int] = {}
         self._unavailable: dict[str, float] = {}   # broker name -> until (monotonic)
@@ -89,7 +91,7 @@ class Producer:
         return {a for r in self.routes.values() for addrs in r.broker_addrs.values()
                 for a in addrs.values()}
 
-    async def route(self, topic: str, refresh: bool = False) -> TopicRoute:
+    async def route(self, topic: str, refresh: bool = False) -> Route:
         now = time.monotonic()
         r = self.routes.get(topic)
         if r is None or refresh or now - self._route_time.get(topic, 0) > 30:
@@ -97,11 +99,12 @@ class Producer:
                 r = await self.namesrv.get_route(topic)
             except RouteNotFound:
                 # unknown topic: the default topic's route; the broker auto-creates it
-                base = await self.namesrv.get_route("TBW102")
-                qds = [{**qd, "readQueueNums": min(4, int(qd["readQueueNums"])),
-                        "writeQueueNums": min(4, int(qd["writeQueueNums"])), "perm": 6}
+                base = (await self.namesrv.get_route("TBW102")).data
+                qds = [dataclasses.replace(qd, read_queue_nums=min(4, qd.read_queue_nums),
+                                           write_queue_nums=min(4, qd.write_queue_nums),
+                                           perm=PermName.READ | PermName.WRITE)
                        for qd in base.queue_datas]
-                r = TopicRoute(topic, qds, base.broker_addrs)
+                r = Route(topic, dataclasses.replace(base, queue_datas=qds))
             self.routes[topic] = r
             self._route_time[topic] = now
         return r
@@ -133,7 +136,7 @@ class Producer:
             body, sysflag = compress_body(body, self.compression)
         return body, sysflag, uniq, props
 
-    async def _send_to(self, mq: MessageQueue, cmd: RemotingCommand, route: TopicRoute,
+    async def _send_to(self, mq: MessageQueue, cmd: RemotingCommand, route: Route,
                        timeout: float) -> RemotingCommand:
         addr = route.master(mq.broker_name)
         if addr is None:
