@@ -16,7 +16,6 @@ import inspect
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,7 +30,12 @@ from pyrmq.client.message import (
 from pyrmq.client.nameserver import NameServerClient
 from pyrmq.client.rebalance import allocate_averagely
 from pyrmq.client.route import Route
-from pyrmq.protocol import jsonx
+from pyrmq.protocol.admin import (
+    ConsumerListBody,
+    LockBatchRequestBody,
+    LockBatchResponseBody,
+    ResetOffsetBody,
+)
 from pyrmq.protocol.bodies import (
     ConsumerData,
     HeartbeatData,
@@ -40,6 +44,22 @@ from pyrmq.protocol.bodies import (
 )
 from pyrmq.protocol.codes import PullSysFlag, RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
+from pyrmq.protocol.errors import RemoteProtocolError
+from pyrmq.protocol.headers import (
+    ConsumerSendMsgBackRequestHeader,
+    GetConsumerListByGroupRequestHeader,
+    GetMaxOffsetRequestHeader,
+    GetMinOffsetRequestHeader,
+    Header,
+    OffsetResponseHeader,
+    PullMessageRequestHeader,
+    PullMessageResponseHeader,
+    QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader,
+    SearchOffsetRequestHeader,
+    UnregisterClientRequestHeader,
+    UpdateConsumerOffsetRequestHeader,
+)
 from pyrmq.protocol.message import MessageConst, MessageExt, decode_records
 from pyrmq.remoting import Connection, RemotingClient, RemotingError
 
@@ -47,6 +67,9 @@ log = logging.getLogger("pyrmq.client")
 
 Listener = Callable[[MessageExt], "ConsumeStatus | Awaitable[ConsumeStatus]"]
 RETRY_PREFIX = "%RETRY%"
+# pull answers that carry a PullMessageResponseHeader (Java processPullResponse)
+_PULL_STATUS = frozenset((ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND,
+                          ResponseCode.PULL_RETRY_IMMEDIATELY, ResponseCode.PULL_OFFSET_MOVED))
 
 
 def _restore_retry_topic(msg: MessageExt) -> MessageExt:
@@ -92,14 +115,13 @@ class _ClientBase:
             sysflag |= PullSysFlag.SUSPEND
         if commit_offset > 0:
             sysflag |= PullSysFlag.COMMIT_OFFSET
-        cmd = request(RequestCode.PULL_MESSAGE, {
-            "consumerGroup": self.group, "topic": mq.topic, "queueId": mq.queue_id,
-            "queueOffset": offset, "maxMsgNums": max_nums, "sysFlag": int(sysflag),
-            "commitOffset": commit_offset, "suspendTimeoutMillis": suspend_ms,
-            "subscription": sub.sub_string, "subVersion": sub.sub_version,
-            "expressionType": "TAG"})
+        cmd = request(RequestCode.PULL_MESSAGE, PullMessageRequestHeader(
+            self.group, mq.topic, mq.queue_id, offset, max_nums, int(sysflag), commit_offset,
+            suspend_ms, sub.sub_version, sub.sub_string, "TAG").to_ext())
         r = await self.remoting.invoke(self.broker_addr(mq.broker_name), cmd, timeout)
-        nxt = int(r.ext_fields.get("nextBeginOffset", offset))
+        if r.code not in _PULL_STATUS:  # refused: no pull result header
+            return r.code, offset, []
+        nxt = PullMessageResponseHeader.from_ext(r.ext_fields).next_begin_offset
         if r.code != ResponseCode.SUCCESS:
             return r.code, nxt, []
         msgs = [dataclasses.replace(m, body=m.decompressed_body()) if m.sysflag & 1 else m
@@ -109,22 +131,30 @@ class _ClientBase:
             msgs = [m for m in msgs if m.tags in tags]
         return r.code, nxt, msgs
 
-    async def _offset_request(self, code: int, mq: MessageQueue, **fields: Any) -> RemotingCommand:
-        return await self.remoting.invoke(self.broker_addr(mq.broker_name), request(
-            code, {"topic": mq.topic, "queueId": mq.queue_id, **fields}), 5.0)
+    async def _offset_request(self, code: int, mq: MessageQueue, header: Header
+                              ) -> RemotingCommand:
+        return await self.remoting.invoke(self.broker_addr(mq.broker_name),
+                                          request(code, header.to_ext()), 5.0)
+
+    async def _offset(self, code: int, mq: MessageQueue, header: Header) -> int:
+        r = await self._offset_request(code, mq, header)
+        return OffsetResponseHeader.from_ext(r.ext_fields).offset \
+            if r.code == ResponseCode.SUCCESS else 0
 
     async def max_offset(self, mq: MessageQueue) -> int:
-        r = await self._offset_request(RequestCode.GET_MAX_OFFSET, mq)
-        return int(r.ext_fields.get("offset", "0"))
+        """The queue's max offset (one past its last message); 0 if the broker refuses."""
+        return await self._offset(RequestCode.GET_MAX_OFFSET, mq,
+                                  GetMaxOffsetRequestHeader(mq.topic, mq.queue_id))
 
     async def min_offset(self, mq: MessageQueue) -> int:
-        r = await self._offset_request(RequestCode.GET_MIN_OFFSET, mq)
-        return int(r.ext_fields.get("offset", "0"))
+        """The queue's min offset; 0 if the broker refuses."""
+        return await self._offset(RequestCode.GET_MIN_OFFSET, mq,
+                                  GetMinOffsetRequestHeader(mq.topic, mq.queue_id))
 
     async def offset_by_time(self, mq: MessageQueue, timestamp_ms: int) -> int:
-        r = await self._offset_request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, mq,
-                                       timestamp=timestamp_ms)
-        return int(r.ext_fields.get("offset", "0"))
+        """The offset of the first message stored at or after ``timestamp_ms``."""
+        return await self._offset(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, mq,
+                                  SearchOffsetRequestHeader(mq.topic, mq.queue_id, timestamp_ms))
 
 
 class PullConsumer(_ClientBase):
@@ -215,9 +245,9 @@ class PushConsumer(_ClientBase):
             await self._lock_batch(list(self._pullers), RequestCode.UNLOCK_BATCH_MQ)
         for addr in self._broker_addrs():
             try:
-                await self.remoting.invoke(addr, request(RequestCode.UNREGISTER_CLIENT, {
-                    "clientID": self.client_id, "producerGroup": "",
-                    "consumerGroup": self.group}), 2.0)
+                await self.remoting.invoke(addr, request(
+                    RequestCode.UNREGISTER_CLIENT, UnregisterClientRequestHeader(
+                        self.client_id, consumer_group=self.group).to_ext()), 2.0)
             except RemotingError:
                 pass
         await self.remoting.close()
@@ -236,18 +266,11 @@ class PushConsumer(_ClientBase):
     async def _reset(self, conn: Connection, cmd: RemotingCommand) -> None:
         """RESET_CONSUMER_CLIENT_OFFSET from a broker: continue the named queues from the given
         offsets (array form, or Java's object-keyed form)."""
-        text = cmd.body.decode("utf-8", "replace")
-        resets: dict[MessageQueue, int] = {}
         try:
-            table = jsonx.loads(text).get("offsetTable")
-            rows = table if isinstance(table, list) else []
-        except Exception:
-            rows = []
-        if not rows:  # {"offsetTable":{{"brokerName":..,"queueId":..,"topic":..}:N,...}}
-            for m in re.finditer(r'(\{[^{}]*\})\s*:\s*(-?\d+)', text):
-                rows.append({**json.loads(m.group(1)), "offset": int(m.group(2))})
-        for row in rows:
-            resets[MessageQueue.from_dict(row)] = int(row["offset"])
+            resets = ResetOffsetBody.from_json(cmd.body).offset_table
+        except RemoteProtocolError as e:
+            log.warning("ignored a bad offset reset from %s: %s", conn.remote_addr, e)
+            return None
         for mq, off in resets.items():
             self.offsets[mq] = off
             task = self._pullers.get(mq)
@@ -304,9 +327,10 @@ class PushConsumer(_ClientBase):
             if not addr:
                 continue
             r = await self.remoting.invoke(addr, request(
-                RequestCode.GET_CONSUMER_LIST_BY_GROUP, {"consumerGroup": self.group}), 3)
+                RequestCode.GET_CONSUMER_LIST_BY_GROUP,
+                GetConsumerListByGroupRequestHeader(self.group).to_ext()), 3)
             if r.code == ResponseCode.SUCCESS:
-                return [str(c) for c in jsonx.loads(r.body).get("consumerIdList", [])]
+                return ConsumerListBody.from_json(r.body).consumer_id_list
         return []
 
     async def rebalance(self) -> None:
@@ -355,8 +379,7 @@ class PushConsumer(_ClientBase):
             by_broker.setdefault(mq.broker_name, []).append(mq)
         locked: set[MessageQueue] = set()
         for broker, queues in by_broker.items():
-            body = jsonx.dumps({"clientId": self.client_id, "consumerGroup": self.group,
-                                "mqSet": [q.to_dict() for q in queues]})
+            body = LockBatchRequestBody(self.group, self.client_id, queues).to_json()
             try:
                 r = await self.remoting.invoke(self.broker_addr(broker),
                                                request(code, None, body), 3)
@@ -364,8 +387,7 @@ class PushConsumer(_ClientBase):
                 log.debug("%s on %s failed: %s", code, broker, e)
                 continue
             if code == RequestCode.LOCK_BATCH_MQ and r.code == ResponseCode.SUCCESS:
-                for m in jsonx.loads(r.body).get("lockOKMQSet", []):
-                    locked.add(MessageQueue.from_dict(m))
+                locked.update(LockBatchResponseBody.from_json(r.body).lock_ok_mq_set)
         return locked
 
     # -- pulling and consuming --------------------------------------------------------------
@@ -374,8 +396,11 @@ class PushConsumer(_ClientBase):
             off = self.offsets.get(mq, -1)
         else:
             r = await self._offset_request(RequestCode.QUERY_CONSUMER_OFFSET, mq,
-                                           consumerGroup=self.group)
-            off = int(r.ext_fields.get("offset", "-1")) if r.code == ResponseCode.SUCCESS else -1
+                                           QueryConsumerOffsetRequestHeader(
+                                               self.group, mq.topic, mq.queue_id))
+            stored = QueryConsumerOffsetResponseHeader.from_ext(r.ext_fields).offset \
+                if r.code == ResponseCode.SUCCESS else None
+            off = -1 if stored is None else stored
         if off >= 0:
             return off
         if mq.topic.startswith(RETRY_PREFIX):
@@ -453,9 +478,9 @@ class PushConsumer(_ClientBase):
             self.offsets[mq] = m.queue_offset + 1
 
     async def _send_back(self, mq: MessageQueue, m: MessageExt) -> None:
-        fields = {"offset": m.phys_offset, "group": self.group, "delayLevel": 0,
-                  "originMsgId": m.msg_id, "originTopic": m.topic,
-                  "maxReconsumeTimes": self.max_reconsume_times}
+        fields = ConsumerSendMsgBackRequestHeader(
+            m.phys_offset, self.group, 0, origin_msg_id=m.msg_id, origin_topic=m.topic,
+            max_reconsume_times=self.max_reconsume_times).to_ext()
         for _ in range(3):
             try:
                 r = await self.remoting.invoke(f"{m.store_host[0]}:{m.store_host[1]}", request(
@@ -484,7 +509,8 @@ class PushConsumer(_ClientBase):
             return
         try:
             await self._offset_request(RequestCode.UPDATE_CONSUMER_OFFSET, mq,
-                                       consumerGroup=self.group, commitOffset=off)
+                                       UpdateConsumerOffsetRequestHeader(
+                                           self.group, mq.topic, mq.queue_id, off))
             self._committed[mq] = off
         except RemotingError as e:
             log.debug("commit %s failed: %s", mq, e)

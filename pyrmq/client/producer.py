@@ -26,6 +26,12 @@ from pyrmq.client.route import Route
 from pyrmq.protocol.bodies import HeartbeatData
 from pyrmq.protocol.codes import PermName, RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
+from pyrmq.protocol.errors import RemoteProtocolError
+from pyrmq.protocol.headers import (
+    SendMessageRequestHeader,
+    SendMessageResponseHeader,
+    UnregisterClientRequestHeader,
+)
 from pyrmq.protocol.message import BatchItem, compress_body, encode_batch, encode_properties
 from pyrmq.remoting import RemotingClient, RemotingError
 
@@ -72,9 +78,9 @@ class Producer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for addr in self._broker_addrs():
             try:
-                await self.remoting.invoke(addr, request(RequestCode.UNREGISTER_CLIENT, {
-                    "clientID": self.client_id, "producerGroup": self.group,
-                    "consumerGroup": ""}), 1.0)
+                await self.remoting.invoke(addr, request(
+                    RequestCode.UNREGISTER_CLIENT, UnregisterClientRequestHeader(
+                        self.client_id, producer_group=self.group).to_ext()), 1.0)
             except RemotingError:
                 pass
         await self.remoting.close()
@@ -122,10 +128,11 @@ class Producer:
 
     # -- sending ----------------------------------------------------------------------------
     def _header(self, msg: Message, mq: MessageQueue, props: bytes, sysflag: int,
-                batch: bool) -> dict[str, object]:
-        return {"a": self.group, "b": msg.topic, "c": "TBW102", "d": 4, "e": mq.queue_id,
-                "f": sysflag, "g": int(time.time() * 1000), "h": msg.flag,
-                "i": props.decode(), "j": 0, "k": False, "m": batch}
+                batch: bool) -> dict[str, str]:
+        """SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE extFields (V2 letter names)."""
+        return SendMessageRequestHeader(
+            self.group, msg.topic, "TBW102", 4, mq.queue_id, sysflag, int(time.time() * 1000),
+            msg.flag, props.decode(), 0, False, batch).to_ext_v2()
 
     def _encode(self, msg: Message) -> tuple[bytes, int, str, bytes]:
         uniq = new_uniq_key()
@@ -148,10 +155,13 @@ class Producer:
         if status is None:
             raise SendError(f"broker {mq.broker_name} refused the send: code {r.code} "
                             f"{r.remark}")
-        return SendResult(status, uniq, r.ext_fields.get("msgId", ""),
-                          MessageQueue(mq.topic, mq.broker_name,
-                                       int(r.ext_fields.get("queueId", mq.queue_id))),
-                          int(r.ext_fields.get("queueOffset", "-1")))
+        try:
+            h = SendMessageResponseHeader.from_ext(r.ext_fields)
+        except RemoteProtocolError as e:
+            raise SendError(f"broker {mq.broker_name} sent a bad send response: {e}") from None
+        queue = mq if h.queue_id == mq.queue_id else MessageQueue(mq.topic, mq.broker_name,
+                                                                   h.queue_id)
+        return SendResult(status, uniq, h.msg_id, queue, h.queue_offset)
 
     async def _send(self, msg: Message, code: int, body: bytes, sysflag: int, props: bytes,
                     uniq: str, queue: MessageQueue | None, batch: bool) -> SendResult:
