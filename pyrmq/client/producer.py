@@ -13,15 +13,15 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+from pyrmq.client.base import ClientBase
 from pyrmq.client.message import (
     Message,
     MessageQueue,
     SendResult,
     SendStatus,
-    new_client_id,
     new_uniq_key,
 )
-from pyrmq.client.nameserver import NameServerClient, RouteNotFound
+from pyrmq.client.nameserver import RouteNotFound
 from pyrmq.client.route import Route
 from pyrmq.protocol.bodies import HeartbeatData
 from pyrmq.protocol.codes import PermName, RequestCode, ResponseCode
@@ -33,7 +33,7 @@ from pyrmq.protocol.headers import (
     UnregisterClientRequestHeader,
 )
 from pyrmq.protocol.message import BatchItem, compress_body, encode_batch, encode_properties
-from pyrmq.remoting import RemotingClient, RemotingError
+from pyrmq.remoting import RemotingError
 
 COMPRESS_OVER = 4096
 _STATUS = {ResponseCode.SUCCESS: SendStatus.SEND_OK,
@@ -46,7 +46,7 @@ class SendError(Exception):
     """A send failed after its retries; the message says why."""
 
 
-class Producer:
+class Producer(ClientBase):
     """Sends messages to the brokers of a topic's route, round-robin over its queues, avoiding
     a broker that failed in the last 30 s, retrying a failed send on another queue."""
 
@@ -55,15 +55,11 @@ class Producer:
                  compression: str = "zlib", instance: str = "DEFAULT") -> None:
         if compression not in ("zlib", "lz4"):
             raise ValueError(f"compression must be zlib or lz4, not {compression!r}")
+        super().__init__(group, namesrv, instance)
         self.compression = compression
-        self.group = group
-        self.remoting = RemotingClient()
-        self.namesrv = NameServerClient(namesrv, self.remoting)
         self.send_timeout = send_timeout
         self.retry_times = retry_times
         self.compress_over = compress_over
-        self.client_id = new_client_id(instance)
-        self.routes: dict[str, Route] = {}
         self._route_time: dict[str, float] = {}
         self._rr: dict[str, int] = {}
         self._unavailable: dict[str, float] = {}   # broker name -> until (monotonic)
@@ -76,13 +72,8 @@ class Producer:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for addr in self._broker_addrs():
-            try:
-                await self.remoting.invoke(addr, request(
-                    RequestCode.UNREGISTER_CLIENT, UnregisterClientRequestHeader(
-                        self.client_id, producer_group=self.group).to_ext()), 1.0)
-            except RemotingError:
-                pass
+        await self.unregister(UnregisterClientRequestHeader(
+            self.client_id, producer_group=self.group), 1.0)
         await self.remoting.close()
 
     async def __aenter__(self) -> Producer:
@@ -93,11 +84,9 @@ class Producer:
         await self.shutdown()
 
     # -- routes -----------------------------------------------------------------------------
-    def _broker_addrs(self) -> set[str]:
-        return {a for r in self.routes.values() for addrs in r.broker_addrs.values()
-                for a in addrs.values()}
-
     async def route(self, topic: str, refresh: bool = False) -> Route:
+        """The topic's route, cached for 30 s; an unknown topic gets the default topic's
+        (TBW102) brokers with up to 4 queues, and the broker creates it on first send."""
         now = time.monotonic()
         r = self.routes.get(topic)
         if r is None or refresh or now - self._route_time.get(topic, 0) > 30:
@@ -257,9 +246,4 @@ class Producer:
             await asyncio.sleep(30)
 
     async def heartbeat(self) -> None:
-        body = HeartbeatData(self.client_id, [self.group]).to_json()
-        for addr in self._broker_addrs():
-            try:
-                await self.remoting.invoke(addr, request(RequestCode.HEART_BEAT, None, body), 3)
-            except RemotingError:
-                pass
+        await self.send_heartbeat(HeartbeatData(self.client_id, [self.group]).to_json())
