@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
+from typing import TypeVar
 
 from pyrmq.client.message import MessageQueue, new_client_id
 from pyrmq.client.nameserver import NameServerClient
@@ -34,6 +35,7 @@ from pyrmq.remoting import RemotingClient, RemotingError
 from pyrmq.remoting.connection import Handler
 
 log = logging.getLogger("pyrmq.client")
+C = TypeVar("C", bound="ClientBase")
 
 # pull answers that carry a PullMessageResponseHeader (Java processPullResponse)
 _PULL_STATUS = frozenset((ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND,
@@ -50,6 +52,20 @@ class ClientBase:
         self.namesrv = NameServerClient(namesrv, self.remoting)
         self.client_id = new_client_id(instance)
         self.routes: dict[str, Route] = {}
+
+    async def start(self) -> None:
+        """Start background work (heartbeats, rebalancing); nothing for a bare client."""
+
+    async def shutdown(self) -> None:
+        """Stop, unregister where registered, close every connection."""
+        await self.remoting.close()
+
+    async def __aenter__(self: C) -> C:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
 
     async def route(self, topic: str) -> Route:
         """Ask the NameServer for ``topic``'s route and remember it."""

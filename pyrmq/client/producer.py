@@ -74,14 +74,7 @@ class Producer(ClientBase):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.unregister(UnregisterClientRequestHeader(
             self.client_id, producer_group=self.group), 1.0)
-        await self.remoting.close()
-
-    async def __aenter__(self) -> Producer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.shutdown()
+        await super().shutdown()
 
     # -- routes -----------------------------------------------------------------------------
     async def route(self, topic: str, refresh: bool = False) -> Route:

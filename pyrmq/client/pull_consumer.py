@@ -25,6 +25,3 @@ class PullConsumer(ConsumerBase):
             await self.route(mq.topic)
         return await self.pull_once(mq, parse_subscription(mq.topic, expression), offset,
                                     max_nums)
-
-    async def shutdown(self) -> None:
-        await self.remoting.close()

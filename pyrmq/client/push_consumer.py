@@ -64,7 +64,6 @@ class PushConsumer(ConsumerBase):
             RequestCode.NOTIFY_CONSUMER_IDS_CHANGED: self._notified,
             RequestCode.RESET_CONSUMER_CLIENT_OFFSET: self._reset})
         self.orderly = orderly
-        self.allocate = allocate
         self.model = model
         self.consume_from = consume_from
         self.consume_timestamp_ms = consume_timestamp_ms
@@ -114,14 +113,7 @@ class PushConsumer(ConsumerBase):
             await lock_batch(self, list(self.rebalancer.pullers), lock=False)
         await self.unregister(UnregisterClientRequestHeader(
             self.client_id, consumer_group=self.group), 2.0)
-        await self.remoting.close()
-
-    async def __aenter__(self) -> PushConsumer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.shutdown()
+        await super().shutdown()
 
     async def _notified(self, conn: Connection, cmd: RemotingCommand) -> None:
         self.rebalancer.wake()
