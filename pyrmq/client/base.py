@@ -37,8 +37,9 @@ from pyrmq.remoting.connection import Handler
 log = logging.getLogger("pyrmq.client")
 C = TypeVar("C", bound="ClientBase")
 
-# pull answers that carry a PullMessageResponseHeader (Java processPullResponse)
-_PULL_STATUS = frozenset((ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND,
+# pull answers that carry a PullMessageResponseHeader (Java processPullResponse): the pull
+# result's next offset is where to continue
+PULL_RESULT_CODES = frozenset((ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND,
                           ResponseCode.PULL_RETRY_IMMEDIATELY, ResponseCode.PULL_OFFSET_MOVED))
 
 
@@ -120,7 +121,7 @@ class ConsumerBase(ClientBase):
             self.group, mq.topic, mq.queue_id, offset, max_nums, int(sysflag), commit_offset,
             suspend_ms, sub.sub_version, sub.sub_string, "TAG").to_ext())
         r = await self.remoting.invoke(self.broker_addr(mq.broker_name), cmd, timeout)
-        if r.code not in _PULL_STATUS:  # refused: no pull result header
+        if r.code not in PULL_RESULT_CODES:  # refused: no pull result header
             return r.code, offset, []
         nxt = PullMessageResponseHeader.from_ext(r.ext_fields).next_begin_offset
         if r.code != ResponseCode.SUCCESS:

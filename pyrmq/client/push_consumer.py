@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from pyrmq.client.base import ConsumerBase
+from pyrmq.client.base import PULL_RESULT_CODES, ConsumerBase
 from pyrmq.client.message import ConsumeFrom, ConsumeStatus, MessageModel, MessageQueue
 from pyrmq.client.offsets import LocalFileOffsetStore, OffsetStore, RemoteBrokerOffsetStore
 from pyrmq.client.orderly import consume_orderly, lock_batch
@@ -35,9 +35,6 @@ log = logging.getLogger("pyrmq.client")
 
 Listener = Callable[[MessageExt], "ConsumeStatus | Awaitable[ConsumeStatus]"]
 RETRY_PREFIX = "%RETRY%"
-# answers after which the pull result's next offset is where to continue
-_ADVANCE = (ResponseCode.SUCCESS, ResponseCode.PULL_RETRY_IMMEDIATELY,
-            ResponseCode.PULL_OFFSET_MOVED, ResponseCode.PULL_NOT_FOUND)
 
 
 def restore_retry_topic(msg: MessageExt) -> MessageExt:
@@ -173,7 +170,7 @@ class PushConsumer(ConsumerBase):
                     await self._consume(mq, msgs)
                 if mq in self._resets:  # a reset arrived while this pull was out
                     self.offsets[mq] = self._resets.pop(mq)
-                elif code in _ADVANCE:
+                elif code in PULL_RESULT_CODES:
                     self.offsets[mq] = nxt
                 else:
                     await asyncio.sleep(1.0)
