@@ -1,6 +1,6 @@
-"""pyrmq's own asyncio client: Producer, PushConsumer, PullConsumer."""
+"""pyrmq's own asyncio client: Producer, PushConsumer, PullConsumer, LitePullConsumer."""
 
-from pyrmq.client.consumer import LitePullConsumer, PullConsumer, PushConsumer
+from pyrmq.client.lite_pull import LitePullConsumer
 from pyrmq.client.message import (
     ConsumeFrom,
     ConsumeStatus,
@@ -10,12 +10,14 @@ from pyrmq.client.message import (
     SendResult,
     SendStatus,
 )
-from pyrmq.client.nameserver import NameServerClient, RouteNotFound, TopicRoute
+from pyrmq.client.nameserver import NameServerClient, RouteNotFound
 from pyrmq.client.producer import Producer, SendError
+from pyrmq.client.pull_consumer import PullConsumer
+from pyrmq.client.push_consumer import PushConsumer
 from pyrmq.client.sync import SyncProducer
 from pyrmq.client.transaction import LocalTransactionState, TransactionProducer
 
 __all__ = ["ConsumeFrom", "ConsumeStatus", "LitePullConsumer", "LocalTransactionState",
            "Message", "MessageModel", "MessageQueue", "NameServerClient", "Producer",
            "PullConsumer", "PushConsumer", "RouteNotFound", "SendError", "SendResult",
-           "SendStatus", "SyncProducer", "TopicRoute", "TransactionProducer"]
+           "SendStatus", "SyncProducer", "TransactionProducer"]

@@ -1,4 +1,5 @@
-"""Client-side message types: Message, MessageQueue, SendResult, ConsumeStatus, ids."""
+"""Client-side message types: Message, SendResult, ConsumeStatus, ids; MessageQueue is the
+protocol's (``pyrmq.protocol.admin.MessageQueue``), re-exported here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from pyrmq.protocol.admin import MessageQueue
 from pyrmq.protocol.message import MessageConst
+
+__all__ = ["ConsumeFrom", "ConsumeStatus", "Message", "MessageModel", "MessageQueue",
+           "SendResult", "SendStatus", "local_ip", "new_client_id", "new_uniq_key"]
 
 
 def local_ip() -> str:
@@ -80,13 +85,6 @@ class Message:
         props[MessageConst.UNIQ_KEY] = uniq_key
         props[MessageConst.WAIT] = "true"
         return props
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class MessageQueue:
-    topic: str
-    broker_name: str
-    queue_id: int
 
 
 class SendStatus(enum.IntEnum):

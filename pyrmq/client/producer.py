@@ -9,23 +9,31 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 
+from pyrmq.client.base import ClientBase
 from pyrmq.client.message import (
     Message,
     MessageQueue,
     SendResult,
     SendStatus,
-    new_client_id,
     new_uniq_key,
 )
-from pyrmq.client.nameserver import NameServerClient, RouteNotFound, TopicRoute
+from pyrmq.client.nameserver import RouteNotFound
+from pyrmq.client.route import Route
 from pyrmq.protocol.bodies import HeartbeatData
-from pyrmq.protocol.codes import RequestCode, ResponseCode
+from pyrmq.protocol.codes import PermName, RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
+from pyrmq.protocol.errors import RemoteProtocolError
+from pyrmq.protocol.headers import (
+    SendMessageRequestHeader,
+    SendMessageResponseHeader,
+    UnregisterClientRequestHeader,
+)
 from pyrmq.protocol.message import BatchItem, compress_body, encode_batch, encode_properties
-from pyrmq.remoting import RemotingClient, RemotingError
+from pyrmq.remoting import RemotingError
 
 COMPRESS_OVER = 4096
 _STATUS = {ResponseCode.SUCCESS: SendStatus.SEND_OK,
@@ -38,7 +46,7 @@ class SendError(Exception):
     """A send failed after its retries; the message says why."""
 
 
-class Producer:
+class Producer(ClientBase):
     """Sends messages to the brokers of a topic's route, round-robin over its queues, avoiding
     a broker that failed in the last 30 s, retrying a failed send on another queue."""
 
@@ -47,15 +55,11 @@ class Producer:
                  compression: str = "zlib", instance: str = "DEFAULT") -> None:
         if compression not in ("zlib", "lz4"):
             raise ValueError(f"compression must be zlib or lz4, not {compression!r}")
+        super().__init__(group, namesrv, instance)
         self.compression = compression
-        self.group = group
-        self.remoting = RemotingClient()
-        self.namesrv = NameServerClient(namesrv, self.remoting)
         self.send_timeout = send_timeout
         self.retry_times = retry_times
         self.compress_over = compress_over
-        self.client_id = new_client_id(instance)
-        self.routes: dict[str, TopicRoute] = {}
         self._route_time: dict[str, float] = {}
         self._rr: dict[str, int] = {}
         self._unavailable: dict[str, float] = {}   # broker name -> until (monotonic)
@@ -68,28 +72,14 @@ class Producer:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for addr in self._broker_addrs():
-            try:
-                await self.remoting.invoke(addr, request(RequestCode.UNREGISTER_CLIENT, {
-                    "clientID": self.client_id, "producerGroup": self.group,
-                    "consumerGroup": ""}), 1.0)
-            except RemotingError:
-                pass
-        await self.remoting.close()
-
-    async def __aenter__(self) -> Producer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.shutdown()
+        await self.unregister(UnregisterClientRequestHeader(
+            self.client_id, producer_group=self.group), 1.0)
+        await super().shutdown()
 
     # -- routes -----------------------------------------------------------------------------
-    def _broker_addrs(self) -> set[str]:
-        return {a for r in self.routes.values() for addrs in r.broker_addrs.values()
-                for a in addrs.values()}
-
-    async def route(self, topic: str, refresh: bool = False) -> TopicRoute:
+    async def route(self, topic: str, refresh: bool = False) -> Route:
+        """The topic's route, cached for 30 s; an unknown topic gets the default topic's
+        (TBW102) brokers with up to 4 queues, and the broker creates it on first send."""
         now = time.monotonic()
         r = self.routes.get(topic)
         if r is None or refresh or now - self._route_time.get(topic, 0) > 30:
@@ -97,11 +87,12 @@ class Producer:
                 r = await self.namesrv.get_route(topic)
             except RouteNotFound:
                 # unknown topic: the default topic's route; the broker auto-creates it
-                base = await self.namesrv.get_route("TBW102")
-                qds = [{**qd, "readQueueNums": min(4, int(qd["readQueueNums"])),
-                        "writeQueueNums": min(4, int(qd["writeQueueNums"])), "perm": 6}
+                base = (await self.namesrv.get_route("TBW102")).data
+                qds = [dataclasses.replace(qd, read_queue_nums=min(4, qd.read_queue_nums),
+                                           write_queue_nums=min(4, qd.write_queue_nums),
+                                           perm=PermName.READ | PermName.WRITE)
                        for qd in base.queue_datas]
-                r = TopicRoute(topic, qds, base.broker_addrs)
+                r = Route(topic, dataclasses.replace(base, queue_datas=qds))
             self.routes[topic] = r
             self._route_time[topic] = now
         return r
@@ -119,10 +110,11 @@ class Producer:
 
     # -- sending ----------------------------------------------------------------------------
     def _header(self, msg: Message, mq: MessageQueue, props: bytes, sysflag: int,
-                batch: bool) -> dict[str, object]:
-        return {"a": self.group, "b": msg.topic, "c": "TBW102", "d": 4, "e": mq.queue_id,
-                "f": sysflag, "g": int(time.time() * 1000), "h": msg.flag,
-                "i": props.decode(), "j": 0, "k": False, "m": batch}
+                batch: bool) -> dict[str, str]:
+        """SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE extFields (V2 letter names)."""
+        return SendMessageRequestHeader(
+            self.group, msg.topic, "TBW102", 4, mq.queue_id, sysflag, int(time.time() * 1000),
+            msg.flag, props.decode(), 0, False, batch).to_ext_v2()
 
     def _encode(self, msg: Message) -> tuple[bytes, int, str, bytes]:
         uniq = new_uniq_key()
@@ -133,7 +125,7 @@ class Producer:
             body, sysflag = compress_body(body, self.compression)
         return body, sysflag, uniq, props
 
-    async def _send_to(self, mq: MessageQueue, cmd: RemotingCommand, route: TopicRoute,
+    async def _send_to(self, mq: MessageQueue, cmd: RemotingCommand, route: Route,
                        timeout: float) -> RemotingCommand:
         addr = route.master(mq.broker_name)
         if addr is None:
@@ -145,10 +137,13 @@ class Producer:
         if status is None:
             raise SendError(f"broker {mq.broker_name} refused the send: code {r.code} "
                             f"{r.remark}")
-        return SendResult(status, uniq, r.ext_fields.get("msgId", ""),
-                          MessageQueue(mq.topic, mq.broker_name,
-                                       int(r.ext_fields.get("queueId", mq.queue_id))),
-                          int(r.ext_fields.get("queueOffset", "-1")))
+        try:
+            h = SendMessageResponseHeader.from_ext(r.ext_fields)
+        except RemoteProtocolError as e:
+            raise SendError(f"broker {mq.broker_name} sent a bad send response: {e}") from None
+        queue = mq if h.queue_id == mq.queue_id else MessageQueue(mq.topic, mq.broker_name,
+                                                                   h.queue_id)
+        return SendResult(status, uniq, h.msg_id, queue, h.queue_offset)
 
     async def _send(self, msg: Message, code: int, body: bytes, sysflag: int, props: bytes,
                     uniq: str, queue: MessageQueue | None, batch: bool) -> SendResult:
@@ -244,9 +239,4 @@ class Producer:
             await asyncio.sleep(30)
 
     async def heartbeat(self) -> None:
-        body = HeartbeatData(self.client_id, [self.group]).to_json()
-        for addr in self._broker_addrs():
-            try:
-                await self.remoting.invoke(addr, request(RequestCode.HEART_BEAT, None, body), 3)
-            except RemotingError:
-                pass
+        await self.send_heartbeat(HeartbeatData(self.client_id, [self.group]).to_json())

@@ -12,7 +12,8 @@ from pyrmq.client.message import Message, SendResult, SendStatus
 from pyrmq.client.producer import Producer, SendError
 from pyrmq.protocol.codes import RequestCode
 from pyrmq.protocol.command import RemotingCommand, request
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.errors import ProtocolError
+from pyrmq.protocol.headers import CheckTransactionStateRequestHeader, EndTransactionRequestHeader
 from pyrmq.protocol.message import MessageConst, MessageExt, decode_record, parse_offset_msg_id
 from pyrmq.remoting import Connection
 
@@ -66,23 +67,25 @@ class TransactionProducer(Producer):
         _, _, phys = parse_offset_msg_id(result.offset_msg_id)
         addr = self.routes[msg.topic].master(result.queue.broker_name)
         if addr:
-            await self.remoting.invoke_oneway(addr, request(RequestCode.END_TRANSACTION, {
-                "producerGroup": self.group, "tranStateTableOffset": result.queue_offset,
-                "commitLogOffset": phys, "commitOrRollback": state.value,
-                "fromTransactionCheck": False, "msgId": result.msg_id,
-                "transactionId": result.msg_id}))
+            await self.remoting.invoke_oneway(addr, request(
+                RequestCode.END_TRANSACTION, EndTransactionRequestHeader(
+                    self.group, result.queue_offset, phys, state.value, result.msg_id,
+                    from_transaction_check=False, transaction_id=result.msg_id).to_ext()))
         return result, state
 
     async def _on_check(self, conn: Connection, cmd: RemotingCommand) -> None:
-        ext = Ext(cmd.ext_fields)
-        msg = decode_record(cmd.body)
+        """CHECK_TRANSACTION_STATE: ask ``check`` and answer END_TRANSACTION (oneway)."""
+        try:
+            h = CheckTransactionStateRequestHeader.from_ext(cmd.ext_fields)
+            msg = decode_record(cmd.body)
+        except ProtocolError as e:
+            log.warning("ignored a bad transaction check from %s: %s", conn.remote_addr, e)
+            return None
         state = await _call(self.check, msg)
-        conn.invoke_oneway(request(RequestCode.END_TRANSACTION, {
-            "producerGroup": self.group,
-            "tranStateTableOffset": ext.int("tranStateTableOffset", 0),
-            "commitLogOffset": ext.int("commitLogOffset", 0), "commitOrRollback": state.value,
-            "fromTransactionCheck": True, "msgId": ext.str("msgId", ""),
-            "transactionId": ext.str("transactionId", "")}))
+        conn.invoke_oneway(request(RequestCode.END_TRANSACTION, EndTransactionRequestHeader(
+            self.group, h.tran_state_table_offset, h.commit_log_offset, state.value,
+            h.msg_id or "", from_transaction_check=True,
+            transaction_id=h.transaction_id or "").to_ext()))
         return None
 
 

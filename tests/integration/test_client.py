@@ -27,6 +27,15 @@ def cluster(tmp_path):
         yield c
 
 
+def _push(ns: str, group: str, topic: str, on, expr: str = "*", **kw) -> PushConsumer:
+    """A push consumer of ``topic`` from its first offset, rebalancing every second."""
+    c = PushConsumer(group, ns, consume_from=ConsumeFrom.FIRST_OFFSET, rebalance_interval=1.0,
+                     **kw)
+    c.subscribe(topic, expr)
+    c.listener = on
+    return c
+
+
 async def _consume(ns: str, group: str, topic: str, expr: str, n: int, *,
                    model=MessageModel.CLUSTERING, fail_first: int = 0, seconds: float = 30,
                    tmp=None) -> list:
@@ -41,16 +50,12 @@ async def _consume(ns: str, group: str, topic: str, expr: str, n: int, *,
             done.set()
         return ConsumeStatus.CONSUME_SUCCESS
 
-    c = PushConsumer(group, ns, model=model, consume_from=ConsumeFrom.FIRST_OFFSET,
-                     rebalance_interval=1.0, offset_dir=str(tmp) if tmp else None)
-    c.subscribe(topic, expr)
-    c.listener = on_message
-    await c.start()
-    try:
-        await asyncio.wait_for(done.wait(), seconds)
-    except asyncio.TimeoutError:
-        pass
-    await c.shutdown()
+    async with _push(ns, group, topic, on_message, expr, model=model,
+                     offset_dir=str(tmp) if tmp else None):
+        try:
+            await asyncio.wait_for(done.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
     return got
 
 
@@ -144,15 +149,8 @@ def test_orderly_push_consumer_in_order_with_local_retry(cluster):
                 done.set()
             return ConsumeStatus.CONSUME_SUCCESS
 
-        c = PushConsumer("CG_ORDERLY", cluster.ns_addr, orderly=True,
-                         consume_from=ConsumeFrom.FIRST_OFFSET, rebalance_interval=1.0)
-        c.subscribe("Ord")
-        c.listener = on
-        await c.start()
-        try:
+        async with _push(cluster.ns_addr, "CG_ORDERLY", "Ord", on, orderly=True):
             await asyncio.wait_for(done.wait(), 30)
-        finally:
-            await c.shutdown()
         assert seen == [f"{i:02d}".encode() for i in range(20)]
 
     asyncio.run(asyncio.wait_for(main(), 60))
@@ -232,12 +230,7 @@ def test_reset_offset_reaches_a_live_consumer(cluster):
                 again.set()
             return ConsumeStatus.CONSUME_SUCCESS
 
-        c = PushConsumer("CG_REPLAY", cluster.ns_addr, consume_from=ConsumeFrom.FIRST_OFFSET,
-                         rebalance_interval=1.0)
-        c.subscribe("Replay")
-        c.listener = on
-        await c.start()
-        try:
+        async with _push(cluster.ns_addr, "CG_REPLAY", "Replay", on):
             await asyncio.wait_for(first.wait(), 20)
             p = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "pyrmq", "resetOffsetByTime", "-n", cluster.ns_addr,
@@ -246,8 +239,6 @@ def test_reset_offset_reaches_a_live_consumer(cluster):
             out, err = await asyncio.wait_for(p.communicate(), 30)
             assert p.returncode == 0, err
             await asyncio.wait_for(again.wait(), 20)  # replayed while running
-        finally:
-            await c.shutdown()
         assert sorted(got[6:]) == sorted(got[:6]) == [f"p{i}".encode() for i in range(6)]
 
     asyncio.run(asyncio.wait_for(main(), 60))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pyrmq.client.message import MessageQueue
+from pyrmq.client import MessageQueue
 from pyrmq.client.rebalance import allocate_averagely, allocate_averagely_by_circle
 
 QS = [MessageQueue("T", "b", i) for i in range(8)]

@@ -53,10 +53,7 @@ async def topic_list(admin: Admin, args: argparse.Namespace) -> int:
 
 async def topic_route(admin: Admin, args: argparse.Namespace) -> int:
     r = await admin.route(args.topic)
-    out = {"queueDatas": r.queue_datas, "brokerDatas": [
-        {"brokerName": n, "brokerAddrs": {str(k): v for k, v in a.items()}}
-        for n, a in sorted(r.broker_addrs.items())]}
-    emit(out, True)  # a route is JSON either way
+    emit(r.data.to_dict(), True)  # a route is JSON either way
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
 from pyrmq.client import Message, Producer, PullConsumer
-from pyrmq.client.message import MessageQueue
+from pyrmq.protocol.admin import MessageQueue
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.message import MessageExt, decode_records, parse_offset_msg_id
