@@ -19,8 +19,6 @@
 #define HDR 40
 #define ENTRY 20
 
-int rmq_mkdirs(const char *path);
-
 static int64_t file_size(int32_t slots, int32_t max_index) {
     return HDR + (int64_t)slots * 4 + (int64_t)max_index * ENTRY;
 }

@@ -1,4 +1,6 @@
-/* store_int.h - the store handle shared by store.c, recovery.c and flush.c (not public). */
+/* store_int.h - the store handle and the internal calls shared by the store's modules:
+ * store.c (open/close, stats), put.c, get.c, dispatch.c, recovery.c, flush.c, replica.c.
+ * Not public: the binding sees rmq/store.h only. */
 #ifndef RMQ_STORE_INT_H
 #define RMQ_STORE_INT_H
 
@@ -8,7 +10,10 @@
 #include "rmq/cq.h"
 #include "rmq/index.h"
 #include "rmq/mapped.h"
+#include "rmq/record.h"
 #include "rmq/store.h"
+
+#define RMQ_CQ_BUCKETS 4096
 
 struct rmq_store {
     char root[RMQ_PATH_MAX];
@@ -49,6 +54,14 @@ void rmq_store_set_error(rmq_store_t *s, const char *what, int rc);
 /* Find (create when create != 0) the consume queue of topic/queue_id. NULL + *err on failure. */
 rmq_cq_t *rmq_store_cq(rmq_store_t *s, const uint8_t *topic, size_t topic_len, int32_t qid,
                        int create, int *err);
+/* Lookup only; the caller holds cq_lock (read or write). NULL when absent. (dispatch.c) */
+rmq_cq_t *rmq_store_cq_lookup(rmq_store_t *s, const uint8_t *topic, size_t topic_len,
+                              int32_t queue_id);
+/* Open every consume queue found under root/consumequeue (at open). 0 or an error. */
+int rmq_store_load_cqs(rmq_store_t *s);
+/* Dispatch a parsed record at phys to its consume queue and (do_index) the index. */
+int rmq_store_dispatch_rec(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int do_index,
+                           int64_t *cq_written, int64_t *idx_written);
 /* Dispatch a stored record to its consume queue and the index (rebuild = recovery path). */
 int rmq_store_dispatch(rmq_store_t *s, const uint8_t *rec_bytes, int64_t phys, int rebuild,
                        int64_t index_from, int64_t *cq_written, int64_t *idx_written);

@@ -36,6 +36,9 @@ typedef struct {
  * seg_size gives RMQ_ECORRUPT (path in errpath). Returns 0 or an error. */
 int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate,
                 char *errpath, size_t errlen);
+/* mkdir -p path (mode 0755). 0 or errno. */
+int rmq_mkdirs(const char *path);
+
 /* Unmap everything (waits for nothing: callers must be done). */
 void rmq_mq_close(rmq_mq_t *mq);
 
