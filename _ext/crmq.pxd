@@ -152,6 +152,8 @@ cdef extern from "rmq/store.h" nogil:
         int64_t consume_queues
         int64_t index_files
         int64_t flush_errors
+        int64_t dispatch_errors
+        int64_t dispatch_lag_bytes
         int32_t write_error
         int64_t checkpoint_physic_ts
         int64_t checkpoint_logics_ts

@@ -695,6 +695,7 @@ cdef class Store:
             "flushed_phys_offset": st.flushed_phys_offset,
             "commitlog_segments": st.commitlog_segments, "consume_queues": st.consume_queues,
             "index_files": st.index_files, "flush_errors": st.flush_errors,
+            "dispatch_errors": st.dispatch_errors, "dispatch_lag_bytes": st.dispatch_lag_bytes,
             "write_error": st.write_error, "checkpoint_physic_ts": st.checkpoint_physic_ts,
             "checkpoint_logics_ts": st.checkpoint_logics_ts,
             "checkpoint_index_ts": st.checkpoint_index_ts,

@@ -103,6 +103,72 @@ static int64_t tags_code_of(rmq_store_t *s, const rmq_rec_t *r) {
     return 0;
 }
 
+#ifdef RMQ_FAULT_INJECTION
+int rmq_fault_dispatch_errno = 0;
+#endif
+
+int64_t rmq_store_index_keys(const rmq_rec_t *r) {
+    const uint8_t *v, *k;
+    size_t vl, pos = 0, kl;
+    int64_t n = 0;
+    if ((r->sysflag & RMQ_SYSFLAG_TRAN_MASK) == RMQ_SYSFLAG_TRAN_ROLLBACK) return 0;
+    if (rmq_props_get(r->props, (size_t)r->props_len, "UNIQ_KEY", &v, &vl) && vl > 0) n++;
+    if (rmq_props_get(r->props, (size_t)r->props_len, "KEYS", &v, &vl))
+        while (rmq_keys_next(v, vl, &pos, &k, &kl)) n++;
+    return n;
+}
+
+int rmq_store_prepare_dispatch(rmq_store_t *s, const rmq_rec_t *r, int64_t n_records,
+                               int64_t index_keys) {
+    char errpath[RMQ_PATH_MAX + 64];
+    int tran = r->sysflag & RMQ_SYSFLAG_TRAN_MASK, rc = 0;
+    if (tran == 0 || tran == RMQ_SYSFLAG_TRAN_COMMIT) {
+        int err = 0;
+        rmq_cq_t *c = rmq_store_cq(s, r->topic, (size_t)r->topic_len, r->queue_id, 1, &err);
+        if (!c) return err;
+        rc = rmq_cq_reserve(c, r->queue_offset + n_records, errpath, sizeof errpath);
+    }
+    if (!rc && s->cfg.message_index_enable)
+        rc = rmq_index_reserve(&s->index, index_keys, errpath, sizeof errpath);
+    if (rc) rmq_store_set_error(s, errpath, rc);
+    return rc;
+}
+
+int rmq_store_reput(rmq_store_t *s) {
+    int64_t end = s->wrote;
+    while (s->reput < end) {
+        rmq_seg_t *g = rmq_mq_find(&s->clog, s->reput);
+        if (!g) return RMQ_ERANGE;
+        int64_t seg_end = g->base + g->size;
+        int64_t avail = (end < seg_end ? end : seg_end) - s->reput;
+        const uint8_t *p = g->map + (s->reput - g->base);
+        if (avail >= 8 && rmq_get32(p + 4) == RMQ_MAGIC_BLANK) {
+            rmq_seg_release(g);
+            s->reput = seg_end; /* the rest of this segment is padding */
+            continue;
+        }
+        if (avail < 8 || (int64_t)rmq_get32(p) > avail) {
+            rmq_seg_release(g);
+            return 0; /* the record's end has not arrived yet (replication) */
+        }
+        rmq_rec_t r;
+        int rc = rmq_rec_parse(p, (size_t)avail, s->cfg.check_crc_on_recover, &r);
+        if (rc <= 0 || r.phys_offset != s->reput) {
+            rmq_seg_release(g);
+            snprintf(s->last_error, sizeof s->last_error,
+                     "%s/commitlog: record at %lld failed validation", s->root,
+                     (long long)s->reput);
+            return RMQ_ECORRUPT;
+        }
+        rc = rmq_store_dispatch_rec(s, &r, s->reput, 1, NULL, NULL);
+        rmq_seg_release(g);
+        if (rc) return rc;
+        __atomic_store_n(&s->last_store_ts, r.store_timestamp, __ATOMIC_RELEASE);
+        s->reput += r.total_size;
+    }
+    return 0;
+}
+
 static int index_record(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int64_t *written) {
     const uint8_t *v;
     size_t vl;
@@ -132,6 +198,13 @@ int rmq_store_dispatch_rec(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int
                            int64_t *cq_written, int64_t *idx_written) {
     int tran = r->sysflag & RMQ_SYSFLAG_TRAN_MASK;
     int rc;
+#ifdef RMQ_FAULT_INJECTION
+    if (rmq_fault_dispatch_errno) {
+        snprintf(s->last_error, sizeof s->last_error, "dispatch %lld: injected",
+                 (long long)phys);
+        return rmq_fault_dispatch_errno;
+    }
+#endif
     if (tran == 0 || tran == RMQ_SYSFLAG_TRAN_COMMIT) {
         int err = 0;
         rmq_cq_t *c = rmq_store_cq(s, r->topic, (size_t)r->topic_len, r->queue_id, 1, &err);

@@ -61,9 +61,11 @@ static rmq_index_file_t *file_map(const char *path, int64_t size, int create, in
     struct stat st;
     if (fstat(f->fd, &st) != 0) { *err = errno; close(f->fd); free(f); return NULL; }
     if (create) {
-        if (ftruncate(f->fd, (off_t)size) != 0) {
-            *err = errno; close(f->fd); unlink(path); free(f); return NULL;
+        /* blocks reserved before the header is stored through the map: no SIGBUS when full */
+        if ((*err = rmq_file_reserve(f->fd, size)) != 0) {
+            close(f->fd); unlink(path); free(f); return NULL;
         }
+        f->reserved = 1;
     } else if (st.st_size != size) {
         *err = RMQ_ECORRUPT; close(f->fd); free(f); return NULL;
     }
@@ -130,6 +132,10 @@ int rmq_index_open(rmq_index_t *ix, const char *root, int32_t slots, int32_t max
         free(names[i]);
     }
     free(names);
+    if (!rc && ix->n > 0) { /* the newest file takes more entries: reserve it (retried later) */
+        rmq_index_file_t *f = ix->files[ix->n - 1];
+        f->reserved = rmq_file_reserve(f->fd, f->size) == 0;
+    }
     if (rc) rmq_index_close(ix);
     return rc;
 }
@@ -188,7 +194,11 @@ static int new_file(rmq_index_t *ix, char *errpath, size_t errlen) {
         int err = 0;
         rmq_index_file_t *f = file_map(path, file_size(ix->slots, ix->max_index), 1, &err);
         if (!f && err == EEXIST) continue;
-        if (!f) { snprintf(errpath, errlen, "create index file %s", path); return err; }
+        if (!f) {
+            snprintf(errpath, errlen, "create index file %s (%lld bytes)", path,
+                     (long long)file_size(ix->slots, ix->max_index));
+            return err;
+        }
         if (ix->n) { /* continue from where the previous file ended */
             rmq_index_file_t *prev = ix->files[ix->n - 1];
             f->begin_ts = prev->end_ts;
@@ -221,6 +231,22 @@ static int32_t key_hash(const uint8_t *topic, size_t tl, const uint8_t *key, siz
     if (p != buf) free(p);
     if (h == INT32_MIN) return 0;
     return h < 0 ? -h : h;
+}
+
+int rmq_index_reserve(rmq_index_t *ix, int64_t n, char *errpath, size_t errlen) {
+    if (n <= 0) return 0;
+    if (ix->n == 0 || ix->files[ix->n - 1]->index_count + n > ix->max_index)
+        return new_file(ix, errpath, errlen);
+    rmq_index_file_t *f = ix->files[ix->n - 1];
+    if (f->reserved) return 0;
+    int rc = rmq_file_reserve(f->fd, f->size);
+    if (rc) {
+        snprintf(errpath, errlen, "reserve %lld bytes for index file %s", (long long)f->size,
+                 f->path);
+        return rc;
+    }
+    f->reserved = 1;
+    return 0;
 }
 
 int rmq_index_put(rmq_index_t *ix, const uint8_t *topic, size_t topic_len, const uint8_t *key,

@@ -14,6 +14,7 @@
 
 #ifdef RMQ_FAULT_INJECTION
 int rmq_fault_create_errno = 0;
+int rmq_fault_reserve_errno = 0;
 #endif
 
 static long page_size(void) {
@@ -35,6 +36,52 @@ int rmq_mkdirs(const char *path) {
             tmp[i] = c;
         }
     }
+    return 0;
+}
+
+/* Fallback reservation: extend to size, then write zeros into every hole. */
+static int fill_holes(int fd, int64_t size) {
+    static const uint8_t zeros[65536];
+    struct stat st;
+    if (fstat(fd, &st) != 0) return errno;
+    if (st.st_size < size && ftruncate(fd, (off_t)size) != 0) return errno;
+    off_t pos = 0;
+    while (pos < (off_t)size) {
+        off_t hole = lseek(fd, pos, SEEK_HOLE);
+        if (hole < 0 || hole >= (off_t)size) break;
+        off_t data = lseek(fd, hole, SEEK_DATA);
+        if (data < 0 || data > (off_t)size) data = (off_t)size; /* ENXIO: a hole to the end */
+        for (off_t p = hole; p < data;) {
+            size_t n = (size_t)(data - p) < sizeof zeros ? (size_t)(data - p) : sizeof zeros;
+            ssize_t w = pwrite(fd, zeros, n, p);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return errno;
+            }
+            p += w;
+        }
+        pos = data;
+    }
+    return 0;
+}
+
+int rmq_file_reserve(int fd, int64_t size) {
+#ifdef RMQ_FAULT_INJECTION
+    if (rmq_fault_reserve_errno) return rmq_fault_reserve_errno;
+#endif
+    int rc = posix_fallocate(fd, 0, (off_t)size);
+    if (rc == EINVAL || rc == EOPNOTSUPP) rc = fill_holes(fd, size);
+    return rc;
+}
+
+int rmq_seg_reserve(rmq_mq_t *mq, rmq_seg_t *seg, char *errpath, size_t errlen) {
+    if (seg->reserved || !mq->preallocate) return 0;
+    int rc = rmq_file_reserve(seg->fd, seg->size);
+    if (rc) {
+        snprintf(errpath, errlen, "reserve %lld bytes for %s", (long long)seg->size, seg->path);
+        return rc;
+    }
+    seg->reserved = 1;
     return 0;
 }
 
@@ -135,6 +182,10 @@ int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate
         if ((rc = push_seg(mq, s)) != 0) { seg_free(s); break; }
     }
     free(bases);
+    if (!rc && mq->n > 0 && preallocate) { /* the segment that is written next */
+        char ignored[RMQ_PATH_MAX + 64];
+        rmq_seg_reserve(mq, mq->segs[mq->n - 1], ignored, sizeof ignored);
+    }
     if (rc) rmq_mq_close(mq);
     return rc;
 }
@@ -205,14 +256,10 @@ int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen) {
 #endif
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) { snprintf(errpath, errlen, "create %s", path); return errno; }
-    if (mq->preallocate) {
-        rc = posix_fallocate(fd, 0, (off_t)mq->seg_size);
-        if (rc == EINVAL || rc == EOPNOTSUPP) rc = ftruncate(fd, (off_t)mq->seg_size) ? errno : 0;
-    } else {
-        rc = ftruncate(fd, (off_t)mq->seg_size) ? errno : 0;
-    }
+    if (mq->preallocate) rc = rmq_file_reserve(fd, mq->seg_size);
+    else rc = ftruncate(fd, (off_t)mq->seg_size) ? errno : 0;
     if (rc) {
-        snprintf(errpath, errlen, "allocate %s", path);
+        snprintf(errpath, errlen, "reserve %lld bytes for %s", (long long)mq->seg_size, path);
         close(fd);
         unlink(path);
         return rc;
@@ -225,6 +272,7 @@ int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen) {
         unlink(path);
         return err;
     }
+    s->reserved = mq->preallocate;
     pthread_rwlock_wrlock(&mq->lock);
     rc = push_seg(mq, s);
     pthread_rwlock_unlock(&mq->lock);

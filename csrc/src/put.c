@@ -14,12 +14,19 @@
 /* Make room for len bytes in the last segment (rolling with a BLANK when needed) and return
  * the segment (with a reference) holding s->wrote. Caller holds put_lock. */
 static int reserve(rmq_store_t *s, int64_t len, rmq_seg_t **out) {
-    char errpath[RMQ_PATH_MAX];
+    char errpath[RMQ_PATH_MAX + 64];
     int64_t seg_size = s->cfg.mapped_file_size_commitlog;
     if (len + RMQ_BLANK_LEN > seg_size) return RMQ_ETOOBIG;
     rmq_seg_t *seg = rmq_mq_last(&s->clog);
     int64_t wrote = s->wrote;
     if (seg && wrote >= seg->base && wrote + len + RMQ_BLANK_LEN <= seg->base + seg_size) {
+        /* a segment found at open may not be reserved yet (the disk was full then) */
+        int rc = rmq_seg_reserve(&s->clog, seg, errpath, sizeof errpath);
+        if (rc) {
+            rmq_seg_release(seg);
+            rmq_store_set_error(s, errpath, rc);
+            return rc;
+        }
         *out = seg;
         return 0;
     }
@@ -43,7 +50,14 @@ static int reserve(rmq_store_t *s, int64_t len, rmq_seg_t **out) {
     return *out ? 0 : RMQ_EINVAL;
 }
 
+/* Refuse writes after a flush failure or above the disk warning ratio; first dispatch any
+ * record whose dispatch failed earlier (its queue offset must be taken before a new one is
+ * assigned). Caller holds put_lock. */
 static int check_writable(rmq_store_t *s) {
+    if (s->reput < s->wrote) {
+        int rc = rmq_store_reput(s);
+        if (rc) return rc; /* last_error names the file */
+    }
     if (__atomic_load_n(&s->write_error, __ATOMIC_ACQUIRE)) {
         snprintf(s->last_error, sizeof s->last_error,
                  "%s/commitlog: writes refused after a flush failure", s->root);
@@ -127,6 +141,9 @@ int rmq_store_put(rmq_store_t *s, const rmq_msg_t *m, rmq_put_result_t *res) {
     if (r.queue_offset < 0) { rc = err; goto out; }
     int64_t len = rmq_rec_len(m->body.len, m->topic.len, m->properties.len,
                               (r.sysflag & RMQ_SYSFLAG_BORNHOST_V6) != 0, s->cfg.store_host_v6);
+    /* Every file the record will touch exists with its blocks reserved before a byte is
+     * written: a full disk refuses the put here, never a SIGBUS inside a mapping. */
+    if ((rc = rmq_store_prepare_dispatch(s, &r, 1, rmq_store_index_keys(&r))) != 0) goto out;
     if ((rc = reserve(s, len, &seg)) != 0) goto out;
     int64_t phys = s->wrote;
     r.phys_offset = phys;
@@ -134,7 +151,11 @@ int rmq_store_put(rmq_store_t *s, const rmq_msg_t *m, rmq_put_result_t *res) {
     rmq_seg_release(seg);
     __atomic_store_n(&s->last_store_ts, r.store_timestamp, __ATOMIC_RELEASE);
     __atomic_store_n(&s->wrote, phys + len, __ATOMIC_RELEASE);
-    rc = rmq_store_dispatch_rec(s, &r, phys, 1, NULL, NULL);
+    /* The record is stored: a failed dispatch leaves s->reput at it, to be retried before
+     * the next put (which is refused until then) and by the flusher; recovery would rebuild
+     * it too. The put itself succeeded. */
+    if (rmq_store_dispatch_rec(s, &r, phys, 1, NULL, NULL) == 0) s->reput = phys + len;
+    else s->dispatch_errors++;
     s->put_count++;
     s->put_bytes += len;
     result_of(s, &r, phys, res);
@@ -206,8 +227,17 @@ int rmq_store_put_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
     if ((rc = parse_batch(s, batch, &items, &n)) != 0) return rc;
     if (n > max_results) { free(items); return RMQ_EBUFSMALL; }
     int bv6 = (tmpl->sysflag & RMQ_SYSFLAG_BORNHOST_V6) != 0;
-    int64_t total = 0;
+    int64_t total = 0, index_keys = 0;
+    rmq_rec_t kr;  /* only sysflag and props: what rmq_store_index_keys reads */
+    memset(&kr, 0, sizeof kr);
+    kr.sysflag = tmpl->sysflag;
+    kr.props = extra.ptr;
+    kr.props_len = (int32_t)extra.len;
+    int64_t extra_keys = extra.len ? rmq_store_index_keys(&kr) : 0;
     for (i = 0; i < n; i++) {
+        kr.props = items[i].props;
+        kr.props_len = items[i].props_len;
+        index_keys += rmq_store_index_keys(&kr) + extra_keys; /* an upper bound */
         size_t pl = (size_t)items[i].props_len;
         if (extra.len) pl += extra.len + (pl && items[i].props[pl - 1] != 2 ? 1 : 0);
         if (pl > RMQ_MAX_PROPS_LEN) { free(items); return RMQ_ETOOBIG; }
@@ -231,8 +261,11 @@ int rmq_store_put_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
     fill_rec(s, &m, &r, now);
     int64_t qoff = queue_offset_for(s, &r, &err);
     if (qoff < 0) { rc = err; goto out; }
+    r.queue_offset = qoff;
+    if ((rc = rmq_store_prepare_dispatch(s, &r, (int64_t)n, index_keys)) != 0) goto out;
     if ((rc = reserve(s, total, &seg)) != 0) goto out; /* the whole batch in one segment */
     int64_t phys = s->wrote;
+    int dispatching = 1;
     for (i = 0; i < n; i++) {
         size_t pl = (size_t)items[i].props_len;
         memcpy(props, items[i].props, pl);
@@ -253,7 +286,12 @@ int rmq_store_put_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
         int32_t len = rmq_rec_encode(seg->map + (phys - seg->base), &r);
         __atomic_store_n(&s->last_store_ts, now, __ATOMIC_RELEASE);
         __atomic_store_n(&s->wrote, phys + len, __ATOMIC_RELEASE);
-        if ((rc = rmq_store_dispatch_rec(s, &r, phys, 1, NULL, NULL)) != 0) break;
+        if (dispatching && rmq_store_dispatch_rec(s, &r, phys, 1, NULL, NULL) == 0) {
+            s->reput = phys + len;
+        } else if (dispatching) { /* stored; retried later (see rmq_store_put) */
+            dispatching = 0;
+            s->dispatch_errors++;
+        }
         result_of(s, &r, phys, &results[i]);
         phys += len;
         s->put_count++;

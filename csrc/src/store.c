@@ -101,7 +101,10 @@ int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t 
     snprintf(path, sizeof path, "%s/abort", root);
     int clean = access(path, F_OK) != 0;
     snprintf(path, sizeof path, "%s/checkpoint", root);
-    if ((rc = rmq_checkpoint_open(&s->cp, path)) != 0) goto fail;
+    if ((rc = rmq_checkpoint_open(&s->cp, path)) != 0) {
+        rmq_store_set_error(s, path, rc);
+        goto fail;
+    }
     snprintf(path, sizeof path, "%s/commitlog", root);
     rc = rmq_mq_open(&s->clog, path, cfg->mapped_file_size_commitlog, cfg->preallocate, errpath,
                      sizeof errpath);
@@ -251,6 +254,10 @@ void rmq_store_stats(rmq_store_t *s, rmq_store_stats_t *o) {
     memset(o, 0, sizeof *o);
     o->put_count = s->put_count;
     o->put_bytes = s->put_bytes;
+    pthread_mutex_lock(&s->put_lock);
+    o->dispatch_errors = s->dispatch_errors;
+    o->dispatch_lag_bytes = s->wrote - s->reput;
+    pthread_mutex_unlock(&s->put_lock);
     o->get_count = __atomic_load_n(&s->get_count, __ATOMIC_RELAXED);
     o->min_phys_offset = rmq_store_min_phys_offset(s);
     o->max_phys_offset = rmq_store_max_phys_offset(s);

@@ -20,6 +20,7 @@ typedef struct {
     int fd;
     int64_t begin_ts, end_ts, begin_phys, end_phys;
     int32_t slot_count, index_count;
+    int reserved;          /* blocks reserved (rmq_file_reserve)                              */
 } rmq_index_file_t;
 
 typedef struct {
@@ -46,6 +47,11 @@ int64_t rmq_index_resume_from(rmq_index_t *ix);
  * Rolls to a new file when the current one is full. 0 or an error. */
 int rmq_index_put(rmq_index_t *ix, const uint8_t *topic, size_t topic_len, const uint8_t *key,
                   size_t key_len, int64_t phys, int64_t store_ts, char *errpath, size_t errlen);
+
+/* Before a record is written: make sure the newest file has its blocks reserved and room for
+ * n more entries (else roll to a new, reserved file), so indexing the record cannot fail on
+ * a full disk. 0 or errno (errpath names the file). */
+int rmq_index_reserve(rmq_index_t *ix, int64_t n, char *errpath, size_t errlen);
 
 /* Commitlog offsets of entries with this key's hash stored in [begin, end] ms, newest first,
  * at most max. Hash collisions are possible: callers check the record. Returns the count. */

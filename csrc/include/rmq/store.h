@@ -244,6 +244,8 @@ typedef struct {
     int64_t consume_queues;
     int64_t index_files;
     int64_t flush_errors;
+    int64_t dispatch_errors;         /* stored records whose CQ/index dispatch failed (retried) */
+    int64_t dispatch_lag_bytes;      /* commitlog bytes stored but not dispatched yet           */
     int32_t write_error;             /* last write/flush error latched (0 = writable)           */
     int64_t checkpoint_physic_ts;
     int64_t checkpoint_logics_ts;
