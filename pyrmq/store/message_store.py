@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from pyrmq import _store
+from pyrmq.store.cleanup import Committed, RetentionCounters, clean_step
 from pyrmq.store.config import StoreConfig
 
 BORNHOST_V6_FLAG = 0x10
@@ -124,6 +125,7 @@ class MessageStore:
         self._s = _store.Store(self.root, self.config.to_c(), pack_host(store_host[0]),
                                store_host[1])
         self.recovery = RecoveryReport(**self._s.recovery)
+        self.retention = RetentionCounters()
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -270,11 +272,13 @@ class MessageStore:
         """Make everything written so far durable (commitlog, queues, index, checkpoint)."""
         self._s.flush()
 
-    def clean(self, now_ms: int | None = None, *, force: bool = False) -> int:
-        """One retention step (see ``pyrmq.store.cleanup``); returns segments deleted."""
-        from pyrmq.store.cleanup import clean_step
-
-        return clean_step(self, now_ms, force=force)
+    def clean(self, now_ms: int | None = None, *, force: bool = False,
+              committed: Committed = None) -> int:
+        """One retention step (see ``pyrmq.store.cleanup``); returns segments deleted.
+        ``committed``: the consumer groups' committed offsets, ``(group, topic, queue_id) ->
+        offset`` (or a callable returning them), so that a forced deletion names the groups
+        whose unconsumed messages it deleted."""
+        return clean_step(self, now_ms, force=force, committed=committed)
 
     def delete_expired(self, now_ms: int, reserved_ms: int, *, force: bool,
                        max_files: int = 1) -> int:
@@ -283,5 +287,6 @@ class MessageStore:
         return self._s.delete_expired(now_ms, reserved_ms, force, max_files)
 
     def stats(self) -> dict[str, int]:
-        """Counters and offsets of the store (put/get counts, flushed offset, segments...)."""
-        return self._s.stats()
+        """Counters and offsets of the store (put/get counts, flushed offset, segments,
+        dispatch errors and lag, ``retention_*`` counters of deleted segments)."""
+        return {**self._s.stats(), **self.retention.as_dict()}
