@@ -270,7 +270,7 @@ cdef class Store:
         with nogil:
             rc = c.rmq_store_open(cpath, &cfg, &s, &rep)
         if rc != 0:
-            raise _error(rc, f"open store {root}")
+            raise _error(rc, f"open store {root}", rep.error.decode("utf-8", "replace"))
         self._s = s
         self.root = root
         self.recovery = {
@@ -281,9 +281,11 @@ cdef class Store:
             "truncated_segment": rep.truncated_segment.decode("utf-8", "replace"),
             "truncated_at": rep.truncated_at,
             "bytes_truncated": rep.bytes_truncated,
+            "records_truncated": rep.records_truncated,
             "cq_entries_truncated": rep.cq_entries_truncated,
             "cq_entries_rebuilt": rep.cq_entries_rebuilt,
             "index_entries_rebuilt": rep.index_entries_rebuilt,
+            "index_entries_truncated": rep.index_entries_truncated,
             "elapsed_ms": rep.elapsed_ms,
         }
 

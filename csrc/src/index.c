@@ -333,14 +333,51 @@ int rmq_index_delete_below(rmq_index_t *ix, int64_t clog_min) {
     return deleted;
 }
 
-void rmq_index_truncate(rmq_index_t *ix, int64_t phys_end) {
+/* Undo the entries of f from the newest back while they point at or after phys_end: each
+ * entry's slot is restored to the entry's prev (what the slot held before it was added). */
+static int64_t drop_entries_from(rmq_index_t *ix, rmq_index_file_t *f, int64_t phys_end) {
+    int64_t dropped = 0;
+    uint8_t *slots = f->map + HDR, *entries = slots + (int64_t)ix->slots * 4;
+    while (f->index_count > 1) {
+        int32_t n = f->index_count - 1;
+        uint8_t *e = entries + (int64_t)n * ENTRY;
+        if ((int64_t)rmq_get64(e + 4) < phys_end) break;
+        int32_t h = (int32_t)rmq_get32(e), prev = (int32_t)rmq_get32(e + 16);
+        uint8_t *sp = slots + (int64_t)(h % ix->slots) * 4;
+        if ((int32_t)rmq_get32(sp) == n) {
+            rmq_put32(sp, (uint32_t)(prev > 0 && prev < n ? prev : 0));
+            if (prev <= 0 && f->slot_count > 0) f->slot_count--;
+        }
+        memset(e, 0, ENTRY);
+        f->index_count = n;
+        dropped++;
+    }
+    if (f->index_count > 1) { /* the newest remaining entry is where indexing resumes */
+        const uint8_t *e = entries + (int64_t)(f->index_count - 1) * ENTRY;
+        f->end_phys = (int64_t)rmq_get64(e + 4);
+        f->end_ts = f->begin_ts + (int64_t)(int32_t)rmq_get32(e + 12) * 1000;
+    } else if (f->end_phys >= phys_end) { /* empty: it covers nothing past the end */
+        f->end_phys = f->begin_phys < phys_end ? f->begin_phys : 0;
+        f->begin_phys = f->end_phys;
+    }
+    store_header(f);
+    return dropped;
+}
+
+int64_t rmq_index_truncate(rmq_index_t *ix, int64_t phys_end) {
+    int64_t dropped = 0;
     pthread_rwlock_wrlock(&ix->lock);
     while (ix->n > 0 && ix->files[ix->n - 1]->begin_phys >= phys_end &&
            ix->files[ix->n - 1]->index_count > 1) {
         rmq_index_file_t *f = ix->files[--ix->n];
+        dropped += f->index_count - 1;
         file_free(f, 1);
     }
+    /* The newest remaining file may still hold entries at or past the end (and an
+     * endPhyOffset there, below which rmq_index_put skips records): cut them. */
+    if (ix->n > 0) dropped += drop_entries_from(ix, ix->files[ix->n - 1], phys_end);
     pthread_rwlock_unlock(&ix->lock);
+    return dropped;
 }
 
 int rmq_index_flush(rmq_index_t *ix) {

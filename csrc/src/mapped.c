@@ -171,8 +171,9 @@ int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate
         }
         if (st.st_size != seg_size || bases[i] % seg_size != 0) {
             close(fd);
-            snprintf(errpath, errlen, "%s: size %lld, expected %lld", path,
-                     (long long)st.st_size, (long long)seg_size);
+            snprintf(errpath, errlen, "%s: size %lld bytes, expected %lld%s", path,
+                     (long long)st.st_size, (long long)seg_size,
+                     bases[i] % seg_size ? " (and a start offset that is not a multiple)" : "");
             rc = RMQ_ECORRUPT;
             break;
         }

@@ -126,6 +126,7 @@ int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t 
     return 0;
 fail:
     if (!s->last_error[0]) rmq_store_set_error(s, root, rc);
+    snprintf(report->error, sizeof report->error, "%s", s->last_error);
     for (size_t b = 0; b < s->cq_nbuckets; b++) {
         rmq_cq_t *c = s->cq_buckets[b];
         while (c) { rmq_cq_t *n = c->next; rmq_cq_close(c); free(c); c = n; }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -64,7 +65,9 @@ class GetResult:
 
 @dataclass(frozen=True, slots=True)
 class RecoveryReport:
-    """What open-time recovery did."""
+    """What open-time recovery did. ``lost_data`` is true when it dropped stored data (a torn
+    or corrupt tail and everything after it, which may have been acknowledged); ``severity``
+    is the logging level the summary deserves (WARNING then, else INFO)."""
 
     clean_shutdown: bool
     scan_from: int
@@ -73,23 +76,36 @@ class RecoveryReport:
     truncated_segment: str
     truncated_at: int
     bytes_truncated: int
+    records_truncated: int
     cq_entries_truncated: int
     cq_entries_rebuilt: int
     index_entries_rebuilt: int
+    index_entries_truncated: int
     elapsed_ms: float
+
+    @property
+    def lost_data(self) -> bool:
+        return self.bytes_truncated > 0 or self.records_truncated > 0
+
+    @property
+    def severity(self) -> int:
+        """``logging.WARNING`` when data was dropped, else ``logging.INFO``."""
+        return logging.WARNING if self.lost_data else logging.INFO
 
     def summary(self) -> str:
         """One log line."""
         kind = "clean shutdown" if self.clean_shutdown else "crash recovery"
         text = (f"{kind}: scanned {self.records_scanned} records from {self.scan_from} in "
                 f"{self.elapsed_ms:.1f} ms, commitlog end {self.max_phys_offset}")
-        if self.truncated_segment:
-            text += (f"; truncated {self.bytes_truncated} bytes at {self.truncated_at} in "
-                     f"{self.truncated_segment}")
-        if self.cq_entries_truncated or self.cq_entries_rebuilt or self.index_entries_rebuilt:
+        if self.lost_data:
+            text += (f"; truncated at {self.truncated_at} in {self.truncated_segment}: "
+                     f"DROPPED {self.records_truncated} records ({self.bytes_truncated} bytes), "
+                     "a torn or corrupt tail and everything after it")
+        if self.cq_entries_truncated or self.cq_entries_rebuilt or self.index_entries_rebuilt \
+                or self.index_entries_truncated:
             text += (f"; consume queue entries dropped {self.cq_entries_truncated}, rebuilt "
-                     f"{self.cq_entries_rebuilt}; index entries rebuilt "
-                     f"{self.index_entries_rebuilt}")
+                     f"{self.cq_entries_rebuilt}; index entries dropped "
+                     f"{self.index_entries_truncated}, rebuilt {self.index_entries_rebuilt}")
         return text
 
 

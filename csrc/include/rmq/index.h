@@ -62,9 +62,12 @@ size_t rmq_index_query(rmq_index_t *ix, const uint8_t *topic, size_t topic_len,
 /* Delete files whose endPhyOffset is below clog_min (never the newest). Returns count. */
 int rmq_index_delete_below(rmq_index_t *ix, int64_t clog_min);
 
-/* Drop every entry pointing at or after phys_end: files that begin there are deleted; the
- * newest remaining file is left as is (entries past phys_end are filtered by readers). */
-void rmq_index_truncate(rmq_index_t *ix, int64_t phys_end);
+/* Drop every entry pointing at or after phys_end (recovery truncated the commitlog there):
+ * files that begin there are deleted; in the newest remaining file the entries are undone
+ * (slots restored to their previous entry) and its endPhyOffset / endTimestamp set to its
+ * newest remaining entry, so records written from phys_end on are indexed at once.
+ * Returns the entries dropped. */
+int64_t rmq_index_truncate(rmq_index_t *ix, int64_t phys_end);
 
 int rmq_index_flush(rmq_index_t *ix);
 int rmq_index_count(rmq_index_t *ix);
