@@ -108,6 +108,10 @@ cdef object _error(int rc, str context, str detail=""):
     ``detail`` is the core's last-error text (it names the failing file)."""
     if detail:
         context = f"{context}: {detail}"
+        if detail.endswith(strerror(rc)):  # the core's text already ends with the reason
+            cls = DiskFullError if rc in (28, 122) else (OSError if rc > 0 else
+                                                          _ERRORS.get(rc, StoreError))
+            return cls(rc, context)
     if rc > 0:
         err = OSError(rc, f"{context}: {os.strerror(rc)}")
         if rc in (28, 122):  # ENOSPC, EDQUOT
