@@ -153,6 +153,23 @@ cdef void _set_host(unsigned char *dst, object host) except *:
     memcpy(dst, PyBytes_AS_STRING(host), n)
 
 
+cdef void _fill_msg(c.rmq_msg_t *m, bytes topic, int32_t queue_id, int32_t flag,
+                    int32_t sysflag, int64_t born_timestamp, bytes born_host, int32_t born_port,
+                    int32_t reconsume_times, int64_t prepared_transaction_offset) except *:
+    """The header fields of a message to put (body and properties are set by the caller)."""
+    memset(m, 0, sizeof(m[0]))
+    m.topic.ptr = PyBytes_AS_STRING(topic)
+    m.topic.len = len(topic)
+    m.queue_id = queue_id
+    m.flag = flag
+    m.sysflag = sysflag
+    m.born_timestamp = born_timestamp
+    _set_host(m.born_host, born_host)
+    m.born_port = born_port
+    m.reconsume_times = reconsume_times
+    m.prepared_transaction_offset = prepared_transaction_offset
+
+
 cdef Py_ssize_t _count_items(object batch) except -1:
     """Number of [i32 total]-prefixed items in a batch body (at least 1; the core validates)."""
     cdef Py_buffer v
@@ -229,6 +246,10 @@ cdef void _set_config_field(c.rmq_store_config_t *cfg, str key, int64_t v) excep
         cfg.preallocate = <int32_t>v
     else:
         raise ValueError(f"unknown store config field {key!r}")
+
+
+cdef enum:  # Store._queue_lookup's lookups
+    _Q_MIN, _Q_MAX, _Q_PHYS, _Q_BY_TIME, _Q_STORE_TIME
 
 
 cdef class Store:
@@ -349,16 +370,8 @@ cdef class Store:
         try:
             PyObject_GetBuffer(properties, &vp, PyBUF_SIMPLE)
             try:
-                m.topic.ptr = PyBytes_AS_STRING(topic)
-                m.topic.len = len(topic)
-                m.queue_id = queue_id
-                m.flag = flag
-                m.sysflag = sysflag
-                m.born_timestamp = born_timestamp
-                _set_host(m.born_host, born_host)
-                m.born_port = born_port
-                m.reconsume_times = reconsume_times
-                m.prepared_transaction_offset = prepared_transaction_offset
+                _fill_msg(&m, topic, queue_id, flag, sysflag, born_timestamp, born_host,
+                          born_port, reconsume_times, prepared_transaction_offset)
                 m.body.ptr = vb.buf
                 m.body.len = <size_t>vb.len
                 m.properties.ptr = vp.buf
@@ -400,15 +413,8 @@ cdef class Store:
             try:
                 PyObject_GetBuffer(extra_properties, &vp, PyBUF_SIMPLE)
                 try:
-                    memset(&m, 0, sizeof(m))
-                    m.topic.ptr = PyBytes_AS_STRING(topic)
-                    m.topic.len = len(topic)
-                    m.queue_id = queue_id
-                    m.sysflag = sysflag
-                    m.born_timestamp = born_timestamp
-                    _set_host(m.born_host, born_host)
-                    m.born_port = born_port
-                    m.reconsume_times = reconsume_times
+                    _fill_msg(&m, topic, queue_id, 0, sysflag, born_timestamp, born_host,
+                              born_port, reconsume_times, 0)
                     bb.ptr = vb.buf
                     bb.len = <size_t>vb.len
                     bp.ptr = vp.buf
@@ -545,23 +551,44 @@ cdef class Store:
         if rc != 0:
             raise _error(rc, f"append replicated bytes at {phys}", self._detail())
 
-    def min_offset(self, bytes topic not None, int32_t queue_id):
-        cdef c.rmq_buf_t t
+    cdef int64_t _queue_lookup(self, int what, bytes topic, int32_t queue_id,
+                               int64_t arg) except? -2:
+        """One per-queue lookup (one of the _Q_* codes); the GIL is released for the two
+        that read records (a binary search over store times, a record header)."""
+        cdef c.rmq_buf_t t = _tbuf(topic)
+        cdef int64_t r = -1
         self._enter()
-        t = _tbuf(topic)
         try:
-            return c.rmq_store_min_offset(self._s, t, queue_id)
+            if what == _Q_MIN:
+                r = c.rmq_store_min_offset(self._s, t, queue_id)
+            elif what == _Q_MAX:
+                r = c.rmq_store_max_offset(self._s, t, queue_id)
+            elif what == _Q_PHYS:
+                r = c.rmq_store_phys_of(self._s, t, queue_id, arg)
+            elif what == _Q_BY_TIME:
+                with nogil:
+                    r = c.rmq_store_offset_by_time(self._s, t, queue_id, arg)
+            else:
+                with nogil:
+                    r = c.rmq_store_store_time_at(self._s, t, queue_id, arg)
+            return r
         finally:
             self._leave()
 
+    def min_offset(self, bytes topic not None, int32_t queue_id):
+        return self._queue_lookup(_Q_MIN, topic, queue_id, 0)
+
     def max_offset(self, bytes topic not None, int32_t queue_id):
-        cdef c.rmq_buf_t t
-        self._enter()
-        t = _tbuf(topic)
-        try:
-            return c.rmq_store_max_offset(self._s, t, queue_id)
-        finally:
-            self._leave()
+        return self._queue_lookup(_Q_MAX, topic, queue_id, 0)
+
+    def phys_of(self, bytes topic not None, int32_t queue_id, int64_t offset):
+        return self._queue_lookup(_Q_PHYS, topic, queue_id, offset)
+
+    def offset_by_time(self, bytes topic not None, int32_t queue_id, int64_t ts):
+        return self._queue_lookup(_Q_BY_TIME, topic, queue_id, ts)
+
+    def store_time_at(self, bytes topic not None, int32_t queue_id, int64_t offset):
+        return self._queue_lookup(_Q_STORE_TIME, topic, queue_id, offset)
 
     def min_phys_offset(self):
         self._enter()
@@ -574,39 +601,6 @@ cdef class Store:
         self._enter()
         try:
             return c.rmq_store_max_phys_offset(self._s)
-        finally:
-            self._leave()
-
-    def phys_of(self, bytes topic not None, int32_t queue_id, int64_t offset):
-        cdef c.rmq_buf_t t
-        self._enter()
-        t = _tbuf(topic)
-        try:
-            return c.rmq_store_phys_of(self._s, t, queue_id, offset)
-        finally:
-            self._leave()
-
-    def offset_by_time(self, bytes topic not None, int32_t queue_id, int64_t ts):
-        cdef c.rmq_buf_t t
-        cdef int64_t r
-        self._enter()
-        t = _tbuf(topic)
-        try:
-            with nogil:
-                r = c.rmq_store_offset_by_time(self._s, t, queue_id, ts)
-            return r
-        finally:
-            self._leave()
-
-    def store_time_at(self, bytes topic not None, int32_t queue_id, int64_t offset):
-        cdef c.rmq_buf_t t
-        cdef int64_t r
-        self._enter()
-        t = _tbuf(topic)
-        try:
-            with nogil:
-                r = c.rmq_store_store_time_at(self._s, t, queue_id, offset)
-            return r
         finally:
             self._leave()
 

@@ -51,31 +51,16 @@ static void file_free(rmq_index_file_t *f, int unlink_it) {
     free(f);
 }
 
-static rmq_index_file_t *file_map(const char *path, int64_t size, int create, int *err) {
+static rmq_index_file_t *file_map(const char *path, int64_t size, int create, int *err,
+                                  char *errpath, size_t errlen) {
     rmq_index_file_t *f = calloc(1, sizeof *f);
     if (!f) { *err = RMQ_ENOMEM; return NULL; }
     snprintf(f->path, sizeof f->path, "%s", path);
     f->size = size;
-    f->fd = open(path, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0644);
-    if (f->fd < 0) { *err = errno; free(f); return NULL; }
-    struct stat st;
-    if (fstat(f->fd, &st) != 0) { *err = errno; close(f->fd); free(f); return NULL; }
-    if (create) {
-        /* blocks reserved before the header is stored through the map: no SIGBUS when full */
-        if ((*err = rmq_file_reserve(f->fd, size)) != 0) {
-            close(f->fd); unlink(path); free(f); return NULL;
-        }
-        f->reserved = 1;
-    } else if (st.st_size != size) {
-        *err = RMQ_ECORRUPT; close(f->fd); free(f); return NULL;
-    }
-    f->map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
-    if (f->map == MAP_FAILED) {
-        *err = errno; f->map = NULL; close(f->fd);
-        if (create) unlink(path);
-        free(f);
-        return NULL;
-    }
+    *err = rmq_file_map(path, size, create ? RMQ_MAP_CREATE_EXCL | RMQ_MAP_RESERVE : 0, &f->fd,
+                        &f->map, errpath, errlen);
+    if (*err) { free(f); return NULL; }
+    f->reserved = create;
     load_header(f);
     return f;
 }
@@ -126,8 +111,9 @@ int rmq_index_open(rmq_index_t *ix, const char *root, int32_t slots, int32_t max
         char path[RMQ_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", ix->dir, names[i]);
         int err = 0;
-        rmq_index_file_t *f = rc ? NULL : file_map(path, file_size(slots, max_index), 0, &err);
-        if (!rc && !f) { snprintf(errpath, errlen, "index file %s", path); rc = err; }
+        rmq_index_file_t *f = rc ? NULL : file_map(path, file_size(slots, max_index), 0, &err,
+                                                   errpath, errlen);
+        if (!rc && !f) rc = err;
         if (f && push(ix, f) != 0) { file_free(f, 0); rc = RMQ_ENOMEM; }
         free(names[i]);
     }
@@ -192,13 +178,10 @@ static int new_file(rmq_index_t *ix, char *errpath, size_t errlen) {
                  tm.tm_sec, (int)(ms % 1000));
         if (ix->n && strcmp(path, ix->files[ix->n - 1]->path) <= 0) continue; /* keep order */
         int err = 0;
-        rmq_index_file_t *f = file_map(path, file_size(ix->slots, ix->max_index), 1, &err);
+        rmq_index_file_t *f = file_map(path, file_size(ix->slots, ix->max_index), 1, &err,
+                                       errpath, errlen);
         if (!f && err == EEXIST) continue;
-        if (!f) {
-            snprintf(errpath, errlen, "create index file %s (%lld bytes)", path,
-                     (long long)file_size(ix->slots, ix->max_index));
-            return err;
-        }
+        if (!f) return err; /* errpath: "create PATH" or "reserve N bytes for PATH" */
         if (ix->n) { /* continue from where the previous file ended */
             rmq_index_file_t *prev = ix->files[ix->n - 1];
             f->begin_ts = prev->end_ts;

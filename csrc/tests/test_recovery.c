@@ -23,12 +23,7 @@ static rmq_put_result_t fill(rmq_store_t *s, int n) {
     body[sizeof body - 1] = 0;
     rmq_put_result_t r = {0};
     for (int i = 0; i < n; i++) {
-        rmq_msg_t m;
-        memset(&m, 0, sizeof m);
-        m.topic.ptr = "Rec"; m.topic.len = 3;
-        m.body.ptr = body; m.body.len = strlen(body);
-        m.properties.ptr = "KEYS\x01k\x02"; m.properties.len = 7;
-        m.born_host[0] = 127; m.born_host[3] = 1;
+        rmq_msg_t m = test_msg("Rec", 0, body, "KEYS\x01k\x02");
         REQUIRE(rmq_store_put(s, &m, &r) == 0);
     }
     return r;
@@ -179,14 +174,10 @@ static void test_wrong_segment_size_is_named(void) {
 
 int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-recovery");
-    rm_tree(root);
-    test_torn_tail();
-    rm_tree(root);
-    test_rebuild_dirs();
-    rm_tree(root);
-    test_truncation_cuts_the_index();
-    rm_tree(root);
-    test_wrong_segment_size_is_named();
+    RUN_IN(root, test_torn_tail);
+    RUN_IN(root, test_rebuild_dirs);
+    RUN_IN(root, test_truncation_cuts_the_index);
+    RUN_IN(root, test_wrong_segment_size_is_named);
     rm_tree(root);
     CHECK_DONE();
 }

@@ -74,7 +74,8 @@ static void test_index_roll(void) {
     int64_t end = rmq_store_max_phys_offset(s);
     rmq_fault_reserve_errno = ENOSPC;
     CHECK_EQ(put(s, "Ix", 0, "b", "KEYS\x01" "a last\x02", &r), ENOSPC);
-    CHECK(strstr(rmq_store_last_error(s), "create index file ") != NULL);
+    CHECK(strstr(rmq_store_last_error(s), "reserve 696 bytes for ") != NULL);
+    CHECK(strstr(rmq_store_last_error(s), "/index/") != NULL);
     CHECK_EQ(rmq_store_max_phys_offset(s), end);
     rmq_fault_reserve_errno = 0;
     REQUIRE(put(s, "Ix", 0, "b", "KEYS\x01" "a last\x02", &r) == 0);
@@ -133,11 +134,8 @@ static void test_dispatch_failure_is_retried(void) {
 
 int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-reserve");
-    rm_tree(root);
-    test_cq_and_commitlog_rolls();
-    rm_tree(root);
-    test_index_roll();
-    rm_tree(root);
-    test_dispatch_failure_is_retried();
+    RUN_IN(root, test_cq_and_commitlog_rolls);
+    RUN_IN(root, test_index_roll);
+    RUN_IN(root, test_dispatch_failure_is_retried);
     CHECK_DONE();
 }

@@ -48,6 +48,18 @@ int rmq_mkdirs(const char *path);
  * already in the file is kept. 0 or errno (ENOSPC, EDQUOT, EIO...). */
 int rmq_file_reserve(int fd, int64_t size);
 
+/* rmq_file_map modes */
+#define RMQ_MAP_CREATE       1  /* create or truncate, then size the file                     */
+#define RMQ_MAP_CREATE_EXCL  2  /* create; EEXIST when the file exists                        */
+#define RMQ_MAP_RESERVE      4  /* with a create mode: reserve the blocks (rmq_file_reserve)   */
+
+/* Open (mode 0: an existing file, whose size must be size, else RMQ_ECORRUPT with errpath
+ * "PATH: size N bytes, expected M") or create path, and map it shared read-write. 0 with *fd
+ * and *map, or an error with errpath naming the file and the failing step; nothing is left
+ * open and a file created here is removed. */
+int rmq_file_map(const char *path, int64_t size, int mode, int *fd, uint8_t **map,
+                 char *errpath, size_t errlen);
+
 /* Make sure seg's blocks are reserved (no-op when done, or when mq does not preallocate).
  * 0 or errno, with errpath naming the file and the size. */
 int rmq_seg_reserve(rmq_mq_t *mq, rmq_seg_t *seg, char *errpath, size_t errlen);
