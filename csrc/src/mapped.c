@@ -15,6 +15,7 @@
 #ifdef RMQ_FAULT_INJECTION
 int rmq_fault_create_errno = 0;
 int rmq_fault_reserve_errno = 0;
+int rmq_fault_no_fallocate = 0;
 #endif
 
 static long page_size(void) {
@@ -69,7 +70,11 @@ int rmq_file_reserve(int fd, int64_t size) {
 #ifdef RMQ_FAULT_INJECTION
     if (rmq_fault_reserve_errno) return rmq_fault_reserve_errno;
 #endif
-    int rc = posix_fallocate(fd, 0, (off_t)size);
+    int rc;
+#ifdef RMQ_FAULT_INJECTION
+    if (rmq_fault_no_fallocate) return fill_holes(fd, size);
+#endif
+    rc = posix_fallocate(fd, 0, (off_t)size);
     if (rc == EINVAL || rc == EOPNOTSUPP) rc = fill_holes(fd, size);
     return rc;
 }

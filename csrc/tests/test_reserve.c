@@ -3,9 +3,12 @@
  * refuses the put with nothing stored; a dispatch that fails after the record was stored is
  * retried before the next put, never skipped. Fault points stand in for ENOSPC. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rmq/errors.h"
 #include "rmq/mapped.h"
@@ -132,10 +135,34 @@ static void test_dispatch_failure_is_retried(void) {
     CHECK_EQ(rmq_store_close(s), 0);
 }
 
+static void test_fallback_fills_holes_and_keeps_data(void) {
+    char path[1100];
+    REQUIRE(rmq_mkdirs(root) == 0);
+    snprintf(path, sizeof path, "%s/sparse", root);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(ftruncate(fd, 256 * 1024) == 0); /* a hole, with data in the middle */
+    REQUIRE(pwrite(fd, "data", 4, 100 * 1024) == 4);
+    struct stat st;
+    REQUIRE(fstat(fd, &st) == 0);
+    int sparse = (int64_t)st.st_blocks * 512 < 256 * 1024; /* the filesystem keeps holes */
+    rmq_fault_no_fallocate = 1;
+    CHECK_EQ(rmq_file_reserve(fd, 300 * 1024), 0); /* extends too */
+    rmq_fault_no_fallocate = 0;
+    REQUIRE(fstat(fd, &st) == 0);
+    CHECK_EQ(st.st_size, 300 * 1024);
+    if (sparse) CHECK((int64_t)st.st_blocks * 512 >= 300 * 1024); /* every block allocated */
+    char got[4];
+    CHECK_EQ(pread(fd, got, 4, 100 * 1024), 4);
+    CHECK(memcmp(got, "data", 4) == 0);
+    close(fd);
+}
+
 int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-reserve");
     RUN_IN(root, test_cq_and_commitlog_rolls);
     RUN_IN(root, test_index_roll);
     RUN_IN(root, test_dispatch_failure_is_retried);
+    RUN_IN(root, test_fallback_fills_holes_and_keeps_data);
     CHECK_DONE();
 }

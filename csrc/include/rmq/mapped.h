@@ -100,6 +100,8 @@ int rmq_mq_read(rmq_mq_t *mq, int64_t off, void *out, size_t len);
 /* Test hooks: make rmq_mq_create / rmq_file_reserve fail with this errno (0 = off). */
 extern int rmq_fault_create_errno;
 extern int rmq_fault_reserve_errno;
+/* Test hook: rmq_file_reserve takes the fallback (as on a filesystem without fallocate). */
+extern int rmq_fault_no_fallocate;
 #endif
 
 #endif
