@@ -67,10 +67,13 @@ cdef extern from "rmq/store.h" nogil:
         char truncated_segment[512]
         int64_t truncated_at
         int64_t bytes_truncated
+        int64_t records_truncated
         int64_t cq_entries_truncated
         int64_t cq_entries_rebuilt
         int64_t index_entries_rebuilt
+        int64_t index_entries_truncated
         double elapsed_ms
+        char error[1280]
 
     int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t **out,
                        rmq_recovery_report_t *report)
@@ -152,6 +155,8 @@ cdef extern from "rmq/store.h" nogil:
         int64_t consume_queues
         int64_t index_files
         int64_t flush_errors
+        int64_t dispatch_errors
+        int64_t dispatch_lag_bytes
         int32_t write_error
         int64_t checkpoint_physic_ts
         int64_t checkpoint_logics_ts

@@ -108,6 +108,10 @@ cdef object _error(int rc, str context, str detail=""):
     ``detail`` is the core's last-error text (it names the failing file)."""
     if detail:
         context = f"{context}: {detail}"
+        if detail.endswith(strerror(rc)):  # the core's text already ends with the reason
+            cls = DiskFullError if rc in (28, 122) else (OSError if rc > 0 else
+                                                          _ERRORS.get(rc, StoreError))
+            return cls(rc, context)
     if rc > 0:
         err = OSError(rc, f"{context}: {os.strerror(rc)}")
         if rc in (28, 122):  # ENOSPC, EDQUOT
@@ -147,6 +151,23 @@ cdef void _set_host(unsigned char *dst, object host) except *:
         raise ValueError("host must be 4 (IPv4) or 16 (IPv6) packed bytes")
     memset(dst, 0, 16)
     memcpy(dst, PyBytes_AS_STRING(host), n)
+
+
+cdef void _fill_msg(c.rmq_msg_t *m, bytes topic, int32_t queue_id, int32_t flag,
+                    int32_t sysflag, int64_t born_timestamp, bytes born_host, int32_t born_port,
+                    int32_t reconsume_times, int64_t prepared_transaction_offset) except *:
+    """The header fields of a message to put (body and properties are set by the caller)."""
+    memset(m, 0, sizeof(m[0]))
+    m.topic.ptr = PyBytes_AS_STRING(topic)
+    m.topic.len = len(topic)
+    m.queue_id = queue_id
+    m.flag = flag
+    m.sysflag = sysflag
+    m.born_timestamp = born_timestamp
+    _set_host(m.born_host, born_host)
+    m.born_port = born_port
+    m.reconsume_times = reconsume_times
+    m.prepared_transaction_offset = prepared_transaction_offset
 
 
 cdef Py_ssize_t _count_items(object batch) except -1:
@@ -227,6 +248,10 @@ cdef void _set_config_field(c.rmq_store_config_t *cfg, str key, int64_t v) excep
         raise ValueError(f"unknown store config field {key!r}")
 
 
+cdef enum:  # Store._queue_lookup's lookups
+    _Q_MIN, _Q_MAX, _Q_PHYS, _Q_BY_TIME, _Q_STORE_TIME
+
+
 cdef class Store:
     """One open message store (``rmq_store_t``). Not a public API: use
     ``pyrmq.store.MessageStore``, which supplies the configuration and the policies."""
@@ -270,7 +295,7 @@ cdef class Store:
         with nogil:
             rc = c.rmq_store_open(cpath, &cfg, &s, &rep)
         if rc != 0:
-            raise _error(rc, f"open store {root}")
+            raise _error(rc, f"open store {root}", rep.error.decode("utf-8", "replace"))
         self._s = s
         self.root = root
         self.recovery = {
@@ -281,9 +306,11 @@ cdef class Store:
             "truncated_segment": rep.truncated_segment.decode("utf-8", "replace"),
             "truncated_at": rep.truncated_at,
             "bytes_truncated": rep.bytes_truncated,
+            "records_truncated": rep.records_truncated,
             "cq_entries_truncated": rep.cq_entries_truncated,
             "cq_entries_rebuilt": rep.cq_entries_rebuilt,
             "index_entries_rebuilt": rep.index_entries_rebuilt,
+            "index_entries_truncated": rep.index_entries_truncated,
             "elapsed_ms": rep.elapsed_ms,
         }
 
@@ -343,16 +370,8 @@ cdef class Store:
         try:
             PyObject_GetBuffer(properties, &vp, PyBUF_SIMPLE)
             try:
-                m.topic.ptr = PyBytes_AS_STRING(topic)
-                m.topic.len = len(topic)
-                m.queue_id = queue_id
-                m.flag = flag
-                m.sysflag = sysflag
-                m.born_timestamp = born_timestamp
-                _set_host(m.born_host, born_host)
-                m.born_port = born_port
-                m.reconsume_times = reconsume_times
-                m.prepared_transaction_offset = prepared_transaction_offset
+                _fill_msg(&m, topic, queue_id, flag, sysflag, born_timestamp, born_host,
+                          born_port, reconsume_times, prepared_transaction_offset)
                 m.body.ptr = vb.buf
                 m.body.len = <size_t>vb.len
                 m.properties.ptr = vp.buf
@@ -394,15 +413,8 @@ cdef class Store:
             try:
                 PyObject_GetBuffer(extra_properties, &vp, PyBUF_SIMPLE)
                 try:
-                    memset(&m, 0, sizeof(m))
-                    m.topic.ptr = PyBytes_AS_STRING(topic)
-                    m.topic.len = len(topic)
-                    m.queue_id = queue_id
-                    m.sysflag = sysflag
-                    m.born_timestamp = born_timestamp
-                    _set_host(m.born_host, born_host)
-                    m.born_port = born_port
-                    m.reconsume_times = reconsume_times
+                    _fill_msg(&m, topic, queue_id, 0, sysflag, born_timestamp, born_host,
+                              born_port, reconsume_times, 0)
                     bb.ptr = vb.buf
                     bb.len = <size_t>vb.len
                     bp.ptr = vp.buf
@@ -539,23 +551,44 @@ cdef class Store:
         if rc != 0:
             raise _error(rc, f"append replicated bytes at {phys}", self._detail())
 
-    def min_offset(self, bytes topic not None, int32_t queue_id):
-        cdef c.rmq_buf_t t
+    cdef int64_t _queue_lookup(self, int what, bytes topic, int32_t queue_id,
+                               int64_t arg) except? -2:
+        """One per-queue lookup (one of the _Q_* codes); the GIL is released for the two
+        that read records (a binary search over store times, a record header)."""
+        cdef c.rmq_buf_t t = _tbuf(topic)
+        cdef int64_t r = -1
         self._enter()
-        t = _tbuf(topic)
         try:
-            return c.rmq_store_min_offset(self._s, t, queue_id)
+            if what == _Q_MIN:
+                r = c.rmq_store_min_offset(self._s, t, queue_id)
+            elif what == _Q_MAX:
+                r = c.rmq_store_max_offset(self._s, t, queue_id)
+            elif what == _Q_PHYS:
+                r = c.rmq_store_phys_of(self._s, t, queue_id, arg)
+            elif what == _Q_BY_TIME:
+                with nogil:
+                    r = c.rmq_store_offset_by_time(self._s, t, queue_id, arg)
+            else:
+                with nogil:
+                    r = c.rmq_store_store_time_at(self._s, t, queue_id, arg)
+            return r
         finally:
             self._leave()
 
+    def min_offset(self, bytes topic not None, int32_t queue_id):
+        return self._queue_lookup(_Q_MIN, topic, queue_id, 0)
+
     def max_offset(self, bytes topic not None, int32_t queue_id):
-        cdef c.rmq_buf_t t
-        self._enter()
-        t = _tbuf(topic)
-        try:
-            return c.rmq_store_max_offset(self._s, t, queue_id)
-        finally:
-            self._leave()
+        return self._queue_lookup(_Q_MAX, topic, queue_id, 0)
+
+    def phys_of(self, bytes topic not None, int32_t queue_id, int64_t offset):
+        return self._queue_lookup(_Q_PHYS, topic, queue_id, offset)
+
+    def offset_by_time(self, bytes topic not None, int32_t queue_id, int64_t ts):
+        return self._queue_lookup(_Q_BY_TIME, topic, queue_id, ts)
+
+    def store_time_at(self, bytes topic not None, int32_t queue_id, int64_t offset):
+        return self._queue_lookup(_Q_STORE_TIME, topic, queue_id, offset)
 
     def min_phys_offset(self):
         self._enter()
@@ -568,39 +601,6 @@ cdef class Store:
         self._enter()
         try:
             return c.rmq_store_max_phys_offset(self._s)
-        finally:
-            self._leave()
-
-    def phys_of(self, bytes topic not None, int32_t queue_id, int64_t offset):
-        cdef c.rmq_buf_t t
-        self._enter()
-        t = _tbuf(topic)
-        try:
-            return c.rmq_store_phys_of(self._s, t, queue_id, offset)
-        finally:
-            self._leave()
-
-    def offset_by_time(self, bytes topic not None, int32_t queue_id, int64_t ts):
-        cdef c.rmq_buf_t t
-        cdef int64_t r
-        self._enter()
-        t = _tbuf(topic)
-        try:
-            with nogil:
-                r = c.rmq_store_offset_by_time(self._s, t, queue_id, ts)
-            return r
-        finally:
-            self._leave()
-
-    def store_time_at(self, bytes topic not None, int32_t queue_id, int64_t offset):
-        cdef c.rmq_buf_t t
-        cdef int64_t r
-        self._enter()
-        t = _tbuf(topic)
-        try:
-            with nogil:
-                r = c.rmq_store_store_time_at(self._s, t, queue_id, offset)
-            return r
         finally:
             self._leave()
 
@@ -695,6 +695,7 @@ cdef class Store:
             "flushed_phys_offset": st.flushed_phys_offset,
             "commitlog_segments": st.commitlog_segments, "consume_queues": st.consume_queues,
             "index_files": st.index_files, "flush_errors": st.flush_errors,
+            "dispatch_errors": st.dispatch_errors, "dispatch_lag_bytes": st.dispatch_lag_bytes,
             "write_error": st.write_error, "checkpoint_physic_ts": st.checkpoint_physic_ts,
             "checkpoint_logics_ts": st.checkpoint_logics_ts,
             "checkpoint_index_ts": st.checkpoint_index_ts,

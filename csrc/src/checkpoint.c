@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "rmq/checkpoint.h"
+#include "rmq/mapped.h"
 #include "rmq/record.h"
 
 #define CP_SIZE 4096
@@ -16,14 +17,16 @@ int rmq_checkpoint_open(rmq_checkpoint_t *cp, const char *path) {
     cp->fd = open(path, O_RDWR | O_CREAT, 0644);
     if (cp->fd < 0) return errno;
     struct stat st;
-    if (fstat(cp->fd, &st) != 0 || (st.st_size < CP_SIZE && ftruncate(cp->fd, CP_SIZE) != 0)) {
-        int e = errno;
+    int e = fstat(cp->fd, &st) != 0 ? errno : 0;
+    if (!e) e = rmq_file_reserve(cp->fd, CP_SIZE); /* stores into the map must not fault */
+    if (e) {
         close(cp->fd);
+        cp->fd = -1;
         return e;
     }
     cp->map = mmap(NULL, CP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, cp->fd, 0);
     if (cp->map == MAP_FAILED) {
-        int e = errno;
+        e = errno;
         cp->map = NULL;
         close(cp->fd);
         return e;

@@ -29,7 +29,8 @@ int rmq_cq_open(rmq_cq_t *cq, const char *root, const char *topic, size_t topic_
     cq->topic_len = topic_len;
     cq->queue_id = queue_id;
     snprintf(dir, sizeof dir, "%s/consumequeue/%s/%d", root, cq->topic, queue_id);
-    int rc = rmq_mq_open(&cq->mq, dir, (int64_t)entries_per_file * RMQ_CQ_UNIT, 0, errpath,
+    /* preallocate: a queue file's blocks are reserved before an entry is stored into it */
+    int rc = rmq_mq_open(&cq->mq, dir, (int64_t)entries_per_file * RMQ_CQ_UNIT, 1, errpath,
                          errlen);
     if (rc) { free(cq->topic); return rc; }
     /* Find the end: the last valid entry of the last non-empty file. */
@@ -75,6 +76,8 @@ static int write_entry(rmq_cq_t *cq, int64_t off, int64_t phys, int32_t size, in
         s = rmq_mq_find(&cq->mq, pos);
         if (!s) return RMQ_EINVAL; /* a gap of missing files before pos */
     }
+    int rc = rmq_seg_reserve(&cq->mq, s, errpath, errlen);
+    if (rc) { rmq_seg_release(s); return rc; }
     uint8_t *p = s->map + (pos - s->base);
     rmq_put64(p, (uint64_t)phys);
     rmq_put32(p + 8, (uint32_t)size);
@@ -108,6 +111,23 @@ int rmq_cq_put(rmq_cq_t *cq, int64_t off, int64_t phys, int32_t size, int64_t ta
     cq->max_phys_end = phys + size;
     __atomic_store_n(&cq->max_off, off + 1, __ATOMIC_RELEASE);
     return 0;
+}
+
+int rmq_cq_reserve(rmq_cq_t *cq, int64_t off_end, char *errpath, size_t errlen) {
+    int64_t need = off_end * RMQ_CQ_UNIT, seg = cq->mq.seg_size;
+    int rc = 0;
+    rmq_seg_t *last = rmq_mq_last(&cq->mq);
+    int64_t next;
+    if (last) {
+        rc = rmq_seg_reserve(&cq->mq, last, errpath, errlen);
+        next = last->base + last->size;
+        rmq_seg_release(last);
+    } else { /* the first file holds the next entry (after a pre-blank head if not at 0) */
+        int64_t pos = cq->max_off * RMQ_CQ_UNIT;
+        next = pos - pos % seg;
+    }
+    for (; !rc && next < need; next += seg) rc = rmq_mq_create(&cq->mq, next, errpath, errlen);
+    return rc;
 }
 
 int rmq_cq_get(rmq_cq_t *cq, int64_t off, int64_t *phys, int32_t *size, int64_t *tags) {

@@ -126,6 +126,12 @@ static void *flusher_main(void *arg) {
         if (now - last_disk >= 1000) {
             check_disk(s);
             last_disk = now;
+            /* records stored but not dispatched (a CQ/index file could not be created): retry,
+             * so consumers see them without waiting for the next put */
+            if (pthread_mutex_trylock(&s->put_lock) == 0) {
+                if (s->reput < s->wrote) rmq_store_reput(s);
+                pthread_mutex_unlock(&s->put_lock);
+            }
         }
     }
     return NULL;

@@ -19,8 +19,6 @@
 #define HDR 40
 #define ENTRY 20
 
-int rmq_mkdirs(const char *path);
-
 static int64_t file_size(int32_t slots, int32_t max_index) {
     return HDR + (int64_t)slots * 4 + (int64_t)max_index * ENTRY;
 }
@@ -53,29 +51,16 @@ static void file_free(rmq_index_file_t *f, int unlink_it) {
     free(f);
 }
 
-static rmq_index_file_t *file_map(const char *path, int64_t size, int create, int *err) {
+static rmq_index_file_t *file_map(const char *path, int64_t size, int create, int *err,
+                                  char *errpath, size_t errlen) {
     rmq_index_file_t *f = calloc(1, sizeof *f);
     if (!f) { *err = RMQ_ENOMEM; return NULL; }
     snprintf(f->path, sizeof f->path, "%s", path);
     f->size = size;
-    f->fd = open(path, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0644);
-    if (f->fd < 0) { *err = errno; free(f); return NULL; }
-    struct stat st;
-    if (fstat(f->fd, &st) != 0) { *err = errno; close(f->fd); free(f); return NULL; }
-    if (create) {
-        if (ftruncate(f->fd, (off_t)size) != 0) {
-            *err = errno; close(f->fd); unlink(path); free(f); return NULL;
-        }
-    } else if (st.st_size != size) {
-        *err = RMQ_ECORRUPT; close(f->fd); free(f); return NULL;
-    }
-    f->map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
-    if (f->map == MAP_FAILED) {
-        *err = errno; f->map = NULL; close(f->fd);
-        if (create) unlink(path);
-        free(f);
-        return NULL;
-    }
+    *err = rmq_file_map(path, size, create ? RMQ_MAP_CREATE_EXCL | RMQ_MAP_RESERVE : 0, &f->fd,
+                        &f->map, errpath, errlen);
+    if (*err) { free(f); return NULL; }
+    f->reserved = create;
     load_header(f);
     return f;
 }
@@ -126,12 +111,17 @@ int rmq_index_open(rmq_index_t *ix, const char *root, int32_t slots, int32_t max
         char path[RMQ_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", ix->dir, names[i]);
         int err = 0;
-        rmq_index_file_t *f = rc ? NULL : file_map(path, file_size(slots, max_index), 0, &err);
-        if (!rc && !f) { snprintf(errpath, errlen, "index file %s", path); rc = err; }
+        rmq_index_file_t *f = rc ? NULL : file_map(path, file_size(slots, max_index), 0, &err,
+                                                   errpath, errlen);
+        if (!rc && !f) rc = err;
         if (f && push(ix, f) != 0) { file_free(f, 0); rc = RMQ_ENOMEM; }
         free(names[i]);
     }
     free(names);
+    if (!rc && ix->n > 0) { /* the newest file takes more entries: reserve it (retried later) */
+        rmq_index_file_t *f = ix->files[ix->n - 1];
+        f->reserved = rmq_file_reserve(f->fd, f->size) == 0;
+    }
     if (rc) rmq_index_close(ix);
     return rc;
 }
@@ -188,9 +178,10 @@ static int new_file(rmq_index_t *ix, char *errpath, size_t errlen) {
                  tm.tm_sec, (int)(ms % 1000));
         if (ix->n && strcmp(path, ix->files[ix->n - 1]->path) <= 0) continue; /* keep order */
         int err = 0;
-        rmq_index_file_t *f = file_map(path, file_size(ix->slots, ix->max_index), 1, &err);
+        rmq_index_file_t *f = file_map(path, file_size(ix->slots, ix->max_index), 1, &err,
+                                       errpath, errlen);
         if (!f && err == EEXIST) continue;
-        if (!f) { snprintf(errpath, errlen, "create index file %s", path); return err; }
+        if (!f) return err; /* errpath: "create PATH" or "reserve N bytes for PATH" */
         if (ix->n) { /* continue from where the previous file ended */
             rmq_index_file_t *prev = ix->files[ix->n - 1];
             f->begin_ts = prev->end_ts;
@@ -223,6 +214,22 @@ static int32_t key_hash(const uint8_t *topic, size_t tl, const uint8_t *key, siz
     if (p != buf) free(p);
     if (h == INT32_MIN) return 0;
     return h < 0 ? -h : h;
+}
+
+int rmq_index_reserve(rmq_index_t *ix, int64_t n, char *errpath, size_t errlen) {
+    if (n <= 0) return 0;
+    if (ix->n == 0 || ix->files[ix->n - 1]->index_count + n > ix->max_index)
+        return new_file(ix, errpath, errlen);
+    rmq_index_file_t *f = ix->files[ix->n - 1];
+    if (f->reserved) return 0;
+    int rc = rmq_file_reserve(f->fd, f->size);
+    if (rc) {
+        snprintf(errpath, errlen, "reserve %lld bytes for index file %s", (long long)f->size,
+                 f->path);
+        return rc;
+    }
+    f->reserved = 1;
+    return 0;
 }
 
 int rmq_index_put(rmq_index_t *ix, const uint8_t *topic, size_t topic_len, const uint8_t *key,
@@ -309,14 +316,51 @@ int rmq_index_delete_below(rmq_index_t *ix, int64_t clog_min) {
     return deleted;
 }
 
-void rmq_index_truncate(rmq_index_t *ix, int64_t phys_end) {
+/* Undo the entries of f from the newest back while they point at or after phys_end: each
+ * entry's slot is restored to the entry's prev (what the slot held before it was added). */
+static int64_t drop_entries_from(rmq_index_t *ix, rmq_index_file_t *f, int64_t phys_end) {
+    int64_t dropped = 0;
+    uint8_t *slots = f->map + HDR, *entries = slots + (int64_t)ix->slots * 4;
+    while (f->index_count > 1) {
+        int32_t n = f->index_count - 1;
+        uint8_t *e = entries + (int64_t)n * ENTRY;
+        if ((int64_t)rmq_get64(e + 4) < phys_end) break;
+        int32_t h = (int32_t)rmq_get32(e), prev = (int32_t)rmq_get32(e + 16);
+        uint8_t *sp = slots + (int64_t)(h % ix->slots) * 4;
+        if ((int32_t)rmq_get32(sp) == n) {
+            rmq_put32(sp, (uint32_t)(prev > 0 && prev < n ? prev : 0));
+            if (prev <= 0 && f->slot_count > 0) f->slot_count--;
+        }
+        memset(e, 0, ENTRY);
+        f->index_count = n;
+        dropped++;
+    }
+    if (f->index_count > 1) { /* the newest remaining entry is where indexing resumes */
+        const uint8_t *e = entries + (int64_t)(f->index_count - 1) * ENTRY;
+        f->end_phys = (int64_t)rmq_get64(e + 4);
+        f->end_ts = f->begin_ts + (int64_t)(int32_t)rmq_get32(e + 12) * 1000;
+    } else if (f->end_phys >= phys_end) { /* empty: it covers nothing past the end */
+        f->end_phys = f->begin_phys < phys_end ? f->begin_phys : 0;
+        f->begin_phys = f->end_phys;
+    }
+    store_header(f);
+    return dropped;
+}
+
+int64_t rmq_index_truncate(rmq_index_t *ix, int64_t phys_end) {
+    int64_t dropped = 0;
     pthread_rwlock_wrlock(&ix->lock);
     while (ix->n > 0 && ix->files[ix->n - 1]->begin_phys >= phys_end &&
            ix->files[ix->n - 1]->index_count > 1) {
         rmq_index_file_t *f = ix->files[--ix->n];
+        dropped += f->index_count - 1;
         file_free(f, 1);
     }
+    /* The newest remaining file may still hold entries at or past the end (and an
+     * endPhyOffset there, below which rmq_index_put skips records): cut them. */
+    if (ix->n > 0) dropped += drop_entries_from(ix, ix->files[ix->n - 1], phys_end);
     pthread_rwlock_unlock(&ix->lock);
+    return dropped;
 }
 
 int rmq_index_flush(rmq_index_t *ix) {

@@ -14,6 +14,8 @@
 
 #ifdef RMQ_FAULT_INJECTION
 int rmq_fault_create_errno = 0;
+int rmq_fault_reserve_errno = 0;
+int rmq_fault_no_fallocate = 0;
 #endif
 
 static long page_size(void) {
@@ -38,6 +40,56 @@ int rmq_mkdirs(const char *path) {
     return 0;
 }
 
+/* Fallback reservation: extend to size, then write zeros into every hole. */
+static int fill_holes(int fd, int64_t size) {
+    static const uint8_t zeros[65536];
+    struct stat st;
+    if (fstat(fd, &st) != 0) return errno;
+    if (st.st_size < size && ftruncate(fd, (off_t)size) != 0) return errno;
+    off_t pos = 0;
+    while (pos < (off_t)size) {
+        off_t hole = lseek(fd, pos, SEEK_HOLE);
+        if (hole < 0 || hole >= (off_t)size) break;
+        off_t data = lseek(fd, hole, SEEK_DATA);
+        if (data < 0 || data > (off_t)size) data = (off_t)size; /* ENXIO: a hole to the end */
+        for (off_t p = hole; p < data;) {
+            size_t n = (size_t)(data - p) < sizeof zeros ? (size_t)(data - p) : sizeof zeros;
+            ssize_t w = pwrite(fd, zeros, n, p);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return errno;
+            }
+            p += w;
+        }
+        pos = data;
+    }
+    return 0;
+}
+
+int rmq_file_reserve(int fd, int64_t size) {
+#ifdef RMQ_FAULT_INJECTION
+    if (rmq_fault_reserve_errno) return rmq_fault_reserve_errno;
+#endif
+    int rc;
+#ifdef RMQ_FAULT_INJECTION
+    if (rmq_fault_no_fallocate) return fill_holes(fd, size);
+#endif
+    rc = posix_fallocate(fd, 0, (off_t)size);
+    if (rc == EINVAL || rc == EOPNOTSUPP) rc = fill_holes(fd, size);
+    return rc;
+}
+
+int rmq_seg_reserve(rmq_mq_t *mq, rmq_seg_t *seg, char *errpath, size_t errlen) {
+    if (seg->reserved || !mq->preallocate) return 0;
+    int rc = rmq_file_reserve(seg->fd, seg->size);
+    if (rc) {
+        snprintf(errpath, errlen, "reserve %lld bytes for %s", (long long)seg->size, seg->path);
+        return rc;
+    }
+    seg->reserved = 1;
+    return 0;
+}
+
 static void seg_free(rmq_seg_t *s) {
     if (s->map) munmap(s->map, (size_t)s->size);
     if (s->fd >= 0) close(s->fd);
@@ -49,21 +101,61 @@ void rmq_seg_release(rmq_seg_t *s) {
     if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) seg_free(s);
 }
 
-static rmq_seg_t *seg_map(const char *path, int64_t base, int64_t size, int fd, int *err) {
+int rmq_file_map(const char *path, int64_t size, int mode, int *fd_out, uint8_t **map_out,
+                 char *errpath, size_t errlen) {
+    int create = mode & (RMQ_MAP_CREATE | RMQ_MAP_CREATE_EXCL), rc = 0;
+    int flags = O_RDWR | (mode & RMQ_MAP_CREATE ? O_CREAT | O_TRUNC : 0) |
+                (mode & RMQ_MAP_CREATE_EXCL ? O_CREAT | O_EXCL : 0);
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        snprintf(errpath, errlen, "%s %s", create ? "create" : "open", path);
+        return errno;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = errno;
+        snprintf(errpath, errlen, "stat %s", path);
+    } else if (create) {
+        /* blocks reserved before a byte is stored through the map: no SIGBUS when full */
+        rc = mode & RMQ_MAP_RESERVE ? rmq_file_reserve(fd, size)
+                                    : (ftruncate(fd, (off_t)size) ? errno : 0);
+        if (rc) snprintf(errpath, errlen, "reserve %lld bytes for %s", (long long)size, path);
+    } else if (st.st_size != size) {
+        rc = RMQ_ECORRUPT;
+        snprintf(errpath, errlen, "%s: size %lld bytes, expected %lld", path,
+                 (long long)st.st_size, (long long)size);
+    }
+    uint8_t *map = NULL;
+    if (!rc) {
+        map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) {
+            rc = errno;
+            snprintf(errpath, errlen, "mmap %s", path);
+        }
+    }
+    if (rc) {
+        close(fd);
+        if (create) unlink(path);
+        return rc;
+    }
+    *fd_out = fd;
+    *map_out = map;
+    return 0;
+}
+
+static rmq_seg_t *seg_new(const char *path, int64_t base, int64_t size, int fd, uint8_t *map) {
     rmq_seg_t *s = calloc(1, sizeof *s);
-    if (!s) { *err = RMQ_ENOMEM; return NULL; }
+    if (!s) {
+        munmap(map, (size_t)size);
+        close(fd);
+        return NULL;
+    }
     s->base = base;
     s->size = size;
     s->fd = fd;
+    s->map = map;
     s->refs = 1;
     snprintf(s->path, sizeof s->path, "%s", path);
-    s->map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (s->map == MAP_FAILED) {
-        *err = errno;
-        s->map = NULL;
-        free(s);
-        return NULL;
-    }
     return s;
 }
 
@@ -114,27 +206,24 @@ int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate
     for (size_t i = 0; i < nb; i++) {
         char path[RMQ_PATH_MAX];
         snprintf(path, sizeof path, "%s/%020lld", dir, (long long)bases[i]);
-        int fd = open(path, O_RDWR);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            rc = errno;
-            if (fd >= 0) close(fd);
-            snprintf(errpath, errlen, "open %s", path);
-            break;
-        }
-        if (st.st_size != seg_size || bases[i] % seg_size != 0) {
-            close(fd);
-            snprintf(errpath, errlen, "%s: size %lld, expected %lld", path,
-                     (long long)st.st_size, (long long)seg_size);
+        if (bases[i] % seg_size != 0) {
+            snprintf(errpath, errlen, "%s: start offset %lld is not a multiple of the segment "
+                     "size %lld", path, (long long)bases[i], (long long)seg_size);
             rc = RMQ_ECORRUPT;
             break;
         }
-        int err = 0;
-        rmq_seg_t *s = seg_map(path, bases[i], seg_size, fd, &err);
-        if (!s) { close(fd); snprintf(errpath, errlen, "mmap %s", path); rc = err; break; }
+        int fd;
+        uint8_t *map;
+        if ((rc = rmq_file_map(path, seg_size, 0, &fd, &map, errpath, errlen)) != 0) break;
+        rmq_seg_t *s = seg_new(path, bases[i], seg_size, fd, map);
+        if (!s) { rc = RMQ_ENOMEM; break; }
         if ((rc = push_seg(mq, s)) != 0) { seg_free(s); break; }
     }
     free(bases);
+    if (!rc && mq->n > 0 && preallocate) { /* the segment that is written next */
+        char ignored[RMQ_PATH_MAX + 64];
+        rmq_seg_reserve(mq, mq->segs[mq->n - 1], ignored, sizeof ignored);
+    }
     if (rc) rmq_mq_close(mq);
     return rc;
 }
@@ -203,28 +292,14 @@ int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen) {
         return rmq_fault_create_errno;
     }
 #endif
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) { snprintf(errpath, errlen, "create %s", path); return errno; }
-    if (mq->preallocate) {
-        rc = posix_fallocate(fd, 0, (off_t)mq->seg_size);
-        if (rc == EINVAL || rc == EOPNOTSUPP) rc = ftruncate(fd, (off_t)mq->seg_size) ? errno : 0;
-    } else {
-        rc = ftruncate(fd, (off_t)mq->seg_size) ? errno : 0;
-    }
-    if (rc) {
-        snprintf(errpath, errlen, "allocate %s", path);
-        close(fd);
-        unlink(path);
-        return rc;
-    }
-    int err = 0;
-    rmq_seg_t *s = seg_map(path, base, mq->seg_size, fd, &err);
-    if (!s) {
-        snprintf(errpath, errlen, "mmap %s", path);
-        close(fd);
-        unlink(path);
-        return err;
-    }
+    int fd;
+    uint8_t *map;
+    rc = rmq_file_map(path, mq->seg_size, RMQ_MAP_CREATE | (mq->preallocate ? RMQ_MAP_RESERVE : 0),
+                      &fd, &map, errpath, errlen);
+    if (rc) return rc;
+    rmq_seg_t *s = seg_new(path, base, mq->seg_size, fd, map);
+    if (!s) { unlink(path); return RMQ_ENOMEM; }
+    s->reserved = mq->preallocate;
     pthread_rwlock_wrlock(&mq->lock);
     rc = push_seg(mq, s);
     pthread_rwlock_unlock(&mq->lock);

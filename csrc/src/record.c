@@ -148,6 +148,18 @@ int rmq_props_get(const uint8_t *props, size_t len, const char *key, const uint8
     return found;
 }
 
+int rmq_keys_next(const uint8_t *v, size_t len, size_t *pos, const uint8_t **key,
+                  size_t *klen) {
+    size_t i = *pos;
+    while (i < len && v[i] == ' ') i++;
+    size_t j = i;
+    while (j < len && v[j] != ' ') j++;
+    *pos = j;
+    *key = v + i;
+    *klen = j - i;
+    return j > i;
+}
+
 void rmq_offset_msg_id(char *out, const uint8_t *host, int v6, int32_t port, int64_t phys) {
     static const char hex[] = "0123456789ABCDEF";
     uint8_t raw[28];

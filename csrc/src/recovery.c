@@ -32,6 +32,29 @@ static int scan_start_index(rmq_store_t *s, int clean) {
     return 0;
 }
 
+/* Records in the bytes about to be dropped from end on: walked by their TOTALSIZE while the
+ * header looks like a record (magic, a size that fits), whatever their CRC, across BLANKs. A
+ * torn record counts; garbage ends the walk. */
+static int64_t count_records_from(rmq_store_t *s, int64_t end) {
+    int64_t n = 0;
+    for (int i = 0; i < s->clog.n; i++) {
+        rmq_seg_t *g = s->clog.segs[i];
+        if (g->base + g->size <= end) continue;
+        int64_t off = end > g->base ? end - g->base : 0;
+        while (off + 8 <= g->size) {
+            const uint8_t *p = g->map + off;
+            uint32_t magic = rmq_get32(p + 4);
+            int64_t total = (int32_t)rmq_get32(p);
+            if (magic == RMQ_MAGIC_BLANK) break;
+            if (magic != RMQ_MAGIC_MESSAGE || total < 91) break;
+            n++;
+            if (total > g->size - off) break; /* cut by the end of the segment */
+            off += total;
+        }
+    }
+    return n;
+}
+
 int rmq_store_recover(rmq_store_t *s, int clean, rmq_recovery_report_t *rep) {
     double t0 = now_ms_f();
     int n = s->clog.n;
@@ -102,6 +125,7 @@ int rmq_store_recover(rmq_store_t *s, int clean, rmq_recovery_report_t *rep) {
             snprintf(holder_path, sizeof holder_path, "%s", holder->path);
             rmq_seg_release(holder);
         }
+        rep->records_truncated = count_records_from(s, end);
         rmq_mq_truncate(&s->clog, end, &old_end);
         if (old_end > end) {
             rep->truncated_at = end;
@@ -122,7 +146,10 @@ int rmq_store_recover(rmq_store_t *s, int clean, rmq_recovery_report_t *rep) {
             rep->cq_entries_truncated += rmq_cq_truncate_phys(c, end);
             rmq_cq_correct_min(c, clog_min);
         }
-    rmq_index_truncate(&s->index, end);
+    /* a garbled header hides the records behind it from the walk; the queues knew them */
+    if (rep->cq_entries_truncated > rep->records_truncated)
+        rep->records_truncated = rep->cq_entries_truncated;
+    rep->index_entries_truncated = rmq_index_truncate(&s->index, end);
     if (last_ts > 0) {
         s->cp.physic_ts = last_ts;
         s->cp.logics_ts = last_ts;

@@ -24,41 +24,6 @@ int rmq_store_read_raw(rmq_store_t *s, int64_t phys, void *out, size_t cap, size
     return 0;
 }
 
-/* Dispatch every complete record between s->reput and s->wrote. */
-static int reput(rmq_store_t *s) {
-    int64_t end = s->wrote;
-    while (s->reput < end) {
-        rmq_seg_t *g = rmq_mq_find(&s->clog, s->reput);
-        if (!g) return RMQ_ERANGE;
-        int64_t seg_end = g->base + g->size;
-        int64_t avail = (end < seg_end ? end : seg_end) - s->reput;
-        const uint8_t *p = g->map + (s->reput - g->base);
-        if (avail >= 8 && rmq_get32(p + 4) == RMQ_MAGIC_BLANK) {
-            rmq_seg_release(g);
-            s->reput = seg_end; /* the rest of this segment is padding */
-            continue;
-        }
-        if (avail < 8 || (int64_t)rmq_get32(p) > avail) {
-            rmq_seg_release(g);
-            return 0; /* the record's end has not arrived yet */
-        }
-        rmq_rec_t r;
-        int rc = rmq_rec_parse(p, (size_t)avail, s->cfg.check_crc_on_recover, &r);
-        if (rc <= 0 || r.phys_offset != s->reput) {
-            rmq_seg_release(g);
-            snprintf(s->last_error, sizeof s->last_error,
-                     "replicated record at %lld failed validation", (long long)s->reput);
-            return RMQ_ECORRUPT;
-        }
-        rc = rmq_store_dispatch(s, p, s->reput, 0, 0, NULL, NULL);
-        rmq_seg_release(g);
-        if (rc) return rc;
-        __atomic_store_n(&s->last_store_ts, r.store_timestamp, __ATOMIC_RELEASE);
-        s->reput += r.total_size;
-    }
-    return 0;
-}
-
 int rmq_store_append_raw(rmq_store_t *s, int64_t phys, rmq_buf_t data) {
     char errpath[RMQ_PATH_MAX];
     const uint8_t *src = data.ptr;
@@ -96,7 +61,7 @@ int rmq_store_append_raw(rmq_store_t *s, int64_t phys, rmq_buf_t data) {
         left -= n;
         __atomic_store_n(&s->wrote, pos + (int64_t)n, __ATOMIC_RELEASE);
     }
-    rc = reput(s);
+    rc = rmq_store_reput(s);
 out:
     pthread_mutex_unlock(&s->put_lock);
     return rc;

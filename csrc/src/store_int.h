@@ -1,4 +1,6 @@
-/* store_int.h - the store handle shared by store.c, recovery.c and flush.c (not public). */
+/* store_int.h - the store handle and the internal calls shared by the store's modules:
+ * store.c (open/close, stats), put.c, get.c, dispatch.c, recovery.c, flush.c, replica.c.
+ * Not public: the binding sees rmq/store.h only. */
 #ifndef RMQ_STORE_INT_H
 #define RMQ_STORE_INT_H
 
@@ -8,7 +10,10 @@
 #include "rmq/cq.h"
 #include "rmq/index.h"
 #include "rmq/mapped.h"
+#include "rmq/record.h"
 #include "rmq/store.h"
+
+#define RMQ_CQ_BUCKETS 4096
 
 struct rmq_store {
     char root[RMQ_PATH_MAX];
@@ -17,7 +22,9 @@ struct rmq_store {
     rmq_mq_t clog;
     int64_t wrote;               /* end of the last record (published with release)           */
     int64_t last_store_ts;       /* store time of the last record appended                    */
-    int64_t reput;               /* slave: records before this offset have been dispatched   */
+    int64_t reput;               /* records before this offset have been dispatched (a put
+                                    whose dispatch failed leaves it behind: the next put or
+                                    the flusher retries, puts are refused until it catches up) */
     pthread_mutex_t put_lock;
 
     /* consume queues: hash table by topic + queue id, guarded by cq_lock for lookup/insert */
@@ -41,6 +48,7 @@ struct rmq_store {
 
     /* stats */
     int64_t put_count, put_bytes, get_count, flush_errors;
+    int64_t dispatch_errors;     /* stored records whose dispatch failed (then retried)       */
     char last_error[RMQ_PATH_MAX + 128];
 };
 
@@ -49,6 +57,29 @@ void rmq_store_set_error(rmq_store_t *s, const char *what, int rc);
 /* Find (create when create != 0) the consume queue of topic/queue_id. NULL + *err on failure. */
 rmq_cq_t *rmq_store_cq(rmq_store_t *s, const uint8_t *topic, size_t topic_len, int32_t qid,
                        int create, int *err);
+/* Lookup only; the caller holds cq_lock (read or write). NULL when absent. (dispatch.c) */
+rmq_cq_t *rmq_store_cq_lookup(rmq_store_t *s, const uint8_t *topic, size_t topic_len,
+                              int32_t queue_id);
+/* Open every consume queue found under root/consumequeue (at open). 0 or an error. */
+int rmq_store_load_cqs(rmq_store_t *s);
+/* Dispatch a parsed record at phys to its consume queue and (do_index) the index. */
+int rmq_store_dispatch_rec(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int do_index,
+                           int64_t *cq_written, int64_t *idx_written);
+/* Number of index entries a record makes (UNIQ_KEY + each KEYS entry; 0 for rollbacks). */
+int64_t rmq_store_index_keys(const rmq_rec_t *r);
+/* Before r (and n_records - 1 more of its queue) is written to the commitlog: make sure the
+ * consume-queue files for offsets [r->queue_offset, +n_records) and index room for
+ * index_keys entries exist with their blocks reserved, so dispatch after the write cannot fail
+ * on a full disk. 0 or errno / an RMQ error (last_error names the file). (dispatch.c) */
+int rmq_store_prepare_dispatch(rmq_store_t *s, const rmq_rec_t *r, int64_t n_records,
+                               int64_t index_keys);
+/* Dispatch every complete record between s->reput and s->wrote (slave appends, and the retry
+ * of a put whose dispatch failed). Caller holds put_lock. 0 or the dispatch error. */
+int rmq_store_reput(rmq_store_t *s);
+#ifdef RMQ_FAULT_INJECTION
+/* Test hook: dispatch fails with this code (0 = off). */
+extern int rmq_fault_dispatch_errno;
+#endif
 /* Dispatch a stored record to its consume queue and the index (rebuild = recovery path). */
 int rmq_store_dispatch(rmq_store_t *s, const uint8_t *rec_bytes, int64_t phys, int rebuild,
                        int64_t index_from, int64_t *cq_written, int64_t *idx_written);

@@ -22,4 +22,7 @@ static inline void rm_tree(const char *dir) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "rm -rf %s failed\n", dir);
 }
+
+/* Run one test function on an empty directory. */
+#define RUN_IN(dir, fn) do { rm_tree(dir); fn(); } while (0)
 #endif

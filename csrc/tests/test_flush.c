@@ -5,9 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
+#include "testutil.h"
 #include "rmq/errors.h"
-#include "rmq/store.h"
 
 #define THREADS 8
 #define PER_THREAD 200
@@ -20,12 +19,7 @@ static void *writer(void *arg) {
     char body[64];
     for (int i = 0; i < PER_THREAD; i++) {
         snprintf(body, sizeof body, "t%d-%d", id, i);
-        rmq_msg_t m;
-        memset(&m, 0, sizeof m);
-        m.topic.ptr = "Sync"; m.topic.len = 4;
-        m.queue_id = id % 2;
-        m.body.ptr = body; m.body.len = strlen(body);
-        m.born_host[0] = 127; m.born_host[3] = 1;
+        rmq_msg_t m = test_msg("Sync", id % 2, body, NULL);
         rmq_put_result_t r;
         int rc = rmq_store_put(store, &m, &r);
         rmq_store_stats_t st;
@@ -41,14 +35,11 @@ int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-flush");
     rm_tree(root);
     rmq_store_config_t c;
-    rmq_store_config_default(&c);
+    small_config(&c, 256);
     c.mapped_file_size_commitlog = 256 * 1024;
     c.cq_entries_per_file = 1000;
-    c.max_hash_slot_num = 64;
-    c.max_index_num = 256;
-    c.preallocate = 0;
     c.flush_disk_type = RMQ_FLUSH_SYNC;
-    REQUIRE(rmq_store_open(root, &c, &store, NULL) == 0);
+    store = open_root(root, &c, NULL);
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
         REQUIRE(pthread_create(&th[i], NULL, writer, (void *)(intptr_t)i) == 0);

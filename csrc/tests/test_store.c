@@ -7,41 +7,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "rmq/errors.h"
 #include "rmq/mapped.h"
 #include "rmq/record.h"
-#include "rmq/store.h"
+#include "testutil.h"
 
 static char root[1024];
 
 static rmq_store_t *open_small(rmq_recovery_report_t *rep) {
     rmq_store_config_t c;
-    rmq_store_config_default(&c);
-    c.mapped_file_size_commitlog = 64 * 1024;
-    c.cq_entries_per_file = 100;
-    c.max_hash_slot_num = 64;
-    c.max_index_num = 200;
-    c.preallocate = 0;
+    small_config(&c, 200);
     c.flush_interval_commitlog_ms = 20;
     c.flush_interval_cq_ms = 20;
-    rmq_store_t *s = NULL;
-    int rc = rmq_store_open(root, &c, &s, rep);
-    if (rc) fprintf(stderr, "open: %s\n", rmq_strerror(rc));
-    REQUIRE(rc == 0);
-    return s;
-}
-
-static rmq_msg_t msg(const char *topic, int qid, const char *body, const char *props) {
-    rmq_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.topic.ptr = topic; m.topic.len = strlen(topic);
-    m.queue_id = qid;
-    m.body.ptr = body; m.body.len = strlen(body);
-    m.properties.ptr = props; m.properties.len = props ? strlen(props) : 0;
-    m.born_host[0] = 10; m.born_host[3] = 7; m.born_port = 1234;
-    m.born_timestamp = 1;
-    return m;
+    return open_root(root, &c, rep);
 }
 
 static int count_files(const char *dir) {
@@ -61,7 +39,7 @@ static void test_rolls_and_reads(void) {
     rmq_put_result_t r, first;
     int64_t last_end = 0;
     for (int i = 0; i < 500; i++) {
-        rmq_msg_t m = msg("Roll", i % 2, body, i % 5 ? "TAGS\x01TagA\x02" : "TAGS\x01TagB\x02");
+        rmq_msg_t m = test_msg("Roll", i % 2, body, i % 5 ? "TAGS\x01TagA\x02" : "TAGS\x01TagB\x02");
         REQUIRE(rmq_store_put(s, &m, &r) == 0);
         if (i == 0) first = r;
         CHECK_EQ(r.queue_offset, i / 2);
@@ -120,7 +98,7 @@ static void test_index_and_batch(void) {
     char props[128];
     for (int i = 0; i < 450; i++) { /* > max_index_num entries: index files roll */
         snprintf(props, sizeof props, "KEYS\x01key%d shared\x02UNIQ_KEY\x01U%d\x02", i, i);
-        rmq_msg_t m = msg("Idx", 0, "x", props);
+        rmq_msg_t m = test_msg("Idx", 0, "x", props);
         REQUIRE(rmq_store_put(s, &m, &r) == 0);
     }
     rmq_store_stats_t st;
@@ -152,7 +130,7 @@ static void test_index_and_batch(void) {
         memcpy(p + 22 + bl, bprops[i], (size_t)pl);
         p += 22 + bl + pl;
     }
-    rmq_msg_t tm = msg("Bat", 1, "", NULL);
+    rmq_msg_t tm = test_msg("Bat", 1, "", NULL);
     rmq_buf_t bb = {batch, (size_t)(p - batch)}, extra = {"CLUSTER\x01" "C\x02", 10};
     rmq_put_result_t res[4];
     size_t got;
@@ -186,14 +164,15 @@ static void test_enospc_and_retention(void) {
     int i = 0, rc = 0;
     rmq_fault_create_errno = ENOSPC;
     for (i = 0; i < 200; i++) {
-        rmq_msg_t m = msg("Ret", 0, body, NULL);
+        rmq_msg_t m = test_msg("Ret", 0, body, NULL);
         if ((rc = rmq_store_put(s, &m, &r)) != 0) break;
     }
-    CHECK_EQ(rc, ENOSPC); /* the very first put needs a segment */
-    CHECK(strstr(rmq_store_last_error(s), "commitlog/00000000000000000000") != NULL);
+    CHECK_EQ(rc, ENOSPC); /* the very first put needs a queue file (created before the log) */
+    CHECK(strstr(rmq_store_last_error(s), "consumequeue/Ret/0/00000000000000000000") != NULL);
+    CHECK_EQ(rmq_store_max_phys_offset(s), 0);
     rmq_fault_create_errno = 0;
     for (i = 0; i < 300; i++) {
-        rmq_msg_t m = msg("Ret", 0, body, NULL);
+        rmq_msg_t m = test_msg("Ret", 0, body, NULL);
         REQUIRE(rmq_store_put(s, &m, &r) == 0);
         if (i == 100) { /* a full disk at the next roll: refused, nothing damaged */
             rmq_fault_create_errno = ENOSPC;
@@ -226,7 +205,7 @@ static void test_enospc_and_retention(void) {
     CHECK_EQ(rmq_store_max_offset(s, t, 0), count);
     snprintf(dir, sizeof dir, "%s/consumequeue/Ret/0", root);
     CHECK(count_files(dir) <= 2);
-    rmq_msg_t m = msg("Ret", 0, body, NULL);
+    rmq_msg_t m = test_msg("Ret", 0, body, NULL);
     CHECK_EQ(rmq_store_put(s, &m, &r), 0);
     CHECK_EQ(r.queue_offset, count);
     CHECK_EQ(rmq_store_close(s), 0);
@@ -250,7 +229,7 @@ static void test_replication(void) {
     body[sizeof body - 1] = 0;
     rmq_put_result_t r;
     for (int i = 0; i < 300; i++) {
-        rmq_msg_t msg1 = msg("Rep", i % 3, body, "TAGS\x01TagA\x02KEYS\x01rk\x02");
+        rmq_msg_t msg1 = test_msg("Rep", i % 3, body, "TAGS\x01TagA\x02KEYS\x01rk\x02");
         REQUIRE(rmq_store_put(m, &msg1, &r) == 0);
     }
     /* ship in odd-sized chunks that cut records, as the HA stream may */
@@ -288,13 +267,9 @@ static void test_replication(void) {
 
 int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-store");
-    rm_tree(root);
-    test_rolls_and_reads();
-    rm_tree(root);
-    test_index_and_batch();
-    rm_tree(root);
-    test_enospc_and_retention();
-    rm_tree(root);
-    test_replication();
+    RUN_IN(root, test_rolls_and_reads);
+    RUN_IN(root, test_index_and_batch);
+    RUN_IN(root, test_enospc_and_retention);
+    RUN_IN(root, test_replication);
     CHECK_DONE();
 }

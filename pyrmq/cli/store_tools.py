@@ -2,8 +2,10 @@
 
     pyrmq store info DIR                 segments, queues, index files, checkpoint, clean shutdown?
     pyrmq store dump DIR [--from OFF] [--topic T] [--queue Q] [--limit N]
-    pyrmq store verify DIR               records (magic/size/CRC), CQ entries, index entries
-    pyrmq store rebuild DIR [--cq] [--index]   (refuses while a broker holds the store lock)
+    pyrmq store verify DIR [--segment-size N]   segment sizes, records (magic/size/CRC), CQ
+                                         entries, index entries
+    pyrmq store rebuild DIR [--cq] [--index] [--fix-segment-size] [--segment-size N]
+                                         (refuses while a broker holds the store lock)
     pyrmq store get DIR (--key K --topic T | --msg-id ID | --offset OFF)
 
 Every command takes --json; exit status is non-zero on failure (verify: when problems exist).
@@ -17,13 +19,14 @@ import shutil
 import struct
 from typing import Any
 
+from pyrmq import _store
 from pyrmq.cli.output import CommandError, emit, fail, progress
 from pyrmq.protocol.message import (
     decode_record,
     java_hash,
     parse_offset_msg_id,
 )
-from pyrmq.store import files
+from pyrmq.store import files, repair
 
 SCHEDULE = "SCHEDULE_TOPIC_XXXX"
 
@@ -45,9 +48,15 @@ def register(sub: argparse._SubParsersAction) -> None:
             c.add_argument("--topic")
             c.add_argument("--queue", type=int)
             c.add_argument("--limit", type=int, default=100)
+        if name in ("verify", "rebuild"):
+            c.add_argument("--segment-size", type=int, default=None,
+                           help="mappedFileSizeCommitLog (default: the size most segments have)")
         if name == "rebuild":
             c.add_argument("--cq", action="store_true")
             c.add_argument("--index", action="store_true")
+            c.add_argument("--fix-segment-size", action="store_true",
+                           help="extend short commitlog segments (BLANK-terminated when not the "
+                                "last), shrink zero-padded long ones")
         if name == "get":
             c.add_argument("--key")
             c.add_argument("--topic")
@@ -148,6 +157,9 @@ def _index_hashes(m) -> set[int]:
 def verify(args: argparse.Namespace) -> int:
     problems: list[files.Problem] = []
     records: dict[int, Any] = {}
+    expected = repair.expected_segment_size(args.dir, args.segment_size)
+    if expected:
+        problems += repair.segment_size_problems(args.dir, expected)
     segs = files.segments(args.dir)
     start = segs[0][0] if segs else 0
     total = (segs[-1][0] + segs[-1][2] - start) if segs else 0
@@ -232,8 +244,19 @@ def rebuild(args: argparse.Namespace) -> int:
         args.cq = args.index = True
     if files.store_locked(args.dir):
         raise CommandError(f"{args.dir} is locked by a running broker; stop it first")
-    segs = files.segments(args.dir)
-    seg_size = segs[0][2] if segs else StoreConfig().mappedFileSizeCommitLog
+    seg_size = (repair.expected_segment_size(args.dir, args.segment_size)
+                or StoreConfig().mappedFileSizeCommitLog)
+    fixed: list[str] = []
+    wrong = repair.segment_size_problems(args.dir, seg_size)
+    if wrong and not args.fix_segment_size:
+        raise CommandError("; ".join(f"{p.file}: {p.what}" for p in wrong) +
+                           " — run `pyrmq store rebuild DIR --fix-segment-size` (with "
+                           "--segment-size N if N is not the size most segments have)")
+    if wrong:
+        try:
+            fixed = repair.fix_segment_sizes(args.dir, seg_size)
+        except repair.RepairError as e:
+            raise CommandError(str(e)) from None
     if args.cq:
         shutil.rmtree(os.path.join(args.dir, "consumequeue"), ignore_errors=True)
     if args.index:
@@ -244,10 +267,14 @@ def rebuild(args: argparse.Namespace) -> int:
         slots = files.index_slots(int(kept[0]["size"]))
         geometry = {"maxHashSlotNum": slots, "maxIndexNum": slots * 4}
     cfg = StoreConfig(storePathRootDir=args.dir, mappedFileSizeCommitLog=seg_size, **geometry)
-    with MessageStore(args.dir, cfg) as s:
-        rep = s.recovery
-    out = {"consumeQueueEntriesRebuilt": rep.cq_entries_rebuilt,
-           "indexEntriesRebuilt": rep.index_entries_rebuilt, "summary": rep.summary()}
+    try:
+        with MessageStore(args.dir, cfg) as s:
+            rep = s.recovery
+    except _store.StoreError as e:
+        raise CommandError(f"cannot open {args.dir}: {e}") from None
+    out = {"segmentsFixed": fixed, "consumeQueueEntriesRebuilt": rep.cq_entries_rebuilt,
+           "indexEntriesRebuilt": rep.index_entries_rebuilt,
+           "recordsTruncated": rep.records_truncated, "summary": rep.summary()}
     emit(out, args.json)
     return 0
 

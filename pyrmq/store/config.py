@@ -59,6 +59,11 @@ class StoreConfig:
     deleteWhen: str = "04"
     diskMaxUsedSpaceRatio: int = 75
     diskSpaceWarningLevelRatio: int = 90
+    # Retention may delete unexpired segments, oldest first, while disk usage is at or above
+    # diskSpaceCleanForciblyRatio (a fraction, RocketMQ's -Drocketmq.broker.
+    # diskSpaceCleanForciblyRatio, 0.85); cleanFileForciblyEnable=false never does.
+    cleanFileForciblyEnable: bool = True
+    diskSpaceCleanForciblyRatio: float = 0.85
     cleanResourceInterval: int = 10_000
     messageDelayLevel: str = DEFAULT_DELAY_LEVELS
     brokerRole: str = "ASYNC_MASTER"
@@ -75,6 +80,13 @@ class StoreConfig:
             raise ValueError("mappedFileSizeConsumeQueue: must be a positive multiple of 20")
         if self.mappedFileSizeCommitLog < 4096:
             raise ValueError("mappedFileSizeCommitLog: must be at least 4096")
+        if not 0.0 < self.diskSpaceCleanForciblyRatio <= 1.0:
+            raise ValueError("diskSpaceCleanForciblyRatio: must be a fraction in (0, 1], "
+                             f"not {self.diskSpaceCleanForciblyRatio!r}")
+        for name in ("diskMaxUsedSpaceRatio", "diskSpaceWarningLevelRatio"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ValueError(f"{name}: must be a percentage in [0, 100], "
+                                 f"not {getattr(self, name)!r}")
         parse_delay_levels(self.messageDelayLevel)
         self.delete_hours()
 
@@ -130,7 +142,7 @@ class StoreConfig:
 
 def known_fields(cls: Any, props: Mapping[str, Any]) -> dict[str, Any]:
     """The entries of ``props`` that name fields of dataclass ``cls``, converted to the
-    field's type (bool / int / str); a bad value raises ValueError naming the key."""
+    field's type (bool / int / float / str); a bad value raises ValueError naming the key."""
     return {f.name: _convert(f.name, f.type, props[f.name]) for f in fields(cls)
             if f.name in props}
 
@@ -149,6 +161,11 @@ def _convert(name: str, typ: Any, raw: Any) -> Any:
             raise ValueError(raw)
         if typ == "int":
             return int(str(raw).strip())
+        if typ == "float":
+            value = float(str(raw).strip())
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(raw)
+            return value
         return str(raw).strip()
     except ValueError:
         raise ValueError(f"{name}: bad value {raw!r} (expected {typ})") from None

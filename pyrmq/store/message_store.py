@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from pyrmq import _store
+from pyrmq.store.cleanup import Committed, RetentionCounters, clean_step
 from pyrmq.store.config import StoreConfig
 
 BORNHOST_V6_FLAG = 0x10
@@ -63,7 +65,9 @@ class GetResult:
 
 @dataclass(frozen=True, slots=True)
 class RecoveryReport:
-    """What open-time recovery did."""
+    """What open-time recovery did. ``lost_data`` is true when it dropped stored data (a torn
+    or corrupt tail and everything after it, which may have been acknowledged); ``severity``
+    is the logging level the summary deserves (WARNING then, else INFO)."""
 
     clean_shutdown: bool
     scan_from: int
@@ -72,23 +76,36 @@ class RecoveryReport:
     truncated_segment: str
     truncated_at: int
     bytes_truncated: int
+    records_truncated: int
     cq_entries_truncated: int
     cq_entries_rebuilt: int
     index_entries_rebuilt: int
+    index_entries_truncated: int
     elapsed_ms: float
+
+    @property
+    def lost_data(self) -> bool:
+        return self.bytes_truncated > 0 or self.records_truncated > 0
+
+    @property
+    def severity(self) -> int:
+        """``logging.WARNING`` when data was dropped, else ``logging.INFO``."""
+        return logging.WARNING if self.lost_data else logging.INFO
 
     def summary(self) -> str:
         """One log line."""
         kind = "clean shutdown" if self.clean_shutdown else "crash recovery"
         text = (f"{kind}: scanned {self.records_scanned} records from {self.scan_from} in "
                 f"{self.elapsed_ms:.1f} ms, commitlog end {self.max_phys_offset}")
-        if self.truncated_segment:
-            text += (f"; truncated {self.bytes_truncated} bytes at {self.truncated_at} in "
-                     f"{self.truncated_segment}")
-        if self.cq_entries_truncated or self.cq_entries_rebuilt or self.index_entries_rebuilt:
+        if self.lost_data:
+            text += (f"; truncated at {self.truncated_at} in {self.truncated_segment}: "
+                     f"DROPPED {self.records_truncated} records ({self.bytes_truncated} bytes), "
+                     "a torn or corrupt tail and everything after it")
+        if self.cq_entries_truncated or self.cq_entries_rebuilt or self.index_entries_rebuilt \
+                or self.index_entries_truncated:
             text += (f"; consume queue entries dropped {self.cq_entries_truncated}, rebuilt "
-                     f"{self.cq_entries_rebuilt}; index entries rebuilt "
-                     f"{self.index_entries_rebuilt}")
+                     f"{self.cq_entries_rebuilt}; index entries dropped "
+                     f"{self.index_entries_truncated}, rebuilt {self.index_entries_rebuilt}")
         return text
 
 
@@ -124,6 +141,7 @@ class MessageStore:
         self._s = _store.Store(self.root, self.config.to_c(), pack_host(store_host[0]),
                                store_host[1])
         self.recovery = RecoveryReport(**self._s.recovery)
+        self.retention = RetentionCounters()
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -270,11 +288,13 @@ class MessageStore:
         """Make everything written so far durable (commitlog, queues, index, checkpoint)."""
         self._s.flush()
 
-    def clean(self, now_ms: int | None = None, *, force: bool = False) -> int:
-        """One retention step (see ``pyrmq.store.cleanup``); returns segments deleted."""
-        from pyrmq.store.cleanup import clean_step
-
-        return clean_step(self, now_ms, force=force)
+    def clean(self, now_ms: int | None = None, *, force: bool = False,
+              committed: Committed = None) -> int:
+        """One retention step (see ``pyrmq.store.cleanup``); returns segments deleted.
+        ``committed``: the consumer groups' committed offsets, ``(group, topic, queue_id) ->
+        offset`` (or a callable returning them), so that a forced deletion names the groups
+        whose unconsumed messages it deleted."""
+        return clean_step(self, now_ms, force=force, committed=committed)
 
     def delete_expired(self, now_ms: int, reserved_ms: int, *, force: bool,
                        max_files: int = 1) -> int:
@@ -283,5 +303,6 @@ class MessageStore:
         return self._s.delete_expired(now_ms, reserved_ms, force, max_files)
 
     def stats(self) -> dict[str, int]:
-        """Counters and offsets of the store (put/get counts, flushed offset, segments...)."""
-        return self._s.stats()
+        """Counters and offsets of the store (put/get counts, flushed offset, segments,
+        dispatch errors and lag, ``retention_*`` counters of deleted segments)."""
+        return {**self._s.stats(), **self.retention.as_dict()}

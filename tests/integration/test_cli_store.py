@@ -94,3 +94,39 @@ def test_rebuild_refuses_a_locked_store(store_dir):
     with MessageStore(store_dir, small_config(mappedFileSizeCommitLog=64 * 1024)):
         rc, out = cli("rebuild", str(store_dir), "--cq")
     assert rc != 0 and "locked" in str(out)
+
+
+def test_wrong_size_segment_is_a_problem_and_rebuild_fixes_it(store_dir):
+    segs = sorted(os.listdir(store_dir / "commitlog"))
+    assert len(segs) >= 3
+    middle = str(store_dir / "commitlog" / segs[1])
+    os.truncate(middle, 40_000)  # a copy cut short, in the middle of the log
+    rc, report = cli("verify", str(store_dir))
+    assert rc == 1, report
+    assert {"file": middle, "offset": 0,
+            "problem": "segment size 40000 bytes, expected 65536 (mappedFileSizeCommitLog)"
+            } in report["problems"]
+    rc, out = cli("rebuild", str(store_dir))
+    assert rc != 0 and middle in str(out) and "--fix-segment-size" in str(out)
+    assert "Traceback" not in str(out)
+    rc, out = cli("rebuild", str(store_dir), "--fix-segment-size")
+    assert rc == 0, out
+    assert len(out["segmentsFixed"]) == 1 and "BLANK end marker" in out["segmentsFixed"][0]
+    assert os.path.getsize(middle) == 65536
+    rc, report = cli("verify", str(store_dir))
+    assert rc == 0 and report["clean"], report
+    # what the short file lost is gone; the later segments' records are all still there
+    rc, info = cli("info", str(store_dir))
+    assert rc == 0 and info["segments"][-1]["records"] > 0
+    assert 500 < report["records"] < 600
+
+
+def test_short_last_segment_is_extended(store_dir):
+    last = _last_segment(store_dir)
+    os.truncate(last, 10_000)
+    rc, out = cli("rebuild", str(store_dir), "--fix-segment-size", "--segment-size", "65536")
+    assert rc == 0, out
+    assert out["segmentsFixed"] == [f"{last}: extended from 10000 to 65536 bytes" + (
+        out["segmentsFixed"][0].split("65536 bytes", 1)[1])]
+    rc, report = cli("verify", str(store_dir))
+    assert rc == 0 and report["clean"], report

@@ -39,6 +39,11 @@ void rmq_cq_close(rmq_cq_t *cq);
 int rmq_cq_put(rmq_cq_t *cq, int64_t off, int64_t phys, int32_t size, int64_t tags,
                char *errpath, size_t errlen);
 
+/* Make sure the files that will hold entries up to logical offset off_end (exclusive) exist
+ * with their blocks reserved, so rmq_cq_put up to there cannot fail on a full disk. Called
+ * before the commitlog record is written. 0 or errno (errpath names the file). */
+int rmq_cq_reserve(rmq_cq_t *cq, int64_t off_end, char *errpath, size_t errlen);
+
 /* Read entry at logical offset off. 0, or RMQ_ENOTFOUND (outside [min, max) or file gone). */
 int rmq_cq_get(rmq_cq_t *cq, int64_t off, int64_t *phys, int32_t *size, int64_t *tags);
 

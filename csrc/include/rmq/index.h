@@ -20,6 +20,7 @@ typedef struct {
     int fd;
     int64_t begin_ts, end_ts, begin_phys, end_phys;
     int32_t slot_count, index_count;
+    int reserved;          /* blocks reserved (rmq_file_reserve)                              */
 } rmq_index_file_t;
 
 typedef struct {
@@ -47,6 +48,11 @@ int64_t rmq_index_resume_from(rmq_index_t *ix);
 int rmq_index_put(rmq_index_t *ix, const uint8_t *topic, size_t topic_len, const uint8_t *key,
                   size_t key_len, int64_t phys, int64_t store_ts, char *errpath, size_t errlen);
 
+/* Before a record is written: make sure the newest file has its blocks reserved and room for
+ * n more entries (else roll to a new, reserved file), so indexing the record cannot fail on
+ * a full disk. 0 or errno (errpath names the file). */
+int rmq_index_reserve(rmq_index_t *ix, int64_t n, char *errpath, size_t errlen);
+
 /* Commitlog offsets of entries with this key's hash stored in [begin, end] ms, newest first,
  * at most max. Hash collisions are possible: callers check the record. Returns the count. */
 size_t rmq_index_query(rmq_index_t *ix, const uint8_t *topic, size_t topic_len,
@@ -56,9 +62,12 @@ size_t rmq_index_query(rmq_index_t *ix, const uint8_t *topic, size_t topic_len,
 /* Delete files whose endPhyOffset is below clog_min (never the newest). Returns count. */
 int rmq_index_delete_below(rmq_index_t *ix, int64_t clog_min);
 
-/* Drop every entry pointing at or after phys_end: files that begin there are deleted; the
- * newest remaining file is left as is (entries past phys_end are filtered by readers). */
-void rmq_index_truncate(rmq_index_t *ix, int64_t phys_end);
+/* Drop every entry pointing at or after phys_end (recovery truncated the commitlog there):
+ * files that begin there are deleted; in the newest remaining file the entries are undone
+ * (slots restored to their previous entry) and its endPhyOffset / endTimestamp set to its
+ * newest remaining entry, so records written from phys_end on are indexed at once.
+ * Returns the entries dropped. */
+int64_t rmq_index_truncate(rmq_index_t *ix, int64_t phys_end);
 
 int rmq_index_flush(rmq_index_t *ix);
 int rmq_index_count(rmq_index_t *ix);

@@ -20,6 +20,7 @@ typedef struct rmq_seg {
     int fd;
     int refs;            /* list's own reference + readers                                   */
     int deleted;         /* unlink when the last reference drops                            */
+    int reserved;        /* blocks reserved (rmq_file_reserve): writes into the map cannot fault */
     char path[RMQ_PATH_MAX];
 } rmq_seg_t;
 
@@ -33,9 +34,36 @@ typedef struct {
 } rmq_mq_t;
 
 /* Open dir (created if missing) and map every segment file in it. A file whose size is not
- * seg_size gives RMQ_ECORRUPT (path in errpath). Returns 0 or an error. */
+ * seg_size gives RMQ_ECORRUPT (errpath: "PATH: size N, expected M"). With preallocate the last
+ * segment's blocks are reserved (a failure leaves it unreserved: the writer retries through
+ * rmq_seg_reserve before touching it). Returns 0 or an error. */
 int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate,
                 char *errpath, size_t errlen);
+/* mkdir -p path (mode 0755). 0 or errno. */
+int rmq_mkdirs(const char *path);
+
+/* Reserve the blocks of [0, size) of fd so that stores into a shared mapping of it can never
+ * fault (SIGBUS) on a full disk: posix_fallocate; where the filesystem cannot (EOPNOTSUPP /
+ * EINVAL), the file is extended and its holes (SEEK_HOLE) are filled with written zeros. Data
+ * already in the file is kept. 0 or errno (ENOSPC, EDQUOT, EIO...). */
+int rmq_file_reserve(int fd, int64_t size);
+
+/* rmq_file_map modes */
+#define RMQ_MAP_CREATE       1  /* create or truncate, then size the file                     */
+#define RMQ_MAP_CREATE_EXCL  2  /* create; EEXIST when the file exists                        */
+#define RMQ_MAP_RESERVE      4  /* with a create mode: reserve the blocks (rmq_file_reserve)   */
+
+/* Open (mode 0: an existing file, whose size must be size, else RMQ_ECORRUPT with errpath
+ * "PATH: size N bytes, expected M") or create path, and map it shared read-write. 0 with *fd
+ * and *map, or an error with errpath naming the file and the failing step; nothing is left
+ * open and a file created here is removed. */
+int rmq_file_map(const char *path, int64_t size, int mode, int *fd, uint8_t **map,
+                 char *errpath, size_t errlen);
+
+/* Make sure seg's blocks are reserved (no-op when done, or when mq does not preallocate).
+ * 0 or errno, with errpath naming the file and the size. */
+int rmq_seg_reserve(rmq_mq_t *mq, rmq_seg_t *seg, char *errpath, size_t errlen);
+
 /* Unmap everything (waits for nothing: callers must be done). */
 void rmq_mq_close(rmq_mq_t *mq);
 
@@ -49,8 +77,8 @@ int rmq_mq_count(rmq_mq_t *mq);
 /* Base offset of the first segment, or -1 when empty. */
 int64_t rmq_mq_min_base(rmq_mq_t *mq);
 
-/* Create and map the segment starting at base (preallocated when configured), append it.
- * Errors: errno (ENOSPC when the disk is full; nothing is left behind), RMQ_EINVAL. */
+/* Create and map the segment starting at base (blocks reserved when preallocate is set), append
+ * it. Errors: errno (ENOSPC when the disk is full; nothing is left behind), RMQ_EINVAL. */
 int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen);
 
 /* msync [from, to) (global offsets) with MS_SYNC. Returns 0 or errno (never partial success:
@@ -69,8 +97,11 @@ int rmq_mq_delete_first(rmq_mq_t *mq);
 int rmq_mq_read(rmq_mq_t *mq, int64_t off, void *out, size_t len);
 
 #ifdef RMQ_FAULT_INJECTION
-/* Test hook: make the next rmq_mq_create calls fail with this errno (0 = off). */
+/* Test hooks: make rmq_mq_create / rmq_file_reserve fail with this errno (0 = off). */
 extern int rmq_fault_create_errno;
+extern int rmq_fault_reserve_errno;
+/* Test hook: rmq_file_reserve takes the fallback (as on a filesystem without fallocate). */
+extern int rmq_fault_no_fallocate;
 #endif
 
 #endif

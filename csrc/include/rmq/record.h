@@ -81,6 +81,11 @@ int rmq_rec_parse(const uint8_t *src, size_t avail, int check_crc, rmq_rec_t *ou
 int rmq_props_get(const uint8_t *props, size_t len, const char *key, const uint8_t **val,
                   size_t *vlen);
 
+/* Next key of a KEYS value (keys separated by spaces): from *pos, skips blanks, sets *key and
+ * *klen and advances *pos. Returns 1 when a key was found, 0 at the end. */
+int rmq_keys_next(const uint8_t *keys, size_t len, size_t *pos, const uint8_t **key,
+                  size_t *klen);
+
 /* Uppercase hex offset msgId of (store host, port, phys) into out (57 bytes). */
 void rmq_offset_msg_id(char *out, const uint8_t *host, int v6, int32_t port, int64_t phys);
 

@@ -71,10 +71,15 @@ typedef struct {
     char truncated_segment[512];   /* file holding the torn tail, "" when nothing truncated     */
     int64_t truncated_at;          /* commitlog offset of the first invalid byte, -1 if none   */
     int64_t bytes_truncated;       /* bytes dropped from that point to the old write position  */
+    int64_t records_truncated;     /* records (whole or torn) found in the dropped bytes: data
+                                      that may have been acknowledged is gone when > 0         */
     int64_t cq_entries_truncated;  /* CQ entries dropped because they pointed past the end      */
     int64_t cq_entries_rebuilt;    /* CQ entries written from the commitlog scan               */
     int64_t index_entries_rebuilt;
+    int64_t index_entries_truncated; /* index entries dropped because they pointed past the end */
     double elapsed_ms;
+    char error[1280];              /* when rmq_store_open fails: what failed, naming the file
+                                      (e.g. "PATH: size N bytes, expected M"); else ""        */
 } rmq_recovery_report_t;
 
 /* Open (creating if needed) the store under root: commitlog/, consumequeue/, index/,
@@ -244,6 +249,8 @@ typedef struct {
     int64_t consume_queues;
     int64_t index_files;
     int64_t flush_errors;
+    int64_t dispatch_errors;         /* stored records whose CQ/index dispatch failed (retried) */
+    int64_t dispatch_lag_bytes;      /* commitlog bytes stored but not dispatched yet           */
     int32_t write_error;             /* last write/flush error latched (0 = writable)           */
     int64_t checkpoint_physic_ts;
     int64_t checkpoint_logics_ts;
