@@ -15,7 +15,19 @@ from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import (
+    CreateTopicRequestHeader,
+    DeleteSubscriptionGroupRequestHeader,
+    DeleteTopicRequestHeader,
+    GetConsumerConnectionListRequestHeader,
+    GetConsumeStatsRequestHeader,
+    GetProducerConnectionListRequestHeader,
+    GetTopicStatsInfoRequestHeader,
+    QueryMessageRequestHeader,
+    QueryMessageResponseHeader,
+    ResetOffsetRequestHeader,
+    ViewMessageRequestHeader,
+)
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
@@ -24,17 +36,16 @@ if TYPE_CHECKING:
 
 async def update_topic(broker: Broker, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    topic = ext.str("topic", required=True)
+    h = CreateTopicRequestHeader.from_ext(cmd.ext_fields)
+    topic = h.topic
     bad = validate_topic(topic)
     if bad:
         return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
     if topic in SYSTEM_TOPICS:
         return cmd.response(ResponseCode.SYSTEM_ERROR,
                             f"The topic[{topic}] is conflict with system topic.")
-    tc = TopicConfig(topic, ext.int("readQueueNums", 16), ext.int("writeQueueNums", 16),
-                     ext.int("perm", 6), ext.str("topicFilterType", "SINGLE_TAG"),
-                     ext.int("topicSysFlag", 0), ext.bool("order"))
+    tc = TopicConfig(topic, h.read_queue_nums, h.write_queue_nums, h.perm,
+                     h.topic_filter_type, h.topic_sys_flag or 0, h.order)
     broker.topics.put(tc)
     broker.register_soon()
     return cmd.response(ResponseCode.SUCCESS)
@@ -42,7 +53,7 @@ async def update_topic(broker: Broker, conn: Connection, cmd: RemotingCommand
 
 async def delete_topic(broker: Broker, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    topic = Ext(cmd.ext_fields).str("topic", required=True)
+    topic = DeleteTopicRequestHeader.from_ext(cmd.ext_fields).topic
     broker.topics.delete(topic)
     broker.store.delete_topic(topic)
     broker.register_soon()
@@ -72,7 +83,7 @@ async def update_group(broker: Broker, conn: Connection, cmd: RemotingCommand
 
 async def delete_group(broker: Broker, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    broker.groups.delete(Ext(cmd.ext_fields).str("groupName", required=True))
+    broker.groups.delete(DeleteSubscriptionGroupRequestHeader.from_ext(cmd.ext_fields).group_name)
     return cmd.response(ResponseCode.SUCCESS)
 
 
@@ -112,7 +123,7 @@ async def runtime_info(broker: Broker, conn: Connection, cmd: RemotingCommand
 
 async def view_message(broker: Broker, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    phys = Ext(cmd.ext_fields).int("offset", required=True)
+    phys = ViewMessageRequestHeader.from_ext(cmd.ext_fields).offset
     try:
         return cmd.response(ResponseCode.SUCCESS, body=broker.store.read_at(phys))
     except _store.StoreError:
@@ -122,24 +133,19 @@ async def view_message(broker: Broker, conn: Connection, cmd: RemotingCommand
 
 async def query_message(broker: Broker, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    max_num = ext.int("maxNum", 32, required=True)
-    if ext.bool("_UNIQUE_KEY_QUERY"):
-        max_num = 32
-    records = broker.store.query_by_key(ext.str("topic", required=True),
-                                        ext.str("key", required=True),
-                                        ext.int("beginTimestamp", 0),
-                                        ext.int("endTimestamp", 2**63 - 1), max_num)
+    h = QueryMessageRequestHeader.from_ext(cmd.ext_fields)
+    max_num = 32 if h.unique_key_query else h.max_num
+    records = broker.store.query_by_key(h.topic, h.key, h.begin_timestamp, h.end_timestamp,
+                                        max_num)
     if not records:
         return cmd.response(ResponseCode.QUERY_NOT_FOUND,
                             "can not find message, maybe time range not correct")
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={
-        "indexLastUpdateTimestamp": int(time.time() * 1000),
-        "indexLastUpdatePhyoffset": broker.store.max_phys_offset()}, body=b"".join(records))
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=QueryMessageResponseHeader(
+        int(time.time() * 1000), broker.store.max_phys_offset()), body=b"".join(records))
 
 
 async def topic_stats(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    topic = Ext(cmd.ext_fields).str("topic", required=True)
+    topic = GetTopicStatsInfoRequestHeader.from_ext(cmd.ext_fields).topic
     tc = broker.topics.get(topic)
     if tc is None:
         return cmd.response(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
@@ -156,9 +162,8 @@ async def topic_stats(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
 
 async def consume_stats(broker: Broker, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    group = ext.str("consumerGroup", required=True)
-    only = ext.str("topic", "")
+    h = GetConsumeStatsRequestHeader.from_ext(cmd.ext_fields)
+    group, only = h.consumer_group, h.topic or ""
     rows, diff = [], 0
     for key, queues in sorted(broker.offsets.table.items()):
         topic, _, g = key.partition("@")
@@ -175,7 +180,7 @@ async def consume_stats(broker: Broker, conn: Connection, cmd: RemotingCommand
 
 async def consumer_connections(broker: Broker, conn: Connection, cmd: RemotingCommand
                                ) -> RemotingCommand:
-    group = Ext(cmd.ext_fields).str("consumerGroup", required=True)
+    group = GetConsumerConnectionListRequestHeader.from_ext(cmd.ext_fields).consumer_group
     info = broker.consumers.groups.get(group)
     if info is None:
         return cmd.response(ResponseCode.CONSUMER_NOT_ONLINE,
@@ -191,7 +196,7 @@ async def consumer_connections(broker: Broker, conn: Connection, cmd: RemotingCo
 
 async def producer_connections(broker: Broker, conn: Connection, cmd: RemotingCommand
                                ) -> RemotingCommand:
-    group = Ext(cmd.ext_fields).str("producerGroup", required=True)
+    group = GetProducerConnectionListRequestHeader.from_ext(cmd.ext_fields).producer_group
     chans = broker.producers.groups.get(group, {})
     if not chans:
         return cmd.response(ResponseCode.SYSTEM_ERROR, f"the producer group[{group}] not exist")
@@ -248,9 +253,8 @@ async def reset_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
     from pyrmq.protocol.codes import RequestCode
     from pyrmq.protocol.command import request
 
-    ext = Ext(cmd.ext_fields)
-    topic, group = ext.str("topic", required=True), ext.str("group", required=True)
-    ts, force = ext.int("timestamp", required=True), ext.bool("isForce", True)
+    h = ResetOffsetRequestHeader.from_ext(cmd.ext_fields)
+    topic, group, ts, force = h.topic, h.group, h.timestamp, h.is_force
     tc = broker.topics.get(topic)
     if tc is None:
         return cmd.response(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
@@ -262,7 +266,7 @@ async def reset_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
             broker.offsets.commit(group, topic, q, new)
             table.append((q, new))
     name = broker.cfg.brokerName
-    header = {"topic": topic, "group": group, "timestamp": ts, "isForce": force}
+    header = ResetOffsetRequestHeader(topic, group, ts, force)
     info = broker.consumers.groups.get(group)
     for ch in list(info.channels.values()) if info else []:
         if ch.conn.attrs.get("language") == "CPP":  # the C++ client parses an array

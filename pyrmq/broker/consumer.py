@@ -14,7 +14,20 @@ from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import mq_dict, parse_heartbeat, parse_lock_body
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import (
+    ConsumerSendMsgBackRequestHeader,
+    GetConsumerListByGroupRequestHeader,
+    GetEarliestMsgStoretimeRequestHeader,
+    GetEarliestMsgStoretimeResponseHeader,
+    GetMaxOffsetRequestHeader,
+    GetMinOffsetRequestHeader,
+    OffsetResponseHeader,
+    QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader,
+    SearchOffsetRequestHeader,
+    UnregisterClientRequestHeader,
+    UpdateConsumerOffsetRequestHeader,
+)
 from pyrmq.protocol.message import MessageConst, decode_record
 from pyrmq.remoting import Connection
 
@@ -48,10 +61,10 @@ async def heart_beat(broker: Broker, conn: Connection, cmd: RemotingCommand) -> 
 
 async def unregister_client(broker: Broker, conn: Connection, cmd: RemotingCommand
                             ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    if ext.str("producerGroup", ""):
-        broker.producers.unregister(ext.str("producerGroup"), conn)
-    group = ext.str("consumerGroup", "")
+    h = UnregisterClientRequestHeader.from_ext(cmd.ext_fields)
+    if h.producer_group:
+        broker.producers.unregister(h.producer_group, conn)
+    group = h.consumer_group
     if group and broker.consumers.unregister(group, conn):
         broker.notify_ids_changed(group)
     return cmd.response(ResponseCode.SUCCESS)
@@ -59,7 +72,7 @@ async def unregister_client(broker: Broker, conn: Connection, cmd: RemotingComma
 
 async def consumer_list(broker: Broker, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    group = Ext(cmd.ext_fields).str("consumerGroup", required=True)
+    group = GetConsumerListByGroupRequestHeader.from_ext(cmd.ext_fields).consumer_group
     info = broker.consumers.groups.get(group)
     ids = info.client_ids() if info else []
     if not ids:
@@ -69,68 +82,60 @@ async def consumer_list(broker: Broker, conn: Connection, cmd: RemotingCommand
 
 async def query_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    group, topic = ext.str("consumerGroup", required=True), ext.str("topic", required=True)
-    qid = ext.int("queueId", required=True)
+    h = QueryConsumerOffsetRequestHeader.from_ext(cmd.ext_fields)
+    group, topic, qid = h.consumer_group, h.topic, h.queue_id
     off = broker.offsets.query(group, topic, qid)
     if off >= 0:
-        return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+        return cmd.response(ResponseCode.SUCCESS, ext_fields=QueryConsumerOffsetResponseHeader(off))
     # Never committed: start at 0 when the queue's first message is still "in memory"
     # (RocketMQ: within 40 % of RAM of the commitlog end), else let the client decide.
     store = broker.store
     if store.min_offset(topic, qid) <= 0:
         phys = store.phys_of(topic, qid, 0)
         if phys < 0 or store.max_phys_offset() - phys <= broker.memory_bytes * IN_MEMORY_RATIO:
-            return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": 0})
+            return cmd.response(ResponseCode.SUCCESS,
+                                ext_fields=QueryConsumerOffsetResponseHeader(0))
     return cmd.response(ResponseCode.QUERY_NOT_FOUND,
                         "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first")
 
 
 async def update_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
+    h = UpdateConsumerOffsetRequestHeader.from_ext(cmd.ext_fields)
     if not broker.is_slave:
-        broker.offsets.commit(ext.str("consumerGroup", required=True),
-                              ext.str("topic", required=True), ext.int("queueId", required=True),
-                              ext.int("commitOffset", required=True))
+        broker.offsets.commit(h.consumer_group, h.topic, h.queue_id, h.commit_offset)
     return cmd.response(ResponseCode.SUCCESS)
 
 
 async def max_offset(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    off = broker.store.max_offset(ext.str("topic", required=True),
-                                  ext.int("queueId", required=True))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+    h = GetMaxOffsetRequestHeader.from_ext(cmd.ext_fields)
+    off = broker.store.max_offset(h.topic, h.queue_id)
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=OffsetResponseHeader(off))
 
 
 async def min_offset(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    off = broker.store.min_offset(ext.str("topic", required=True),
-                                  ext.int("queueId", required=True))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+    h = GetMinOffsetRequestHeader.from_ext(cmd.ext_fields)
+    off = broker.store.min_offset(h.topic, h.queue_id)
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=OffsetResponseHeader(off))
 
 
 async def search_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    off = broker.store.offset_by_time(ext.str("topic", required=True),
-                                      ext.int("queueId", required=True),
-                                      ext.int("timestamp", required=True))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+    h = SearchOffsetRequestHeader.from_ext(cmd.ext_fields)
+    off = broker.store.offset_by_time(h.topic, h.queue_id, h.timestamp)
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=OffsetResponseHeader(off))
 
 
 async def earliest_time(broker: Broker, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    ts = broker.store.earliest_store_time(ext.str("topic", required=True),
-                                          ext.int("queueId", required=True))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={"timestamp": ts})
+    h = GetEarliestMsgStoretimeRequestHeader.from_ext(cmd.ext_fields)
+    ts = broker.store.earliest_store_time(h.topic, h.queue_id)
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=GetEarliestMsgStoretimeResponseHeader(ts))
 
 
 async def send_back(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    group = ext.str("group", required=True)
-    phys = ext.int("offset", required=True)
+    h = ConsumerSendMsgBackRequestHeader.from_ext(cmd.ext_fields)
+    group, phys = h.group, h.offset
     gcfg = broker.groups.find(group)
     if gcfg is None:
         return cmd.response(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
@@ -146,9 +151,9 @@ async def send_back(broker: Broker, conn: Connection, cmd: RemotingCommand) -> R
     props = dict(msg.properties)
     props.setdefault(MessageConst.RETRY_TOPIC, msg.topic)
     max_times = int(gcfg.get("retryMaxTimes", broker.cfg.retryMaxTimes))
-    if cmd.version >= V3_4_9 and "maxReconsumeTimes" in cmd.ext_fields:
-        max_times = ext.int("maxReconsumeTimes", max_times)
-    delay = ext.int("delayLevel", 0)
+    if cmd.version >= V3_4_9 and h.max_reconsume_times is not None:
+        max_times = h.max_reconsume_times
+    delay = h.delay_level
     if msg.reconsume_times >= max_times or delay < 0:
         topic, qid = dlq_topic(group), 0
         props.pop(MessageConst.DELAY, None)
@@ -161,7 +166,7 @@ async def send_back(broker: Broker, conn: Connection, cmd: RemotingCommand) -> R
     if created:
         broker.register_soon()
     props[MessageConst.ORIGIN_MESSAGE_ID] = (msg.properties.get(MessageConst.ORIGIN_MESSAGE_ID)
-                                             or ext.str("originMsgId", "")
+                                             or h.origin_msg_id
                                              or msg.offset_msg_id)
     try:
         await put_message(broker, topic, qid, msg.body, props, flag=msg.flag,

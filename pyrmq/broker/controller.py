@@ -27,6 +27,12 @@ from pyrmq.broker.transaction import TransactionService
 from pyrmq.protocol.bodies import register_broker_body
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.command import request
+from pyrmq.protocol.headers import (
+    NotifyConsumerIdsChangedRequestHeader,
+    RegisterBrokerRequestHeader,
+    RegisterBrokerResponseHeader,
+    UnRegisterBrokerRequestHeader,
+)
 from pyrmq.remoting import Connection, RemotingClient, RemotingError, RemotingServer
 from pyrmq.store import MessageStore, StoreConfig
 
@@ -212,7 +218,7 @@ class Broker:
             return
         for ch in list(info.channels.values()):
             ch.conn.invoke_oneway(request(RC.NOTIFY_CONSUMER_IDS_CHANGED,
-                                          {"consumerGroup": group}))
+                                          NotifyConsumerIdsChangedRequestHeader(group)))
 
     def register_soon(self) -> None:
         self._register_now.set()
@@ -240,10 +246,9 @@ class Broker:
         if not addrs:
             return
         body = register_broker_body(self.topics.table, self.topics.version)
-        header = {"brokerName": self.cfg.brokerName, "brokerAddr": self.cfg.broker_addr,
-                  "clusterName": self.cfg.brokerClusterName, "haServerAddr": self.cfg.ha_addr,
-                  "brokerId": self.cfg.brokerId, "compressed": False,
-                  "bodyCrc32": zlib.crc32(body) & 0x7FFFFFFF}
+        header = RegisterBrokerRequestHeader(
+            self.cfg.brokerName, self.cfg.broker_addr, self.cfg.brokerClusterName,
+            self.cfg.ha_addr, self.cfg.brokerId, False, zlib.crc32(body) & 0x7FFFFFFF)
         timeout = self.cfg.registerBrokerTimeoutMills / 1000
 
         async def one(addr: str) -> None:
@@ -252,18 +257,20 @@ class Broker:
                                               timeout)
                 if r.code != 0:
                     log.warning("register with NameServer %s refused: %s", addr, r.remark)
-                elif self.ha_slave is not None and r.ext_fields.get("masterAddr"):
-                    self.ha_slave.master_addr = r.ext_fields["masterAddr"]
-                    if not self.cfg.haMasterAddress:
-                        self.ha_slave.master_ha = r.ext_fields.get("haServerAddr", "")
+                elif self.ha_slave is not None:
+                    rh = RegisterBrokerResponseHeader.from_ext(r.ext_fields)
+                    if rh.master_addr:
+                        self.ha_slave.master_addr = rh.master_addr
+                        if not self.cfg.haMasterAddress:
+                            self.ha_slave.master_ha = rh.ha_server_addr or ""
             except (RemotingError, OSError) as e:
                 log.warning("register with NameServer %s failed: %s", addr, e)
 
         await asyncio.gather(*(one(a) for a in addrs))
 
     async def _unregister(self) -> None:
-        header = {"brokerName": self.cfg.brokerName, "brokerAddr": self.cfg.broker_addr,
-                  "clusterName": self.cfg.brokerClusterName, "brokerId": self.cfg.brokerId}
+        header = UnRegisterBrokerRequestHeader(self.cfg.brokerName, self.cfg.broker_addr,
+                                               self.cfg.brokerClusterName, self.cfg.brokerId)
 
         async def one(addr: str) -> None:
             try:

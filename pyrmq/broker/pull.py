@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pyrmq.protocol.bodies import parse_subscription
 from pyrmq.protocol.codes import PermName, PullSysFlag, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import PullMessageRequestHeader, PullMessageResponseHeader
 from pyrmq.remoting import Connection
 from pyrmq.store import GetMessageStatus, GetResult
 
@@ -38,13 +38,10 @@ def _code(res: GetResult, offset: int) -> int:
 
 
 async def handle_pull(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    group = ext.str("consumerGroup", required=True)
-    topic = ext.str("topic", required=True)
-    queue_id = ext.int("queueId", required=True)
-    offset = ext.int("queueOffset", required=True)
-    max_msgs = max(1, min(ext.int("maxMsgNums", 32, required=True), MAX_MSGS_PER_PULL))
-    sysflag = ext.int("sysFlag", required=True)
+    h = PullMessageRequestHeader.from_ext(cmd.ext_fields)
+    group, topic, queue_id, offset = h.consumer_group, h.topic, h.queue_id, h.queue_offset
+    max_msgs = max(1, min(h.max_msg_nums, MAX_MSGS_PER_PULL))
+    sysflag = h.sys_flag
     if not broker.cfg.brokerPermission & PermName.READ:
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"the broker[{broker.cfg.brokerIP1}] pulling message is forbidden")
@@ -67,7 +64,7 @@ async def handle_pull(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
                             f"queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig."
                             f"readQueueNums:[{tc.readQueueNums}] consumer:[{conn.remote_addr}]")
     if sysflag & PullSysFlag.SUBSCRIPTION:
-        sub = parse_subscription(topic, ext.str("subscription", "*"), ext.int("subVersion", 0))
+        sub = parse_subscription(topic, h.subscription or "*", h.sub_version)
     else:
         sub = broker.consumers.subscription(group, topic)
         if sub is None:
@@ -75,14 +72,13 @@ async def handle_pull(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
                                 f"the consumer's subscription not exist, group: {group}")
     codes = None if sub.match_all else sub.code_set
     if sysflag & PullSysFlag.COMMIT_OFFSET and not broker.is_slave:
-        commit = ext.int("commitOffset", -1)
-        if commit >= 0:
-            broker.offsets.commit(group, topic, queue_id, commit)
+        if h.commit_offset >= 0:
+            broker.offsets.commit(group, topic, queue_id, h.commit_offset)
     res = broker.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
     code = _code(res, offset)
     if code == ResponseCode.PULL_NOT_FOUND and sysflag & PullSysFlag.SUSPEND:
         if broker.cfg.longPollingEnable:
-            hold = min(ext.int("suspendTimeoutMillis", 15000) / 1000.0, MAX_SUSPEND_S)
+            hold = min(h.suspend_timeout_millis / 1000.0, MAX_SUSPEND_S)
         else:
             hold = broker.cfg.shortPollingTimeMills / 1000.0
         deadline = time.monotonic() + hold
@@ -99,8 +95,7 @@ async def handle_pull(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
         if code == ResponseCode.PULL_NOT_FOUND:
             res = broker.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
             code = _code(res, offset)
-    fields = {"suggestWhichBrokerId": 0, "nextBeginOffset": res.next_begin_offset,
-              "minOffset": res.min_offset, "maxOffset": res.max_offset}
+    fields = PullMessageResponseHeader(0, res.next_begin_offset, res.min_offset, res.max_offset)
     if code == ResponseCode.SUCCESS:
         broker.stats_get(topic, res.count)
         return cmd.response(code, ext_fields=fields, body=res.data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 import zlib
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,7 @@ from pyrmq.broker.topics import (
 )
 from pyrmq.protocol.codes import PermName, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import send_fields
+from pyrmq.protocol.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from pyrmq.protocol.message import MessageConst, decode_properties, encode_properties
 from pyrmq.remoting import Connection
 
@@ -34,8 +33,8 @@ def born_host_of(conn: Connection) -> tuple[str, int]:
 
 
 async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = send_fields(cmd)
-    topic = ext.str("topic", required=True)
+    h = SendMessageRequestHeader.from_command(cmd)
+    topic = h.topic
     if broker.is_slave:
         return cmd.response(ResponseCode.SERVICE_NOT_AVAILABLE,
                             f"the broker[{broker.cfg.brokerIP1}] sending message is forbidden")
@@ -53,8 +52,8 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
         if topic.startswith(RETRY_PREFIX) or topic.startswith(DLQ_PREFIX):
             tc, _ = broker.topics.ensure(topic, 1)
         else:
-            tc = broker.topics.create_from_default(topic, ext.str("defaultTopic", "TBW102"),
-                                                   ext.int("defaultTopicQueueNums", 4))
+            tc = broker.topics.create_from_default(topic, h.default_topic,
+                                                   h.default_topic_queue_nums)
         if tc is None:
             return cmd.response(ResponseCode.TOPIC_NOT_EXIST,
                                 f"topic[{topic}] not exist, apply first please!")
@@ -62,7 +61,7 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
     if not tc.perm & PermName.WRITE:
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"the topic[{topic}] sending message is forbidden")
-    queue_id = ext.int("queueId", required=True)
+    queue_id = h.queue_id
     if queue_id >= max(tc.readQueueNums, tc.writeQueueNums):
         return cmd.response(ResponseCode.SYSTEM_ERROR,
                             f"request queueId[{queue_id}] is illegal, {tc.topicName} "
@@ -70,15 +69,15 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
                             f"{tc.readQueueNums}")
     if queue_id < 0:
         queue_id = random.randrange(tc.writeQueueNums)
-    sysflag = ext.int("sysFlag", 0)
-    flag = ext.int("flag", 0)
-    born_ts = ext.int("bornTimestamp", int(time.time() * 1000))
-    reconsume = ext.int("reconsumeTimes", 0)
-    props = decode_properties(ext.str("properties", ""))
+    sysflag, flag, born_ts = h.sys_flag, h.flag, h.born_timestamp
+    reconsume = h.reconsume_times or 0
+    batch = bool(h.batch)
+    props = decode_properties(h.properties or "")
     half = props.get(MessageConst.TRAN_MSG, "").lower() == "true"
     if topic.startswith(RETRY_PREFIX):
         group_name = topic[len(RETRY_PREFIX):]
-        max_times = ext.int("maxReconsumeTimes", broker.cfg.retryMaxTimes)
+        max_times = (broker.cfg.retryMaxTimes if h.max_reconsume_times is None
+                     else h.max_reconsume_times)
         if reconsume >= max_times:
             topic, queue_id = dlq_topic(group_name), 0
             broker.topics.ensure(topic, 1)
@@ -87,12 +86,12 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
     wait_slave = props.get(MessageConst.WAIT, "true").lower() != "false"  # read before storing
     try:
         results = []
-        if half and not ext.bool("batch"):
+        if half and not batch:
             first = await broker.transactions.put_half(
                 topic, queue_id, cmd.body, props, flag=flag, sysflag=sysflag,
                 born_timestamp=born_ts, born_host=born_host)
             msg_id = first.msg_id
-        elif ext.bool("batch"):
+        elif batch:
             results = await _send_batch(broker, topic, queue_id, cmd.body, props, sysflag,
                                         born_ts, born_host, reconsume)
             msg_id = ",".join(r.msg_id for r in results)
@@ -106,13 +105,13 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
         return cmd.response(e.code, str(e))
     code = ResponseCode.SUCCESS
     if broker.cfg.brokerRole == "SYNC_MASTER" and broker.ha_master is not None and wait_slave:
-        last = results[-1] if ext.bool("batch") else first
+        last = results[-1] if batch else first
         code = await broker.ha_master.wait_replicated(last.phys_offset + last.size,
                                                       broker.cfg.slaveTimeout / 1000)
-    fields = {"msgId": msg_id, "queueId": queue_id, "queueOffset": first.queue_offset,
-              "transactionId": props.get(MessageConst.UNIQ_KEY) if half else None,
-              "MSG_REGION": broker.cfg.regionId, "TRACE_ON": str(broker.cfg.traceOn).lower()}
-    return cmd.response(code, ext_fields=fields)
+    return cmd.response(code, ext_fields=SendMessageResponseHeader(
+        msg_id, queue_id, first.queue_offset,
+        props.get(MessageConst.UNIQ_KEY) if half else None, broker.cfg.regionId,
+        broker.cfg.traceOn))
 
 
 async def _send_batch(broker: Broker, topic: str, queue_id: int, body: bytes,

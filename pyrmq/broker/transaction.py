@@ -14,7 +14,7 @@ from pyrmq import _store
 from pyrmq.broker.messages import StoreRejected, put_message
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import CheckTransactionStateRequestHeader, EndTransactionRequestHeader
 from pyrmq.protocol.message import MessageConst, MessageExt, decode_record, decode_records
 from pyrmq.remoting import Connection
 from pyrmq.store import GetMessageStatus, PutResult
@@ -73,11 +73,11 @@ class TransactionService:
                                  born_host=born_host)
 
     async def end(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand | None:
-        ext = Ext(cmd.ext_fields)
-        kind = ext.int("commitOrRollback", required=True)
+        h = EndTransactionRequestHeader.from_ext(cmd.ext_fields)
+        kind = h.commit_or_rollback
         if kind not in (TRAN_COMMIT, TRAN_ROLLBACK):
             return None  # TRANSACTION_NOT_TYPE: still unknown, the check-back will ask again
-        phys = ext.int("commitLogOffset", required=True)
+        phys = h.commit_log_offset
         try:
             half = decode_record(self.broker.store.read_at(phys))
         except (_store.StoreError, Exception):
@@ -85,7 +85,7 @@ class TransactionService:
                                 f"Find prepared transaction message failed at {phys}")
         if half.topic != HALF_TOPIC:
             return cmd.response(ResponseCode.SYSTEM_ERROR, f"{phys} is not a half message")
-        group = ext.str("producerGroup", "")
+        group = h.producer_group
         if group and half.properties.get(MessageConst.PGROUP, group) != group:
             return cmd.response(ResponseCode.SYSTEM_ERROR,
                                 "The producer group wrong: " + group)
@@ -160,8 +160,7 @@ class TransactionService:
         self.checks[m.queue_offset] = self.checks.get(m.queue_offset, 0) + 1
         uniq = m.uniq_key or m.offset_msg_id
         chans[self.checks[m.queue_offset] % len(chans)].conn.invoke_oneway(request(
-            RequestCode.CHECK_TRANSACTION_STATE, {
-                "tranStateTableOffset": m.queue_offset, "commitLogOffset": m.phys_offset,
-                "msgId": uniq, "transactionId": uniq, "offsetMsgId": m.offset_msg_id},
+            RequestCode.CHECK_TRANSACTION_STATE, CheckTransactionStateRequestHeader(
+                m.queue_offset, m.phys_offset, uniq, uniq, m.offset_msg_id),
             self.broker.store.read_at(m.phys_offset)))
         return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from .errors import LocalProtocolError, RemoteProtocolError
 
@@ -55,23 +55,39 @@ class RemotingCommand:
         return bool(self.flag & FLAG_ONEWAY)
 
     def response(self, code: int, remark: str | None = None,
-                 ext_fields: Mapping[str, Any] | None = None, body: bytes = b"") -> RemotingCommand:
-        """Build the response to this request: same opaque and serialize type, RESPONSE flag."""
+                 ext_fields: Mapping[str, Any] | _ToExt | None = None,
+                 body: bytes = b"") -> RemotingCommand:
+        """Build the response to this request: same opaque and serialize type, RESPONSE flag.
+        ``ext_fields`` is a typed header (its ``to_ext()`` is used as is) or a mapping."""
         return RemotingCommand(code=code, opaque=self.opaque, flag=FLAG_RESPONSE, remark=remark,
-                               ext_fields=stringify(ext_fields) if ext_fields else {}, body=body,
+                               ext_fields=_fields(ext_fields), body=body,
                                serialize_type=self.serialize_type)
 
     def with_opaque(self, opaque: int) -> RemotingCommand:
         return replace(self, opaque=opaque)
 
 
-def request(code: int, ext_fields: Mapping[str, Any] | None = None, body: bytes = b"", *,
-            oneway: bool = False, opaque: int = 0,
+def request(code: int, ext_fields: Mapping[str, Any] | _ToExt | None = None, body: bytes = b"",
+            *, oneway: bool = False, opaque: int = 0,
             serialize_type: int = SERIALIZE_JSON) -> RemotingCommand:
-    """Build a request command; ``ext_fields`` values are stringified, ``None`` values dropped."""
+    """Build a request command. ``ext_fields`` is a typed header (``SomeHeader(...)``: its
+    ``to_ext()``) or a mapping whose values are stringified, ``None`` values dropped."""
     return RemotingCommand(code=code, opaque=opaque, flag=FLAG_ONEWAY if oneway else 0,
-                           ext_fields=stringify(ext_fields) if ext_fields else {}, body=body,
+                           ext_fields=_fields(ext_fields), body=body,
                            serialize_type=serialize_type)
+
+
+class _ToExt(Protocol):
+    def to_ext(self) -> dict[str, str]: ...
+
+
+def _fields(ext: Mapping[str, Any] | _ToExt | None) -> dict[str, str]:
+    if ext is None:
+        return {}
+    to_ext = getattr(ext, "to_ext", None)
+    if to_ext is not None:  # a typed header: values are text already
+        return to_ext()
+    return stringify(ext) if ext else {}  # type: ignore[arg-type]
 
 
 def stringify(fields: Mapping[str, Any]) -> dict[str, str]:
