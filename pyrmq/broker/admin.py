@@ -28,6 +28,7 @@ from pyrmq.protocol.headers import (
     ResetOffsetRequestHeader,
     ViewMessageRequestHeader,
 )
+from pyrmq.protocol.names import group_topics_problem
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
@@ -64,13 +65,13 @@ async def all_topic_config(ctx: BrokerContext, conn: Connection, cmd: RemotingCo
                            ) -> RemotingCommand:
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({
         "dataVersion": ctx.topics.version,
-        "topicConfigTable": {n: tc.to_dict() for n, tc in ctx.topics.table.items()}}))
+        "topicConfigTable": {n: tc.to_dict() for n, tc in ctx.topics.valid_table().items()}}))
 
 
 async def topic_names(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                       ) -> RemotingCommand:
     return cmd.response(ResponseCode.SUCCESS,
-                        body=jsonx.dumps({"topicList": sorted(ctx.topics.table)}))
+                        body=jsonx.dumps({"topicList": sorted(ctx.topics.valid_table())}))
 
 
 async def update_group(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
@@ -78,6 +79,9 @@ async def update_group(ctx: BrokerContext, conn: Connection, cmd: RemotingComman
     cfg = jsonx.loads(cmd.body)
     if not isinstance(cfg, dict) or not cfg.get("groupName"):
         return cmd.response(ResponseCode.SYSTEM_ERROR, "subscription group config needs groupName")
+    bad = group_topics_problem(cfg["groupName"])
+    if bad is not None:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
     ctx.groups.put(cfg)
     return cmd.response(ResponseCode.SUCCESS)
 
@@ -137,7 +141,8 @@ async def view_message(ctx: BrokerContext, conn: Connection, cmd: RemotingComman
 async def query_message(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
     h = QueryMessageRequestHeader.from_ext(cmd.ext_fields)
-    max_num = 32 if h.unique_key_query else h.max_num
+    # Java caps maxNum at maxMsgsNumBatch (64); a huge one must not size an allocation
+    max_num = 32 if h.unique_key_query else max(1, min(h.max_num, 64))
     records = ctx.store.query_by_key(h.topic, h.key, h.begin_timestamp, h.end_timestamp,
                                         max_num)
     if not records:

@@ -11,7 +11,7 @@ from pyrmq import _store
 from pyrmq.broker.messages import StoreRejected, put_message
 from pyrmq.broker.topics import dlq_topic, retry_topic
 from pyrmq.protocol import jsonx
-from pyrmq.protocol.bodies import mq_dict, parse_heartbeat, parse_lock_body
+from pyrmq.protocol.bodies import HeartbeatData, mq_dict, parse_heartbeat, parse_lock_body
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import RemotingCommand
 from pyrmq.protocol.headers import (
@@ -29,6 +29,7 @@ from pyrmq.protocol.headers import (
     UpdateConsumerOffsetRequestHeader,
 )
 from pyrmq.protocol.message import MessageConst, decode_record
+from pyrmq.protocol.names import group_problem, group_topics_problem, topic_problem
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
@@ -38,8 +39,26 @@ V3_4_9 = 121  # MQVersion ordinal: from here on the send-back header's maxRecons
 IN_MEMORY_RATIO = 0.4
 
 
+def _heartbeat_problem(hb: HeartbeatData) -> str | None:
+    """Why a heartbeat's names cannot be accepted (checked before anything is registered)."""
+    for c in hb.consumers:
+        bad = group_topics_problem(c.group) if c.group else None
+        for s in c.subscriptions:
+            bad = bad or topic_problem(s.topic)
+        if bad:
+            return bad
+    for g in hb.producer_groups:
+        bad = group_problem(g)
+        if bad:
+            return bad
+    return None
+
+
 async def heart_beat(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
     hb = parse_heartbeat(cmd.body)
+    bad = _heartbeat_problem(hb)
+    if bad is not None:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, f"heartbeat refused: {bad}")
     conn.attrs["client_id"] = hb.client_id
     conn.attrs["language"] = cmd.language
     conn.attrs["version"] = cmd.version
@@ -136,6 +155,9 @@ async def earliest_time(ctx: BrokerContext, conn: Connection, cmd: RemotingComma
 async def send_back(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
     h = ConsumerSendMsgBackRequestHeader.from_ext(cmd.ext_fields)
     group, phys = h.group, h.offset
+    bad = group_topics_problem(group)
+    if bad is not None:
+        return cmd.response(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, bad)
     gcfg = ctx.groups.find(group)
     if gcfg is None:
         return cmd.response(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
@@ -177,8 +199,16 @@ async def send_back(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) 
     return cmd.response(ResponseCode.SUCCESS)
 
 
+def _lock_problem(group: str, mqs: list[tuple[str, str, int]]) -> str | None:
+    return group_problem(group) or next(
+        (p for p in (topic_problem(t) for t, _b, _q in mqs) if p), None)
+
+
 async def lock_batch(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
     group, client_id, mqs = parse_lock_body(cmd.body)
+    bad = _lock_problem(group, mqs)
+    if bad is not None:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
     ok = ctx.locks.lock(group, client_id, mqs)
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(
         {"lockOKMQSet": [mq_dict(t, b, q) for t, b, q in ok]}))
@@ -187,5 +217,8 @@ async def lock_batch(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand)
 async def unlock_batch(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
     group, client_id, mqs = parse_lock_body(cmd.body)
+    bad = _lock_problem(group, mqs)
+    if bad is not None:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
     ctx.locks.unlock(group, client_id, mqs)
     return cmd.response(ResponseCode.SUCCESS)

@@ -236,7 +236,7 @@ class Broker:
         addrs = self.cfg.namesrv_addrs
         if not addrs:
             return
-        body = register_broker_body(self.ctx.topics.table, self.ctx.topics.version)
+        body = register_broker_body(self.ctx.topics.valid_table(), self.ctx.topics.version)
         header = RegisterBrokerRequestHeader(
             self.cfg.brokerName, self.cfg.broker_addr, self.cfg.brokerClusterName,
             self.cfg.ha_addr, self.cfg.brokerId, False, zlib.crc32(body) & 0x7FFFFFFF)

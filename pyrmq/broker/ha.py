@@ -23,6 +23,7 @@ from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import request
+from pyrmq.protocol.names import group_problem, topic_problem
 from pyrmq.remoting import RemotingClient, RemotingError, split_addr
 
 if TYPE_CHECKING:
@@ -210,15 +211,20 @@ class HASlave:
         r = await client.invoke(self.master_addr, request(RequestCode.GET_ALL_TOPIC_CONFIG), 3)
         if r.code == ResponseCode.SUCCESS:
             table = jsonx.loads(r.body).get("topicConfigTable", {})
-            b.topics.table = {n: TopicConfig.from_dict(tc) for n, tc in table.items()}
+            b.topics.table = {n: TopicConfig.from_dict(tc) for n, tc in table.items()
+                              if topic_problem(n) is None}
             b.topics.persist()
         r = await client.invoke(self.master_addr, request(RequestCode.GET_ALL_CONSUMER_OFFSET), 3)
         if r.code == ResponseCode.SUCCESS:
             for key, queues in (jsonx.loads(r.body).get("offsetTable") or {}).items():
-                b.offsets.table[key] = {int(q): int(o) for q, o in queues.items()}
+                topic, _, group = key.partition("@")
+                if topic_problem(topic) is None and group_problem(group) is None:
+                    b.offsets.table[key] = {int(q): int(o) for q, o in queues.items()}
             b.offsets.persist(force=True)
         r = await client.invoke(self.master_addr,
                                 request(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG), 3)
         if r.code == ResponseCode.SUCCESS:
-            b.groups.table.update(jsonx.loads(r.body).get("subscriptionGroupTable") or {})
+            b.groups.table.update({
+                g: c for g, c in (jsonx.loads(r.body).get("subscriptionGroupTable") or {}).items()
+                if group_problem(g) is None})
             b.groups.persist()

@@ -12,6 +12,7 @@ from pyrmq import _store
 from pyrmq.broker.topics import SCHEDULE_TOPIC
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.message import MessageConst, encode_properties
+from pyrmq.protocol.names import topic_problem
 from pyrmq.store import PutResult
 
 if TYPE_CHECKING:
@@ -78,7 +79,14 @@ async def put_message(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
                       props: dict[str, str], *, flag: int = 0, sysflag: int = 0,
                       born_timestamp: int, born_host: tuple[str, int],
                       reconsume_times: int = 0) -> PutResult:
-    """Store one message (delay applied, CLUSTER added, WAIT stripped)."""
+    """Store one message (delay applied, CLUSTER added, WAIT stripped). Every single-message
+    put passes here, so the topic is checked here too: names read back from stored properties
+    (REAL_TOPIC of a half or scheduled message) never reach the store unchecked."""
+    bad = topic_problem(topic)
+    if bad is not None:
+        raise StoreRejected(ResponseCode.SYSTEM_ERROR, bad)
+    if not 0 <= queue_id < 2**31:
+        raise StoreRejected(ResponseCode.SYSTEM_ERROR, f"queueId[{queue_id}] is illegal")
     topic, queue_id = apply_delay(ctx, topic, queue_id, props, sysflag)
     props.pop(MessageConst.WAIT, None)
     props[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName

@@ -104,7 +104,11 @@ class TransactionService:
         props.pop(MessageConst.TRAN_MSG, None)
         props.pop(CHECK_TIMES, None)
         topic = props.get(MessageConst.REAL_TOPIC, "")
-        qid = int(props.get(MessageConst.REAL_QID, "0"))
+        try:
+            qid = int(props.get(MessageConst.REAL_QID, "0"))
+        except ValueError:
+            raise StoreRejected(ResponseCode.SYSTEM_ERROR, "half message has a bad REAL_QID") \
+                from None
         await put_message(self.ctx, topic, qid, half.body, props, flag=half.flag,
                           sysflag=(half.sysflag & ~(TRAN_MASK | 0x30)) | TRAN_COMMIT,
                           born_timestamp=half.born_timestamp, born_host=half.born_host,

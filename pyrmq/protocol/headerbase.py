@@ -15,6 +15,7 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+from pyrmq.protocol import names
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.errors import RemoteProtocolError
 
@@ -32,6 +33,39 @@ _RANGES = {"i32": (-2**31, 2**31 - 1), "i64": (-2**63, 2**63 - 1)}
 _SPECS: dict[type, tuple[tuple[str, str, type, bool], ...]] = {}
 #: (lo, hi) per (class, attr) for integer fields.
 _BOUNDS: dict[tuple[type, str], tuple[int, int]] = {}
+#: name fields: (class, attr) -> (kind, response code when refused)
+_NAMES: dict[tuple[type, str], tuple[str, int]] = {}
+_NAME_CODES = {"topic": ResponseCode.SYSTEM_ERROR, "pgroup": ResponseCode.SYSTEM_ERROR,
+               "group": ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST}
+
+
+def name(kind: str, *, default: Any = dataclasses.MISSING, refuse: int | None = None,
+         wire: str | None = None) -> Any:
+    """A topic (``"topic"``), consumer group (``"group"``) or producer group (``"pgroup"``)
+    field: ``from_ext`` refuses a value that breaks RocketMQ's name rules (answered with
+    ``refuse``, by default SYSTEM_ERROR for topics and producer groups and
+    SUBSCRIPTION_GROUP_NOT_EXIST for consumer groups). An optional field's ``""`` is absent."""
+    meta: dict[str, Any] = {"name": kind, "refuse": refuse or _NAME_CODES[kind]}
+    if wire:
+        meta["wire"] = wire
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def name_fields(cls: type) -> dict[str, str]:
+    """attr -> name kind of the name fields of a header class."""
+    _spec(cls)
+    return {a: k for (c, a), (k, _code) in _NAMES.items() if c is cls}
+
+
+def _name_checker(kind: str, code: int) -> Any:
+    problem = names.topic_problem if kind == "topic" else names.group_problem
+
+    def check(value: str) -> str:
+        bad = problem(value)
+        if bad is not None:
+            raise RemoteProtocolError(bad, response_code=code)
+        return value
+    return check
 
 
 def _camel(name: str) -> str:
@@ -60,6 +94,8 @@ def _spec(cls: type) -> tuple[tuple[str, str, type, bool], ...]:
             required = (f.default is dataclasses.MISSING
                         and f.default_factory is dataclasses.MISSING)
             rows.append((f.name, f.metadata.get("wire", _camel(f.name)), base, required))
+            if "name" in f.metadata:
+                _NAMES[(cls, f.name)] = (f.metadata["name"], f.metadata["refuse"])
             if rng is not None:
                 _BOUNDS[(cls, f.name)] = _RANGES[rng]
         spec = _SPECS[cls] = tuple(rows)
@@ -141,7 +177,10 @@ def _compile(cls: type, names: Mapping[str, str] | None = None,
             lines.append(f"    if v is None{empty}: _set{i}(self, _d{i})")
             lines.append("    else:")
             indent = "        "
-        if base is str:
+        if base is str and (cls, attr) in _NAMES:
+            ns[f"_chk{i}"] = _name_checker(*_NAMES[(cls, attr)])
+            conv = f"_chk{i}(v)" if required else f"_chk{i}(v) if v else v"
+        elif base is str:
             conv = "v if v.__class__ is str else str(v)"
         elif base is bool:
             conv = f"_bool({key!r}, v)"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
 from pyrmq.protocol.errors import RemoteProtocolError
-from pyrmq.protocol.headerbase import I32, I64, _compile, _compile_to_ext, _header
+from pyrmq.protocol.headerbase import I32, I64, _compile, _compile_to_ext, _header, name
 from pyrmq.protocol.headerbase import Header as Header
 from pyrmq.protocol.headerbase import _spec as _spec
 
@@ -78,9 +78,9 @@ def send_fields(cmd: RemotingCommand) -> Ext:
 class SendMessageRequestHeader(Header):
     """SEND_MESSAGE (10, long names) / SEND_MESSAGE_V2 (310) / SEND_BATCH_MESSAGE (320, letters)."""
 
-    producer_group: str
-    topic: str
-    default_topic: str
+    producer_group: str = name("pgroup")
+    topic: str = name("topic")
+    default_topic: str = name("topic")
     default_topic_queue_nums: I32
     queue_id: I32
     sys_flag: I32
@@ -126,8 +126,8 @@ class SendMessageResponseHeader(Header):
 
 @_header
 class PullMessageRequestHeader(Header):
-    consumer_group: str
-    topic: str
+    consumer_group: str = name("group")
+    topic: str = name("topic")
     queue_id: I32
     queue_offset: I64
     max_msg_nums: I32
@@ -149,8 +149,8 @@ class PullMessageResponseHeader(Header):
 
 @_header
 class QueryConsumerOffsetRequestHeader(Header):
-    consumer_group: str
-    topic: str
+    consumer_group: str = name("group")
+    topic: str = name("topic")
     queue_id: I32
 
 
@@ -161,21 +161,21 @@ class QueryConsumerOffsetResponseHeader(Header):
 
 @_header
 class UpdateConsumerOffsetRequestHeader(Header):
-    consumer_group: str
-    topic: str
+    consumer_group: str = name("group")
+    topic: str = name("topic")
     queue_id: I32
     commit_offset: I64
 
 
 @_header
 class GetMaxOffsetRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
     queue_id: I32
 
 
 @_header
 class GetMinOffsetRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
     queue_id: I32
 
 
@@ -188,14 +188,14 @@ class OffsetResponseHeader(Header):
 
 @_header
 class SearchOffsetRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
     queue_id: I32
     timestamp: I64
 
 
 @_header
 class GetEarliestMsgStoretimeRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
     queue_id: I32
 
 
@@ -211,7 +211,7 @@ class ViewMessageRequestHeader(Header):
 
 @_header
 class QueryMessageRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
     key: str
     max_num: I32
     begin_timestamp: I64
@@ -229,41 +229,41 @@ class QueryMessageResponseHeader(Header):
 @_header
 class UnregisterClientRequestHeader(Header):
     client_id: str = dataclasses.field(metadata={"wire": "clientID"})
-    producer_group: str | None = None
-    consumer_group: str | None = None
+    producer_group: str | None = name("pgroup", default=None)
+    consumer_group: str | None = name("group", default=None)
 
 
 @_header
 class GetConsumerListByGroupRequestHeader(Header):
-    consumer_group: str
+    consumer_group: str = name("group")
 
 
 @_header
 class ConsumerSendMsgBackRequestHeader(Header):
     offset: I64
-    group: str
+    group: str = name("group")
     delay_level: I32
     origin_msg_id: str | None = None
-    origin_topic: str | None = None
+    origin_topic: str | None = name("topic", default=None)
     unit_mode: bool = False
     max_reconsume_times: I32 | None = None
 
 
 @_header
 class NotifyConsumerIdsChangedRequestHeader(Header):
-    consumer_group: str
+    consumer_group: str = name("group")
 
 
 @_header
 class GetConsumerRunningInfoRequestHeader(Header):
-    consumer_group: str
+    consumer_group: str = name("group")
     client_id: str
     jstack_enable: bool | None = None
 
 
 @_header
 class EndTransactionRequestHeader(Header):
-    producer_group: str
+    producer_group: str = name("pgroup")
     tran_state_table_offset: I64
     commit_log_offset: I64
     commit_or_rollback: I32
@@ -321,12 +321,12 @@ class QueryDataVersionResponseHeader(Header):
 
 @_header
 class GetRouteInfoRequestHeader(Header):
-    topic: str
+    topic: str = name("topic", refuse=ResponseCode.TOPIC_NOT_EXIST)
 
 
 @_header
 class DeleteTopicFromNamesrvRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
 
 
 @_header
@@ -372,8 +372,8 @@ class WipeWritePermOfBrokerResponseHeader(Header):
 class CreateTopicRequestHeader(Header):
     """UPDATE_AND_CREATE_TOPIC (17)."""
 
-    topic: str
-    default_topic: str
+    topic: str = name("topic")
+    default_topic: str = name("topic")
     read_queue_nums: I32
     write_queue_nums: I32
     perm: I32
@@ -384,20 +384,20 @@ class CreateTopicRequestHeader(Header):
 
 @_header
 class DeleteTopicRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
 
 
 @_header
 class DeleteSubscriptionGroupRequestHeader(Header):
-    group_name: str
+    group_name: str = name("group")
 
 
 @_header
 class ResetOffsetRequestHeader(Header):
     """RESET_CONSUMER_CLIENT_OFFSET (220) and INVOKE_BROKER_TO_RESET_OFFSET (222)."""
 
-    topic: str
-    group: str
+    topic: str = name("topic")
+    group: str = name("group")
     timestamp: I64
     is_force: bool
 
@@ -409,23 +409,23 @@ class GetBrokerConfigResponseHeader(Header):
 
 @_header
 class GetConsumerConnectionListRequestHeader(Header):
-    consumer_group: str
+    consumer_group: str = name("group")
 
 
 @_header
 class GetProducerConnectionListRequestHeader(Header):
-    producer_group: str
+    producer_group: str = name("pgroup")
 
 
 @_header
 class GetConsumeStatsRequestHeader(Header):
-    consumer_group: str
-    topic: str | None = None
+    consumer_group: str = name("group")
+    topic: str | None = name("topic", default=None)
 
 
 @_header
 class GetTopicStatsInfoRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
 
 
 @_header

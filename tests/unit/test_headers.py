@@ -15,7 +15,7 @@ from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.errors import RemoteProtocolError
 from pyrmq.protocol.frame import FrameDecoder, encode
-from pyrmq.protocol.headerbase import bounds
+from pyrmq.protocol.headerbase import bounds, name_fields
 
 REQUESTS = {
     1: H.GetRouteInfoRequestHeader, 2: H.GetRouteInfoRequestHeader, 3: H.GetRouteInfoRequestHeader,
@@ -148,7 +148,12 @@ ALL_HEADERS = [c for c in vars(H).values()
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 
 
+_NAME = st.from_regex(r"[%|a-zA-Z0-9_-]{1,20}", fullmatch=True)
+
+
 def _value(cls, attr, base):
+    if attr in name_fields(cls):
+        return _NAME
     if base is int:
         return st.integers(*bounds(cls, attr))
     return {str: _text, bool: st.booleans()}[base]
@@ -215,3 +220,39 @@ def test_send_v2_and_batch_decoders_agree_with_v1():
     with pytest.raises(RemoteProtocolError, match="<b>"):
         H.SendMessageRequestHeader.from_command(request(
             RequestCode.SEND_MESSAGE_V2, {k: v for k, v in v2.items() if k != "b"}))
+
+
+HOSTILE = ["../x", "../../../../escaped", "a/b", "%DLQ%../T", "", " ", "x" * 300, "a\x00b",
+           "a\ud800", "T\n", ".", "..", "a.b", "\u00e9t\u00e9"]
+
+
+@pytest.mark.parametrize("cls", [c for c in ALL_HEADERS if name_fields(c)],
+                         ids=lambda c: c.__name__)
+def test_every_name_field_refuses_hostile_names(cls):
+    good = {}
+    for attr, wire, base, _req in H._spec(cls):
+        good[wire] = "Good_1" if attr in name_fields(cls) else (
+            "true" if base is bool else "1" if base is int else "v")
+    assert cls.from_ext(good)  # the valid form decodes
+    kinds = name_fields(cls)
+    for attr, wire, _b, _r in H._spec(cls):
+        if attr not in kinds:
+            continue
+        for bad in HOSTILE:
+            if bad == "" and attr not in {a for a, _w, _b2, req in H._spec(cls) if req}:
+                continue  # an optional name left empty is absent
+            with pytest.raises(RemoteProtocolError) as e:
+                cls.from_ext({**good, wire: bad})
+            want = (ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST if kinds[attr] == "group"
+                    else ResponseCode.TOPIC_NOT_EXIST if cls is H.GetRouteInfoRequestHeader
+                    else ResponseCode.SYSTEM_ERROR)
+            assert e.value.response_code == want and not e.value.fatal, (attr, bad)
+
+
+def test_topic_length_limits():
+    assert H.DeleteTopicRequestHeader.from_ext({"topic": "t" * 127}).topic == "t" * 127
+    with pytest.raises(RemoteProtocolError, match="127"):
+        H.DeleteTopicRequestHeader.from_ext({"topic": "t" * 128})
+    assert H.DeleteSubscriptionGroupRequestHeader.from_ext({"groupName": "g" * 255})
+    with pytest.raises(RemoteProtocolError, match="255"):
+        H.DeleteSubscriptionGroupRequestHeader.from_ext({"groupName": "g" * 256})
