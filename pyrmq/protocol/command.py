@@ -10,6 +10,8 @@ may be numbers or strings and are normalised to their decimal text here, as Java
 from __future__ import annotations
 
 import json
+import math
+import re
 import struct
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol
@@ -45,6 +47,9 @@ class RemotingCommand:
     language: str = DEFAULT_LANGUAGE
     version: int = DEFAULT_VERSION
     serialize_type: int = SERIALIZE_JSON
+    #: set by the decoder when the frame is intact but its header cannot be accepted (bad
+    #: text, a non-finite or out-of-range number): the request is answered with this remark
+    error: str | None = None
 
     @property
     def is_response(self) -> bool:
@@ -105,8 +110,37 @@ def stringify(fields: Mapping[str, Any]) -> dict[str, str]:
 
 # --- JSON header -------------------------------------------------------------------------------
 
+class _NonFinite(str):
+    """NaN / Infinity / a number past float range in a JSON header (not acceptable)."""
+
+
+class _BadHeader(Exception):
+    pass
+
+
+def _parse_float(text: str) -> float | _NonFinite:
+    f = float(text)
+    return f if math.isfinite(f) else _NonFinite(text)
+
+
+#: a \uD800-\uDFFF escape: json.loads turns a lone one into a lone surrogate
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+_INT32 = (-2**31, 2**31 - 1)
+
+
+def strict_text(s: str) -> bool:
+    """True when ``s`` encodes as UTF-8 (no lone surrogate)."""
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def _ext_value(v: Any) -> str:
     if isinstance(v, str):
+        if isinstance(v, _NonFinite):
+            raise _BadHeader(f"a number out of range: {v[:40]}")
         return v
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -116,39 +150,74 @@ def _ext_value(v: Any) -> str:
         return str(int(v))
     if v is None:
         return ""
-    return json.dumps(v, separators=(",", ":"))
+    try:
+        return json.dumps(v, separators=(",", ":"), allow_nan=False)
+    except (ValueError, RecursionError):
+        raise _BadHeader("an extFields value cannot be carried as text") from None
+
+
+def _int_field(obj: dict[str, Any], name: str) -> int:
+    v = obj.get(name, 0)
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, str) and not isinstance(v, _NonFinite):
+        try:
+            v = int(v)
+        except ValueError:
+            raise _BadHeader(f"header field {name} is not an integer") from None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _BadHeader(f"header field {name} is not an integer")
+    if not _INT32[0] <= v <= _INT32[1]:
+        raise _BadHeader(f"header field {name} is out of the int range")
+    return v
 
 
 def decode_json_header(raw: bytes) -> dict[str, Any]:
-    """Parse a JSON header into the keyword arguments of :class:`RemotingCommand`."""
+    """Parse a JSON header into the keyword arguments of :class:`RemotingCommand`.
+
+    Text that is not JSON (or not UTF-8, or nested past the parser's depth) loses the request's
+    opaque: a fatal error. A readable header whose other fields cannot be accepted (a lone
+    surrogate, NaN/Infinity, a number past the field's range) comes back with ``error`` set,
+    so the request is answered with an error and the connection lives on."""
     try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise RemoteProtocolError(f"header is not valid JSON: {e}", fatal=True) from None
+        text = raw.decode("utf-8")  # strict: no encoded surrogates (json would let them pass)
+        obj = json.loads(text, parse_constant=_NonFinite, parse_float=_parse_float)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise RemoteProtocolError(f"header is not valid JSON: {str(e)[:80]}",
+                                  fatal=True) from None
     if not isinstance(obj, dict):
         raise RemoteProtocolError("header JSON is not an object", fatal=True)
     try:
-        code = int(obj.get("code", 0))
-        opaque = int(obj.get("opaque", 0))
-        flag = int(obj.get("flag", 0))
-        version = int(obj.get("version", 0))
-    except (TypeError, ValueError):
-        raise RemoteProtocolError("header field code/opaque/flag/version is not an integer",
-                                  fatal=True) from None
-    ext = obj.get("extFields") or {}
-    if not isinstance(ext, dict):
-        raise RemoteProtocolError("extFields is not an object", fatal=True)
-    remark = obj.get("remark")
-    language = obj.get("language", "OTHER")
-    if isinstance(language, int):
-        language = LANGUAGES[language] if 0 <= language < len(LANGUAGES) else "OTHER"
-    return {
-        "code": code, "opaque": opaque, "flag": flag, "version": version,
-        "remark": remark if isinstance(remark, str) else None,
-        "language": str(language),
-        "ext_fields": {str(k): _ext_value(v) for k, v in ext.items()},
-        "serialize_type": SERIALIZE_JSON,
-    }
+        opaque = _int_field(obj, "opaque")
+    except _BadHeader as e:
+        raise RemoteProtocolError(str(e), fatal=True) from None
+    fields: dict[str, Any] = {"code": 0, "opaque": opaque, "flag": 0, "version": 0,
+                              "remark": None, "language": "OTHER", "ext_fields": {},
+                              "serialize_type": SERIALIZE_JSON}
+    try:
+        fields["flag"] = _int_field(obj, "flag")
+        fields["code"] = _int_field(obj, "code")
+        fields["version"] = _int_field(obj, "version")
+        ext = obj.get("extFields") or {}
+        if not isinstance(ext, dict):
+            raise _BadHeader("extFields is not an object")
+        remark = obj.get("remark")
+        language = obj.get("language", "OTHER")
+        if isinstance(language, int) and not isinstance(language, bool):
+            language = LANGUAGES[language] if 0 <= language < len(LANGUAGES) else "OTHER"
+        fields["remark"] = remark if isinstance(remark, str) else None
+        fields["language"] = language if isinstance(language, str) else "OTHER"
+        fields["ext_fields"] = {str(k): _ext_value(v) for k, v in ext.items()}
+        if SURROGATE_ESCAPE.search(text):  # a pair is fine, a lone one is not text
+            texts = [fields["remark"] or "", fields["language"], *fields["ext_fields"],
+                     *fields["ext_fields"].values()]
+            if not all(strict_text(t) for t in texts):
+                raise _BadHeader("header text holds a lone surrogate (not UTF-8)")
+    except _BadHeader as e:
+        fields.update(ext_fields={}, remark=None, error=f"bad header: {e}")
+        if not strict_text(fields["language"]):
+            fields["language"] = "OTHER"
+    return fields
 
 
 def encode_json_header(cmd: RemotingCommand) -> bytes:
