@@ -4,12 +4,12 @@ QUERY_MESSAGE (12), GET_TOPIC_STATS_INFO (202), GET_CONSUME_STATS (208)."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from pyrmq import _store
+from pyrmq.broker.overrides import parse_update, save_overrides, validate_update
 from pyrmq.broker.topics import SYSTEM_TOPICS, validate_topic
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import TopicConfig
@@ -215,41 +215,18 @@ async def producer_connections(ctx: BrokerContext, conn: Connection, cmd: Remoti
          "version": ch.conn.attrs.get("version", 0)} for ch in chans.values()]}))
 
 
-OVERRIDES_FILE = "brokerConfigOverrides.properties"
-
-
 async def update_broker_config(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                                ) -> RemotingCommand:
-    """UPDATE_BROKER_CONFIG: body = ``key=value`` lines. Broker keys take effect at once where
-    they are read at run time and are kept in config/brokerConfigOverrides.properties, which
-    ``pyrmq broker`` applies at the next start."""
-    from pyrmq.broker.config import BrokerConfig
-    from pyrmq.store.config import known_fields
-
-    props = {}
-    for line in cmd.body.decode("utf-8", "replace").splitlines():
-        k, sep, v = line.partition("=")
-        if sep and k.strip() and not k.strip().startswith("#"):
-            props[k.strip()] = v.strip()
+    """UPDATE_BROKER_CONFIG: body = ``key=value`` lines, validated as broker.conf is before
+    SUCCESS. Broker keys take effect at once where they are read at run time and are kept in
+    config/brokerConfigOverrides.properties, which ``pyrmq broker`` applies at the next start."""
     try:
-        changes = known_fields(BrokerConfig, props)
+        props = parse_update(cmd.body)
+        new_cfg = validate_update(ctx.cfg, props)
     except ValueError as e:
-        return cmd.response(ResponseCode.SYSTEM_ERROR, str(e))
-    unknown = sorted(set(props) - set(changes))
-    if unknown:
-        return cmd.response(ResponseCode.SYSTEM_ERROR,
-                            "not a broker key (or not updatable): " + ", ".join(unknown))
-    ctx.cfg = ctx.cfg.replace(**changes)
-    path = os.path.join(ctx.config_dir, OVERRIDES_FILE)
-    old = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            old = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
-    old.update(props)
-    os.makedirs(ctx.config_dir, exist_ok=True)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write("".join(f"{k}={v}\n" for k, v in sorted(old.items())))
-    os.replace(path + ".tmp", path)
+        return cmd.response(ResponseCode.SYSTEM_ERROR, f"bad broker config: {e}")
+    save_overrides(ctx.config_dir, props)
+    ctx.cfg = new_cfg
     ctx.register_soon()
     return cmd.response(ResponseCode.SUCCESS)
 
