@@ -34,6 +34,7 @@ from pyrmq.protocol.headers import (
     WipeWritePermOfBrokerRequestHeader,
     WipeWritePermOfBrokerResponseHeader,
 )
+from pyrmq.protocol.names import topic_problem
 from pyrmq.remoting import Connection, RemotingServer
 
 log = logging.getLogger("pyrmq.namesrv")
@@ -119,6 +120,10 @@ class NameServer:
         if crc and (zlib.crc32(cmd.body) & 0x7FFFFFFF) != crc:
             return cmd.response(ResponseCode.SYSTEM_ERROR, "crc32 not match")
         version, topics = parse_register_broker_body(cmd.body, h.compressed)
+        for name in [t for t in topics if topic_problem(t) is not None]:
+            log.warning("broker %s registered a topic with a bad name %r: skipped",
+                        h.broker_addr, name[:80])
+            del topics[name]
         master, ha = self.routes.register(
             cluster=h.cluster_name, addr=h.broker_addr, name=h.broker_name,
             broker_id=h.broker_id, ha_addr=h.ha_server_addr, version=version, topics=topics,
