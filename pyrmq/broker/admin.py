@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from pyrmq import _store
 from pyrmq.broker.overrides import parse_update, save_overrides, validate_update
-from pyrmq.broker.topics import SYSTEM_TOPICS, validate_topic
+from pyrmq.broker.topics import SYSTEM_TOPICS
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import ResponseCode
@@ -38,10 +38,7 @@ if TYPE_CHECKING:
 async def update_topic(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
     h = CreateTopicRequestHeader.from_ext(cmd.ext_fields)
-    topic = h.topic
-    bad = validate_topic(topic)
-    if bad:
-        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
+    topic = h.topic  # a valid name: the header's name field checked it
     if topic in SYSTEM_TOPICS:
         return cmd.response(ResponseCode.SYSTEM_ERROR,
                             f"The topic[{topic}] is conflict with system topic.")

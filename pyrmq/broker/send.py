@@ -12,7 +12,6 @@ from pyrmq.broker.topics import (
     RETRY_PREFIX,
     SCHEDULE_TOPIC,
     dlq_topic,
-    validate_topic,
 )
 from pyrmq.protocol.codes import PermName, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
@@ -34,7 +33,7 @@ def born_host_of(conn: Connection) -> tuple[str, int]:
 
 async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                       ) -> RemotingCommand:
-    h = SendMessageRequestHeader.from_command(cmd)
+    h = SendMessageRequestHeader.from_command(cmd)  # topic and groups are valid names here
     topic = h.topic
     if ctx.is_slave:
         return cmd.response(ResponseCode.SERVICE_NOT_AVAILABLE,
@@ -42,9 +41,6 @@ async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
     if not ctx.cfg.brokerPermission & PermName.WRITE:
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"the broker[{ctx.cfg.brokerIP1}] sending message is forbidden")
-    bad = validate_topic(topic)
-    if bad:
-        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
     if topic == SCHEDULE_TOPIC:
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"Sending message to topic[{topic}] is forbidden.")

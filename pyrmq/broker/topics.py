@@ -18,16 +18,11 @@ log = logging.getLogger("pyrmq.broker")
 TBW102 = "TBW102"
 SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
 __all__ = ["DLQ_PREFIX", "RETRY_PREFIX", "SCHEDULE_TOPIC", "SYSTEM_TOPICS", "TBW102",
-           "TopicConfigManager", "dlq_topic", "retry_topic", "validate_topic"]
+           "TopicConfigManager", "dlq_topic", "retry_topic"]
 SYSTEM_TOPICS = frozenset({TBW102, SCHEDULE_TOPIC, "BenchmarkTest", "RMQ_SYS_TRANS_HALF_TOPIC",
                            "RMQ_SYS_TRACE_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC",
                            "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC",
                            "OFFSET_MOVED_EVENT"})
-
-
-def validate_topic(topic: str) -> str | None:
-    """None when valid, else the reason (RocketMQ TopicValidator; see protocol.names)."""
-    return topic_problem(topic)
 
 
 def retry_topic(group: str) -> str:
