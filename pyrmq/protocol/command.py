@@ -124,6 +124,7 @@ def _parse_float(text: str) -> float | _NonFinite:
 
 
 #: a \uD800-\uDFFF escape: json.loads turns a lone one into a lone surrogate
+_HEADER_JSON = json.JSONDecoder(parse_constant=_NonFinite, parse_float=_parse_float)
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 _INT32 = (-2**31, 2**31 - 1)
 
@@ -158,6 +159,8 @@ def _ext_value(v: Any) -> str:
 
 def _int_field(obj: dict[str, Any], name: str) -> int:
     v = obj.get(name, 0)
+    if v.__class__ is int and -2147483648 <= v <= 2147483647:  # the usual case, first
+        return v  # type: ignore[no-any-return]
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     if isinstance(v, str) and not isinstance(v, _NonFinite):
@@ -181,7 +184,7 @@ def decode_json_header(raw: bytes) -> dict[str, Any]:
     so the request is answered with an error and the connection lives on."""
     try:
         text = raw.decode("utf-8")  # strict: no encoded surrogates (json would let them pass)
-        obj = json.loads(text, parse_constant=_NonFinite, parse_float=_parse_float)
+        obj = _HEADER_JSON.decode(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise RemoteProtocolError(f"header is not valid JSON: {str(e)[:80]}",
                                   fatal=True) from None

@@ -33,6 +33,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _all_text(obj: Any, depth: int = 0) -> bool:
     """True when every string (keys included) in ``obj`` encodes as UTF-8."""
     if isinstance(obj, str):
@@ -66,9 +69,9 @@ def loads(raw: bytes | str) -> Any:
     obj: Any = None
     try:
         try:
-            obj = json.loads(text, parse_constant=_reject_constant)
+            obj = _STRICT.decode(text)
         except ValueError:
-            obj = json.loads(_quote_bare_keys(text), parse_constant=_reject_constant)
+            obj = _STRICT.decode(_quote_bare_keys(text))
     except (ValueError, RecursionError) as e:
         raise RemoteProtocolError(f"bad JSON body: {str(e)[:100]}") from None
     if _SURROGATE_ESCAPE.search(text) and not _safe_all_text(obj):

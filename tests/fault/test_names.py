@@ -264,7 +264,17 @@ def test_hostile_names_for_every_code(tmp_path):
                 assert cli.call(dump).code == ResponseCode.SUCCESS
         finally:
             cli.close()
-        log = c.broker.log()
+        ns = RawClient(c.ns_addr)  # the NameServer's topic-carrying codes too
+        try:
+            for code in (RequestCode.GET_ROUTEINFO_BY_TOPIC, RequestCode.DELETE_TOPIC_IN_NAMESRV):
+                for name in HOSTILE:
+                    r = ns.call(code, {"topic": name})
+                    assert r.code != ResponseCode.SUCCESS and r.remark, (code, name)
+            assert ns.call(RequestCode.GET_ROUTEINFO_BY_TOPIC,
+                           {"topic": GOOD_TOPIC}).code == ResponseCode.SUCCESS
+        finally:
+            ns.close()
+        log = c.broker.log() + c.namesrv.log()
     assert "Traceback" not in log
 
 
