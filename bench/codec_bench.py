@@ -10,7 +10,11 @@ import time
 
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.frame import FrameDecoder, encode
-from pyrmq.protocol.headers import PullMessageResponseHeader, SendMessageRequestHeader
+from pyrmq.protocol.headers import (
+    PullMessageRequestHeader,
+    PullMessageResponseHeader,
+    SendMessageRequestHeader,
+)
 from pyrmq.protocol.message import decode_records, encode_properties, encode_stored_record
 
 
@@ -58,7 +62,21 @@ def main() -> int:
     def decode_pull():
         decode_records(FrameDecoder().feed(pull_frame)[0].body)
 
-    rows = [("encode send request (1 KiB)", _rate(lambda: encode(send))),
+    send_v2 = request(310, SendMessageRequestHeader.from_command(send).to_ext_v2(), b"x")
+    pull_req = request(11, {"consumerGroup": "CG", "topic": "TopicTest", "queueId": 1,
+                            "queueOffset": 1234, "maxMsgNums": 32, "sysFlag": 3,
+                            "commitOffset": 1200, "suspendTimeoutMillis": 15000,
+                            "subscription": "*", "subVersion": 0, "expressionType": "TAG"})
+
+    def pull_response_header() -> None:
+        pull_req.response(0, ext_fields=PullMessageResponseHeader(0, 32, 0, 100), body=records)
+
+    rows = [("send V2 header -> typed", _rate(lambda: SendMessageRequestHeader.from_command(
+                send_v2))),
+            ("pull request header -> typed", _rate(lambda: PullMessageRequestHeader.from_ext(
+                pull_req.ext_fields))),
+            ("pull response command from typed header", _rate(pull_response_header)),
+            ("encode send request (1 KiB)", _rate(lambda: encode(send))),
             ("decode send request (1 KiB)", _rate(decode_send)),
             ("decode send request + typed header", _rate(decode_send_typed)),
             ("encode pull response (32 x 1 KiB)", _rate(lambda: encode(pull))),

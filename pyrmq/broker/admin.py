@@ -4,179 +4,190 @@ QUERY_MESSAGE (12), GET_TOPIC_STATS_INFO (202), GET_CONSUME_STATS (208)."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from pyrmq import _store
-from pyrmq.broker.topics import SYSTEM_TOPICS, validate_topic
+from pyrmq.broker.overrides import parse_update, save_overrides, validate_update
+from pyrmq.broker.topics import SYSTEM_TOPICS
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import (
+    CreateTopicRequestHeader,
+    DeleteSubscriptionGroupRequestHeader,
+    DeleteTopicRequestHeader,
+    GetConsumerConnectionListRequestHeader,
+    GetConsumeStatsRequestHeader,
+    GetProducerConnectionListRequestHeader,
+    GetTopicStatsInfoRequestHeader,
+    QueryMessageRequestHeader,
+    QueryMessageResponseHeader,
+    ResetOffsetRequestHeader,
+    ViewMessageRequestHeader,
+)
+from pyrmq.protocol.names import group_topics_problem
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
-    from pyrmq.broker.controller import Broker
+    from pyrmq.broker.context import BrokerContext
 
 
-async def update_topic(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def update_topic(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    topic = ext.str("topic", required=True)
-    bad = validate_topic(topic)
-    if bad:
-        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
+    h = CreateTopicRequestHeader.from_ext(cmd.ext_fields)
+    topic = h.topic  # a valid name: the header's name field checked it
     if topic in SYSTEM_TOPICS:
         return cmd.response(ResponseCode.SYSTEM_ERROR,
                             f"The topic[{topic}] is conflict with system topic.")
-    tc = TopicConfig(topic, ext.int("readQueueNums", 16), ext.int("writeQueueNums", 16),
-                     ext.int("perm", 6), ext.str("topicFilterType", "SINGLE_TAG"),
-                     ext.int("topicSysFlag", 0), ext.bool("order"))
-    broker.topics.put(tc)
-    broker.register_soon()
+    tc = TopicConfig(topic, h.read_queue_nums, h.write_queue_nums, h.perm,
+                     h.topic_filter_type, h.topic_sys_flag or 0, h.order)
+    ctx.topics.put(tc)
+    ctx.register_soon()
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def delete_topic(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def delete_topic(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    topic = Ext(cmd.ext_fields).str("topic", required=True)
-    broker.topics.delete(topic)
-    broker.store.delete_topic(topic)
-    broker.register_soon()
+    topic = DeleteTopicRequestHeader.from_ext(cmd.ext_fields).topic
+    ctx.topics.delete(topic)
+    ctx.store.delete_topic(topic)
+    ctx.register_soon()
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def all_topic_config(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def all_topic_config(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                            ) -> RemotingCommand:
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({
-        "dataVersion": broker.topics.version,
-        "topicConfigTable": {n: tc.to_dict() for n, tc in broker.topics.table.items()}}))
+        "dataVersion": ctx.topics.version,
+        "topicConfigTable": {n: tc.to_dict() for n, tc in ctx.topics.valid_table().items()}}))
 
 
-async def topic_names(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+async def topic_names(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
+                      ) -> RemotingCommand:
     return cmd.response(ResponseCode.SUCCESS,
-                        body=jsonx.dumps({"topicList": sorted(broker.topics.table)}))
+                        body=jsonx.dumps({"topicList": sorted(ctx.topics.valid_table())}))
 
 
-async def update_group(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def update_group(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
     cfg = jsonx.loads(cmd.body)
     if not isinstance(cfg, dict) or not cfg.get("groupName"):
         return cmd.response(ResponseCode.SYSTEM_ERROR, "subscription group config needs groupName")
-    broker.groups.put(cfg)
+    bad = group_topics_problem(cfg["groupName"])
+    if bad is not None:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
+    ctx.groups.put(cfg)
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def delete_group(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def delete_group(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    broker.groups.delete(Ext(cmd.ext_fields).str("groupName", required=True))
+    ctx.groups.delete(DeleteSubscriptionGroupRequestHeader.from_ext(cmd.ext_fields).group_name)
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def all_groups(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+async def all_groups(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({
-        "dataVersion": broker.groups.version, "subscriptionGroupTable": broker.groups.table}))
+        "dataVersion": ctx.groups.version, "subscriptionGroupTable": ctx.groups.table}))
 
 
-async def all_offsets(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(broker.offsets.to_json_obj()))
+async def all_offsets(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
+                      ) -> RemotingCommand:
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(ctx.offsets.to_json_obj()))
 
 
-async def delay_offsets(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def delay_offsets(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(broker.schedule.to_json_obj()))
+    progress = ctx.schedule.to_json_obj() if ctx.schedule is not None else {"offsetTable": {}}
+    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(progress))
 
 
-async def broker_config(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def broker_config(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    items = {**asdict(broker.store_cfg), **asdict(broker.cfg)}
+    items = {**asdict(ctx.store_cfg), **asdict(ctx.cfg)}
     text = "\n".join(f"{k}={v}" for k, v in sorted(items.items())) + "\n"
     return cmd.response(ResponseCode.SUCCESS, body=text.encode())
 
 
-async def runtime_info(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def runtime_info(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    st = broker.store.stats()
+    st = ctx.store.stats()
     table = {k: str(v) for k, v in st.items()}
     table.update({"brokerVersion": "409", "brokerVersionDesc": "V4_9_8 (pyrmq)",
-                  "msgPutTotalTodayNow": str(broker.put_count),
-                  "msgGetTotalTodayNow": str(broker.get_count),
-                  "bootTimestamp": str(broker.boot_ms),
-                  "runtime": f"{int(time.time() - broker.boot_ms / 1000)} s",
-                  "pullThreadPoolQueueSize": str(len(broker.holds))})
+                  "msgPutTotalTodayNow": str(ctx.stats.put_count),
+                  "msgGetTotalTodayNow": str(ctx.stats.get_count),
+                  "bootTimestamp": str(ctx.boot_ms),
+                  "runtime": f"{int(time.time() - ctx.boot_ms / 1000)} s",
+                  "pullThreadPoolQueueSize": str(len(ctx.holds))})
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"table": table}))
 
 
-async def view_message(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def view_message(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    phys = Ext(cmd.ext_fields).int("offset", required=True)
+    phys = ViewMessageRequestHeader.from_ext(cmd.ext_fields).offset
     try:
-        return cmd.response(ResponseCode.SUCCESS, body=broker.store.read_at(phys))
+        return cmd.response(ResponseCode.SUCCESS, body=ctx.store.read_at(phys))
     except _store.StoreError:
         return cmd.response(ResponseCode.SYSTEM_ERROR,
                             f"can not find message by the offset, {phys}")
 
 
-async def query_message(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def query_message(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    max_num = ext.int("maxNum", 32, required=True)
-    if ext.bool("_UNIQUE_KEY_QUERY"):
-        max_num = 32
-    records = broker.store.query_by_key(ext.str("topic", required=True),
-                                        ext.str("key", required=True),
-                                        ext.int("beginTimestamp", 0),
-                                        ext.int("endTimestamp", 2**63 - 1), max_num)
+    h = QueryMessageRequestHeader.from_ext(cmd.ext_fields)
+    # Java caps maxNum at maxMsgsNumBatch (64); a huge one must not size an allocation
+    max_num = 32 if h.unique_key_query else max(1, min(h.max_num, 64))
+    records = ctx.store.query_by_key(h.topic, h.key, h.begin_timestamp, h.end_timestamp,
+                                        max_num)
     if not records:
         return cmd.response(ResponseCode.QUERY_NOT_FOUND,
                             "can not find message, maybe time range not correct")
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={
-        "indexLastUpdateTimestamp": int(time.time() * 1000),
-        "indexLastUpdatePhyoffset": broker.store.max_phys_offset()}, body=b"".join(records))
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=QueryMessageResponseHeader(
+        int(time.time() * 1000), ctx.store.max_phys_offset()), body=b"".join(records))
 
 
-async def topic_stats(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    topic = Ext(cmd.ext_fields).str("topic", required=True)
-    tc = broker.topics.get(topic)
+async def topic_stats(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
+                      ) -> RemotingCommand:
+    topic = GetTopicStatsInfoRequestHeader.from_ext(cmd.ext_fields).topic
+    tc = ctx.topics.get(topic)
     if tc is None:
         return cmd.response(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
-    s = broker.store
+    s = ctx.store
     table = []
     for q in range(tc.writeQueueNums):
         last = s.max_offset(topic, q) - 1
-        table.append({"brokerName": broker.cfg.brokerName, "queueId": q, "topic": topic,
+        table.append({"brokerName": ctx.cfg.brokerName, "queueId": q, "topic": topic,
                       "minOffset": s.min_offset(topic, q), "maxOffset": s.max_offset(topic, q),
                       "lastUpdateTimestamp": s.store_time_at(topic, q, last) if last >= 0
                       else 0})
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"offsetTable": table}))
 
 
-async def consume_stats(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def consume_stats(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    group = ext.str("consumerGroup", required=True)
-    only = ext.str("topic", "")
+    h = GetConsumeStatsRequestHeader.from_ext(cmd.ext_fields)
+    group, only = h.consumer_group, h.topic or ""
     rows, diff = [], 0
-    for key, queues in sorted(broker.offsets.table.items()):
+    for key, queues in sorted(ctx.offsets.table.items()):
         topic, _, g = key.partition("@")
         if g != group or (only and topic != only):
             continue
         for q, off in sorted(queues.items()):
-            mx = broker.store.max_offset(topic, q)
-            rows.append({"brokerName": broker.cfg.brokerName, "queueId": q, "topic": topic,
+            mx = ctx.store.max_offset(topic, q)
+            rows.append({"brokerName": ctx.cfg.brokerName, "queueId": q, "topic": topic,
                          "brokerOffset": mx, "consumerOffset": off})
             diff += max(0, mx - off)
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(
         {"offsetTable": rows, "consumeTps": 0.0, "diffTotal": diff}))
 
 
-async def consumer_connections(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def consumer_connections(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                                ) -> RemotingCommand:
-    group = Ext(cmd.ext_fields).str("consumerGroup", required=True)
-    info = broker.consumers.groups.get(group)
+    group = GetConsumerConnectionListRequestHeader.from_ext(cmd.ext_fields).consumer_group
+    info = ctx.consumers.groups.get(group)
     if info is None:
         return cmd.response(ResponseCode.CONSUMER_NOT_ONLINE,
                             f"the consumer group[{group}] not online")
@@ -189,10 +200,10 @@ async def consumer_connections(broker: Broker, conn: Connection, cmd: RemotingCo
         "subscriptionTable": {t: s.to_dict() for t, s in info.subscriptions.items()}}))
 
 
-async def producer_connections(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def producer_connections(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                                ) -> RemotingCommand:
-    group = Ext(cmd.ext_fields).str("producerGroup", required=True)
-    chans = broker.producers.groups.get(group, {})
+    group = GetProducerConnectionListRequestHeader.from_ext(cmd.ext_fields).producer_group
+    chans = ctx.producers.groups.get(group, {})
     if not chans:
         return cmd.response(ResponseCode.SYSTEM_ERROR, f"the producer group[{group}] not exist")
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"connectionSet": [
@@ -201,46 +212,23 @@ async def producer_connections(broker: Broker, conn: Connection, cmd: RemotingCo
          "version": ch.conn.attrs.get("version", 0)} for ch in chans.values()]}))
 
 
-OVERRIDES_FILE = "brokerConfigOverrides.properties"
-
-
-async def update_broker_config(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def update_broker_config(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                                ) -> RemotingCommand:
-    """UPDATE_BROKER_CONFIG: body = ``key=value`` lines. Broker keys take effect at once where
-    they are read at run time and are kept in config/brokerConfigOverrides.properties, which
-    ``pyrmq broker`` applies at the next start."""
-    from pyrmq.broker.config import BrokerConfig
-    from pyrmq.store.config import known_fields
-
-    props = {}
-    for line in cmd.body.decode("utf-8", "replace").splitlines():
-        k, sep, v = line.partition("=")
-        if sep and k.strip() and not k.strip().startswith("#"):
-            props[k.strip()] = v.strip()
+    """UPDATE_BROKER_CONFIG: body = ``key=value`` lines, validated as broker.conf is before
+    SUCCESS. Broker keys take effect at once where they are read at run time and are kept in
+    config/brokerConfigOverrides.properties, which ``pyrmq broker`` applies at the next start."""
     try:
-        changes = known_fields(BrokerConfig, props)
+        props = parse_update(cmd.body)
+        new_cfg = validate_update(ctx.cfg, props)
     except ValueError as e:
-        return cmd.response(ResponseCode.SYSTEM_ERROR, str(e))
-    unknown = sorted(set(props) - set(changes))
-    if unknown:
-        return cmd.response(ResponseCode.SYSTEM_ERROR,
-                            "not a broker key (or not updatable): " + ", ".join(unknown))
-    broker.cfg = broker.cfg.replace(**changes)
-    path = os.path.join(broker.config_dir, OVERRIDES_FILE)
-    old = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            old = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
-    old.update(props)
-    os.makedirs(broker.config_dir, exist_ok=True)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write("".join(f"{k}={v}\n" for k, v in sorted(old.items())))
-    os.replace(path + ".tmp", path)
-    broker.register_soon()
+        return cmd.response(ResponseCode.SYSTEM_ERROR, f"bad broker config: {e}")
+    save_overrides(ctx.config_dir, props)
+    ctx.cfg = new_cfg
+    ctx.register_soon()
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def reset_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def reset_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
     """INVOKE_BROKER_TO_RESET_OFFSET: move a group's offsets on one topic to the first message
     stored at or after ``timestamp`` (only backwards unless ``isForce``), commit them here and
@@ -248,22 +236,21 @@ async def reset_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
     from pyrmq.protocol.codes import RequestCode
     from pyrmq.protocol.command import request
 
-    ext = Ext(cmd.ext_fields)
-    topic, group = ext.str("topic", required=True), ext.str("group", required=True)
-    ts, force = ext.int("timestamp", required=True), ext.bool("isForce", True)
-    tc = broker.topics.get(topic)
+    h = ResetOffsetRequestHeader.from_ext(cmd.ext_fields)
+    topic, group, ts, force = h.topic, h.group, h.timestamp, h.is_force
+    tc = ctx.topics.get(topic)
     if tc is None:
         return cmd.response(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
     table = []
     for q in range(tc.readQueueNums):
-        new = broker.store.offset_by_time(topic, q, ts)
-        current = broker.offsets.query(group, topic, q)
+        new = ctx.store.offset_by_time(topic, q, ts)
+        current = ctx.offsets.query(group, topic, q)
         if force or current < 0 or new < current:
-            broker.offsets.commit(group, topic, q, new)
+            ctx.offsets.commit(group, topic, q, new)
             table.append((q, new))
-    name = broker.cfg.brokerName
-    header = {"topic": topic, "group": group, "timestamp": ts, "isForce": force}
-    info = broker.consumers.groups.get(group)
+    name = ctx.cfg.brokerName
+    header = ResetOffsetRequestHeader(topic, group, ts, force)
+    info = ctx.consumers.groups.get(group)
     for ch in list(info.channels.values()) if info else []:
         if ch.conn.attrs.get("language") == "CPP":  # the C++ client parses an array
             body = jsonx.dumps({"offsetTable": [

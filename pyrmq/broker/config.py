@@ -9,7 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyrmq.store.config import StoreConfig, known_fields
+from pyrmq.protocol.names import topic_problem
+from pyrmq.store.config import BROKER_ROLES, StoreConfig, known_fields
+
+_INT64_MAX = 2**63 - 1
+#: (lo, hi) of the int keys with a narrower range than "non-negative long"
+_INT_RANGES = {"listenPort": (1, 65535), "haListenPort": (0, 65535), "brokerPermission": (0, 7),
+               "defaultTopicQueueNums": (1, 1024), "retryMaxTimes": (0, 2**31 - 1),
+               "transactionCheckMax": (0, 2**31 - 1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +57,42 @@ class BrokerConfig:
     haSendHeartbeatInterval: int = 5000
     slaveTimeout: int = 3000         # SYNC_MASTER wait for the slave
 
+    def __post_init__(self) -> None:
+        """The rules broker.conf, a startup override and UPDATE_BROKER_CONFIG all obey; a
+        violation is a ValueError naming the key."""
+        if self.brokerRole not in BROKER_ROLES:
+            raise ValueError(f"brokerRole: {self.brokerRole!r} not in {BROKER_ROLES}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int):
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ValueError(f"{f.name}: {value!r} is not an integer")
+                lo, hi = _INT_RANGES.get(f.name, (0, _INT64_MAX))
+                if not lo <= value <= hi:
+                    raise ValueError(f"{f.name}: {value} outside [{lo}, {hi}]")
+            elif f.type in ("bool", bool) and not isinstance(value, bool):
+                raise ValueError(f"{f.name}: {value!r} is not true/false")
+            elif f.type in ("str", str):
+                if not isinstance(value, str) or "\n" in value or "\r" in value:
+                    raise ValueError(f"{f.name}: {value!r} is not one line of text")
+        for key in ("brokerClusterName", "brokerName"):  # both become topic names
+            bad = topic_problem(getattr(self, key))
+            if bad is not None:
+                raise ValueError(f"{key}: {bad}")
+        if not self.brokerIP1:
+            raise ValueError("brokerIP1: empty")
+        for addr in self.namesrv_addrs:
+            host, sep, port = addr.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"namesrvAddr: {addr!r} is not host:port")
+        if self.haMasterAddress:
+            host, sep, port = self.haMasterAddress.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"haMasterAddress: {self.haMasterAddress!r} is not host:port")
+
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> BrokerConfig:
+        """Build from broker.conf-style values; a bad value is a ValueError naming the key."""
         return cls(**known_fields(cls, props))
 
     def replace(self, **changes: Any) -> BrokerConfig:

@@ -11,160 +11,187 @@ from pyrmq import _store
 from pyrmq.broker.messages import StoreRejected, put_message
 from pyrmq.broker.topics import dlq_topic, retry_topic
 from pyrmq.protocol import jsonx
-from pyrmq.protocol.bodies import mq_dict, parse_heartbeat, parse_lock_body
+from pyrmq.protocol.bodies import HeartbeatData, mq_dict, parse_heartbeat, parse_lock_body
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import (
+    ConsumerSendMsgBackRequestHeader,
+    GetConsumerListByGroupRequestHeader,
+    GetEarliestMsgStoretimeRequestHeader,
+    GetEarliestMsgStoretimeResponseHeader,
+    GetMaxOffsetRequestHeader,
+    GetMinOffsetRequestHeader,
+    OffsetResponseHeader,
+    QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader,
+    SearchOffsetRequestHeader,
+    UnregisterClientRequestHeader,
+    UpdateConsumerOffsetRequestHeader,
+)
 from pyrmq.protocol.message import MessageConst, decode_record
+from pyrmq.protocol.names import group_problem, group_topics_problem, topic_problem
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
-    from pyrmq.broker.controller import Broker
+    from pyrmq.broker.context import BrokerContext
 
 V3_4_9 = 121  # MQVersion ordinal: from here on the send-back header's maxReconsumeTimes counts
 IN_MEMORY_RATIO = 0.4
 
 
-async def heart_beat(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+def _heartbeat_problem(hb: HeartbeatData) -> str | None:
+    """Why a heartbeat's names cannot be accepted (checked before anything is registered)."""
+    for c in hb.consumers:
+        bad = group_topics_problem(c.group) if c.group else None
+        for s in c.subscriptions:
+            bad = bad or topic_problem(s.topic)
+        if bad:
+            return bad
+    for g in hb.producer_groups:
+        bad = group_problem(g)
+        if bad:
+            return bad
+    return None
+
+
+async def heart_beat(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
     hb = parse_heartbeat(cmd.body)
+    bad = _heartbeat_problem(hb)
+    if bad is not None:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, f"heartbeat refused: {bad}")
     conn.attrs["client_id"] = hb.client_id
     conn.attrs["language"] = cmd.language
     conn.attrs["version"] = cmd.version
     for c in hb.consumers:
         if not c.group:
             continue
-        gcfg = broker.groups.find(c.group)
+        gcfg = ctx.groups.find(c.group)
         if gcfg is not None:
-            _, created = broker.topics.ensure(retry_topic(c.group),
+            _, created = ctx.topics.ensure(retry_topic(c.group),
                                               int(gcfg.get("retryQueueNums", 1)))
             if created:
-                broker.register_soon()
-        if broker.consumers.register(conn, hb.client_id, c):
-            broker.notify_ids_changed(c.group)
+                ctx.register_soon()
+        if ctx.consumers.register(conn, hb.client_id, c):
+            ctx.notify_ids_changed(c.group)
     for g in hb.producer_groups:
-        broker.producers.register(conn, hb.client_id, g)
+        ctx.producers.register(conn, hb.client_id, g)
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def unregister_client(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def unregister_client(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                             ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    if ext.str("producerGroup", ""):
-        broker.producers.unregister(ext.str("producerGroup"), conn)
-    group = ext.str("consumerGroup", "")
-    if group and broker.consumers.unregister(group, conn):
-        broker.notify_ids_changed(group)
+    h = UnregisterClientRequestHeader.from_ext(cmd.ext_fields)
+    if h.producer_group:
+        ctx.producers.unregister(h.producer_group, conn)
+    group = h.consumer_group
+    if group and ctx.consumers.unregister(group, conn):
+        ctx.notify_ids_changed(group)
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def consumer_list(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def consumer_list(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    group = Ext(cmd.ext_fields).str("consumerGroup", required=True)
-    info = broker.consumers.groups.get(group)
+    group = GetConsumerListByGroupRequestHeader.from_ext(cmd.ext_fields).consumer_group
+    info = ctx.consumers.groups.get(group)
     ids = info.client_ids() if info else []
     if not ids:
         return cmd.response(ResponseCode.SYSTEM_ERROR, f"no consumer for this group, {group}")
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"consumerIdList": ids}))
 
 
-async def query_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def query_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    group, topic = ext.str("consumerGroup", required=True), ext.str("topic", required=True)
-    qid = ext.int("queueId", required=True)
-    off = broker.offsets.query(group, topic, qid)
+    h = QueryConsumerOffsetRequestHeader.from_ext(cmd.ext_fields)
+    group, topic, qid = h.consumer_group, h.topic, h.queue_id
+    off = ctx.offsets.query(group, topic, qid)
     if off >= 0:
-        return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+        return cmd.response(ResponseCode.SUCCESS, ext_fields=QueryConsumerOffsetResponseHeader(off))
     # Never committed: start at 0 when the queue's first message is still "in memory"
     # (RocketMQ: within 40 % of RAM of the commitlog end), else let the client decide.
-    store = broker.store
+    store = ctx.store
     if store.min_offset(topic, qid) <= 0:
         phys = store.phys_of(topic, qid, 0)
-        if phys < 0 or store.max_phys_offset() - phys <= broker.memory_bytes * IN_MEMORY_RATIO:
-            return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": 0})
+        if phys < 0 or store.max_phys_offset() - phys <= ctx.memory_bytes * IN_MEMORY_RATIO:
+            return cmd.response(ResponseCode.SUCCESS,
+                                ext_fields=QueryConsumerOffsetResponseHeader(0))
     return cmd.response(ResponseCode.QUERY_NOT_FOUND,
                         "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first")
 
 
-async def update_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def update_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    if not broker.is_slave:
-        broker.offsets.commit(ext.str("consumerGroup", required=True),
-                              ext.str("topic", required=True), ext.int("queueId", required=True),
-                              ext.int("commitOffset", required=True))
+    h = UpdateConsumerOffsetRequestHeader.from_ext(cmd.ext_fields)
+    if not ctx.is_slave:
+        ctx.offsets.commit(h.consumer_group, h.topic, h.queue_id, h.commit_offset)
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def max_offset(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    off = broker.store.max_offset(ext.str("topic", required=True),
-                                  ext.int("queueId", required=True))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+async def max_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    h = GetMaxOffsetRequestHeader.from_ext(cmd.ext_fields)
+    off = ctx.store.max_offset(h.topic, h.queue_id)
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=OffsetResponseHeader(off))
 
 
-async def min_offset(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    off = broker.store.min_offset(ext.str("topic", required=True),
-                                  ext.int("queueId", required=True))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+async def min_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    h = GetMinOffsetRequestHeader.from_ext(cmd.ext_fields)
+    off = ctx.store.min_offset(h.topic, h.queue_id)
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=OffsetResponseHeader(off))
 
 
-async def search_offset(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def search_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    off = broker.store.offset_by_time(ext.str("topic", required=True),
-                                      ext.int("queueId", required=True),
-                                      ext.int("timestamp", required=True))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={"offset": off})
+    h = SearchOffsetRequestHeader.from_ext(cmd.ext_fields)
+    off = ctx.store.offset_by_time(h.topic, h.queue_id, h.timestamp)
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=OffsetResponseHeader(off))
 
 
-async def earliest_time(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def earliest_time(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    ts = broker.store.earliest_store_time(ext.str("topic", required=True),
-                                          ext.int("queueId", required=True))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields={"timestamp": ts})
+    h = GetEarliestMsgStoretimeRequestHeader.from_ext(cmd.ext_fields)
+    ts = ctx.store.earliest_store_time(h.topic, h.queue_id)
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=GetEarliestMsgStoretimeResponseHeader(ts))
 
 
-async def send_back(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    group = ext.str("group", required=True)
-    phys = ext.int("offset", required=True)
-    gcfg = broker.groups.find(group)
+async def send_back(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+    h = ConsumerSendMsgBackRequestHeader.from_ext(cmd.ext_fields)
+    group, phys = h.group, h.offset
+    bad = group_topics_problem(group)
+    if bad is not None:
+        return cmd.response(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, bad)
+    gcfg = ctx.groups.find(group)
     if gcfg is None:
         return cmd.response(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
                             f"subscription group not exist, {group}")
-    if broker.is_slave:
+    if ctx.is_slave:
         return cmd.response(ResponseCode.NO_PERMISSION, "the broker is a slave")
     if int(gcfg.get("retryQueueNums", 1)) <= 0:
         return cmd.response(ResponseCode.SUCCESS)
     try:
-        msg = decode_record(broker.store.read_at(phys))
+        msg = decode_record(ctx.store.read_at(phys))
     except (_store.StoreError, Exception):
         return cmd.response(ResponseCode.SYSTEM_ERROR, f"look message by offset failed, {phys}")
     props = dict(msg.properties)
     props.setdefault(MessageConst.RETRY_TOPIC, msg.topic)
-    max_times = int(gcfg.get("retryMaxTimes", broker.cfg.retryMaxTimes))
-    if cmd.version >= V3_4_9 and "maxReconsumeTimes" in cmd.ext_fields:
-        max_times = ext.int("maxReconsumeTimes", max_times)
-    delay = ext.int("delayLevel", 0)
+    max_times = int(gcfg.get("retryMaxTimes", ctx.cfg.retryMaxTimes))
+    if cmd.version >= V3_4_9 and h.max_reconsume_times is not None:
+        max_times = h.max_reconsume_times
+    delay = h.delay_level
     if msg.reconsume_times >= max_times or delay < 0:
         topic, qid = dlq_topic(group), 0
         props.pop(MessageConst.DELAY, None)
-        _, created = broker.topics.ensure(topic, 1)
+        _, created = ctx.topics.ensure(topic, 1)
     else:
         topic = retry_topic(group)
-        tc, created = broker.topics.ensure(topic, int(gcfg.get("retryQueueNums", 1)))
+        tc, created = ctx.topics.ensure(topic, int(gcfg.get("retryQueueNums", 1)))
         qid = random.randrange(max(1, tc.writeQueueNums))
         props[MessageConst.DELAY] = str(3 + msg.reconsume_times if delay == 0 else delay)
     if created:
-        broker.register_soon()
+        ctx.register_soon()
     props[MessageConst.ORIGIN_MESSAGE_ID] = (msg.properties.get(MessageConst.ORIGIN_MESSAGE_ID)
-                                             or ext.str("originMsgId", "")
+                                             or h.origin_msg_id
                                              or msg.offset_msg_id)
     try:
-        await put_message(broker, topic, qid, msg.body, props, flag=msg.flag,
+        await put_message(ctx, topic, qid, msg.body, props, flag=msg.flag,
                           sysflag=msg.sysflag & ~0x30, born_timestamp=msg.born_timestamp,
                           born_host=msg.born_host, reconsume_times=msg.reconsume_times + 1)
     except StoreRejected as e:
@@ -172,15 +199,26 @@ async def send_back(broker: Broker, conn: Connection, cmd: RemotingCommand) -> R
     return cmd.response(ResponseCode.SUCCESS)
 
 
-async def lock_batch(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+def _lock_problem(group: str, mqs: list[tuple[str, str, int]]) -> str | None:
+    return group_problem(group) or next(
+        (p for p in (topic_problem(t) for t, _b, _q in mqs) if p), None)
+
+
+async def lock_batch(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
     group, client_id, mqs = parse_lock_body(cmd.body)
-    ok = broker.locks.lock(group, client_id, mqs)
+    bad = _lock_problem(group, mqs)
+    if bad is not None:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
+    ok = ctx.locks.lock(group, client_id, mqs)
     return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(
         {"lockOKMQSet": [mq_dict(t, b, q) for t, b, q in ok]}))
 
 
-async def unlock_batch(broker: Broker, conn: Connection, cmd: RemotingCommand
+async def unlock_batch(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
     group, client_id, mqs = parse_lock_body(cmd.body)
-    broker.locks.unlock(group, client_id, mqs)
+    bad = _lock_problem(group, mqs)
+    if bad is not None:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
+    ctx.locks.unlock(group, client_id, mqs)
     return cmd.response(ResponseCode.SUCCESS)

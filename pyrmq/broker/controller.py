@@ -11,22 +11,23 @@ import asyncio
 import functools
 import logging
 import os
-import time
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 from pyrmq.broker import admin, consumer, pull, send
-from pyrmq.broker.clients import ConsumerManager, LockManager, ProducerManager
 from pyrmq.broker.config import BrokerConfig
-from pyrmq.broker.groups import ConsumerOffsetManager, SubscriptionGroupManager
+from pyrmq.broker.context import BrokerContext
 from pyrmq.broker.ha import HAMaster, HASlave
-from pyrmq.broker.longpoll import PullHold
 from pyrmq.broker.schedule import ScheduleService
-from pyrmq.broker.topics import TopicConfigManager
 from pyrmq.broker.transaction import TransactionService
 from pyrmq.protocol.bodies import register_broker_body
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.command import request
+from pyrmq.protocol.headers import (
+    NotifyConsumerIdsChangedRequestHeader,
+    RegisterBrokerRequestHeader,
+    RegisterBrokerResponseHeader,
+    UnRegisterBrokerRequestHeader,
+)
 from pyrmq.remoting import Connection, RemotingClient, RemotingError, RemotingServer
 from pyrmq.store import MessageStore, StoreConfig
 
@@ -45,33 +46,20 @@ class Broker:
 
     def __init__(self, cfg: BrokerConfig, store_cfg: StoreConfig | None = None, *,
                  listen_host: str = "0.0.0.0") -> None:
-        self.cfg = cfg
-        self.store_cfg = store_cfg or StoreConfig(storePathRootDir=cfg.storePathRootDir)
+        store_cfg = store_cfg or StoreConfig(storePathRootDir=cfg.storePathRootDir)
         self.listen_host = listen_host
-        self.root = self.store_cfg.storePathRootDir
-        self.config_dir = os.path.join(self.root, "config")
-        self.is_slave = cfg.brokerRole == "SLAVE"
-        self.sync_flush = self.store_cfg.flushDiskType == "SYNC_FLUSH"
-        self.memory_bytes = _physical_memory()
-        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pyrmq-store")
-        self.closing = False
-        self.boot_ms = int(time.time() * 1000)
-        self.put_count = 0
-        self.get_count = 0
-        self.store: MessageStore = None  # type: ignore[assignment]  # opened in start()
-        self.topics = TopicConfigManager(cfg, self.config_dir)
-        self.groups = SubscriptionGroupManager(self.config_dir, cfg.autoCreateSubscriptionGroup,
-                                               cfg.retryMaxTimes)
-        self.offsets = ConsumerOffsetManager(self.config_dir)
-        self.consumers = ConsumerManager()
-        self.producers = ProducerManager()
-        self.locks = LockManager()
-        self.holds = PullHold()
-        self.schedule = ScheduleService(self, self.config_dir)
-        self.transactions = TransactionService(self)
-        self.ha_master: HAMaster | None = None if self.is_slave else HAMaster(self)
-        self.ha_slave: HASlave | None = HASlave(self) if self.is_slave else None
+        self.root = store_cfg.storePathRootDir
+        #: what handlers and services see; the store is attached in start()
+        self.ctx = ctx = BrokerContext.create(cfg, store_cfg, memory_bytes=_physical_memory(),
+                                              register_soon=self.register_soon,
+                                              notify_ids_changed=self.notify_ids_changed)
+        self.is_slave = ctx.is_slave
         self.namesrv = RemotingClient()
+        self.schedule = ctx.schedule = ScheduleService(ctx, ctx.config_dir)
+        self.transactions = ctx.transactions = TransactionService(ctx)
+        self.ha_master: HAMaster | None = None if self.is_slave else HAMaster(ctx)
+        self.ha_slave: HASlave | None = HASlave(ctx, self.namesrv) if self.is_slave else None
+        ctx.ha_master = self.ha_master
         self.server: RemotingServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._register_now = asyncio.Event()
@@ -109,9 +97,22 @@ class Broker:
             RC.UPDATE_BROKER_CONFIG: admin.update_broker_config,
             RC.INVOKE_BROKER_TO_RESET_OFFSET: admin.reset_offset,
         }
-        out = {code: p(fn, self) for code, fn in table.items()}
+        out = {code: p(fn, self.ctx) for code, fn in table.items()}
         out[RC.END_TRANSACTION] = self.transactions.end
         return out
+
+    @property
+    def cfg(self) -> BrokerConfig:
+        """The current configuration (UPDATE_BROKER_CONFIG replaces it in the context)."""
+        return self.ctx.cfg
+
+    @property
+    def store_cfg(self) -> StoreConfig:
+        return self.ctx.store_cfg
+
+    @property
+    def store(self) -> MessageStore:
+        return self.ctx.store
 
     @property
     def port(self) -> int:
@@ -125,13 +126,14 @@ class Broker:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         store_host = (self.cfg.brokerIP1, self.cfg.listenPort)
-        self.store = await loop.run_in_executor(
-            self.executor, lambda: MessageStore(self.root, self.store_cfg, store_host=store_host))
+        self.ctx.store = await loop.run_in_executor(
+            self.ctx.executor,
+            lambda: MessageStore(self.root, self.store_cfg, store_host=store_host))
         log.info("store %s opened: %s", self.root, self.store.recovery.summary())
         self.server = RemotingServer(self._handlers(), self.listen_host, self.cfg.listenPort,
                                      on_close=self._conn_closed)
         await self.server.start()
-        self.topics.persist()
+        self.ctx.topics.persist()
         if self.ha_master is not None:
             await self.ha_master.start(self.listen_host, self.cfg.ha_port)
         await self.register_all()  # routes exist once start() returns
@@ -142,7 +144,7 @@ class Broker:
             self.transactions.start()
         self._tasks = [loop.create_task(self._register_loop()),
                        loop.create_task(self._every(self.cfg.flushConsumerOffsetInterval / 1000,
-                                                    self.offsets.persist)),
+                                                    self.ctx.offsets.persist)),
                        loop.create_task(self._every(10.0, self._expire_clients)),
                        loop.create_task(self._every(10.0, self.schedule.persist)),
                        loop.create_task(self._every(self.store_cfg.cleanResourceInterval / 1000,
@@ -152,8 +154,8 @@ class Broker:
 
     async def close(self) -> None:
         """Stop accepting, answer held pulls, persist, unregister, close the store."""
-        self.closing = True
-        self.holds.wake_all()
+        self.ctx.closing = True
+        self.ctx.holds.wake_all()
         await self.schedule.stop()
         await self.transactions.stop()
         if self.ha_master is not None:
@@ -165,13 +167,14 @@ class Broker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.server:
             await self.server.close(grace=3.0)
-        self.offsets.persist(force=True)
-        self.topics.persist()
+        self.ctx.offsets.persist(force=True)
+        self.ctx.topics.persist()
         await self._unregister()
         await self.namesrv.close()
         if self.store is not None:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self.store.close)
-        self.executor.shutdown(wait=True)
+            await asyncio.get_running_loop().run_in_executor(self.ctx.executor,
+                                                             self.store.close)
+        self.ctx.executor.shutdown(wait=True)
         log.info("broker %s stopped", self.cfg.brokerName)
 
     async def __aenter__(self) -> Broker:
@@ -191,37 +194,31 @@ class Broker:
                 log.exception("periodic task %s failed", getattr(fn, "__name__", fn))
 
     def _clean(self) -> None:
-        self.executor.submit(self.store.clean)
+        self.ctx.executor.submit(self.store.clean)
 
     def _expire_clients(self) -> None:
-        for group in self.consumers.expire(self.cfg.channelExpiredTimeout / 1000):
+        for group in self.ctx.consumers.expire(self.cfg.channelExpiredTimeout / 1000):
             log.info("consumer group %s: client expired", group)
             self.notify_ids_changed(group)
 
     def _conn_closed(self, conn: Connection) -> None:
-        self.producers.connection_closed(conn)
-        for group in self.consumers.connection_closed(conn):
+        self.ctx.producers.connection_closed(conn)
+        for group in self.ctx.consumers.connection_closed(conn):
             self.notify_ids_changed(group)
 
     def notify_ids_changed(self, group: str) -> None:
         """NOTIFY_CONSUMER_IDS_CHANGED (oneway) to every member of the group."""
         if not self.cfg.notifyConsumerIdsChangedEnable:
             return
-        info = self.consumers.groups.get(group)
+        info = self.ctx.consumers.groups.get(group)
         if info is None:
             return
         for ch in list(info.channels.values()):
             ch.conn.invoke_oneway(request(RC.NOTIFY_CONSUMER_IDS_CHANGED,
-                                          {"consumerGroup": group}))
+                                          NotifyConsumerIdsChangedRequestHeader(group)))
 
     def register_soon(self) -> None:
         self._register_now.set()
-
-    def stats_put(self, topic: str, n: int, nbytes: int) -> None:
-        self.put_count += n
-
-    def stats_get(self, topic: str, n: int) -> None:
-        self.get_count += n
 
     # -- NameServer registration ----------------------------------------------------------------
     async def _register_loop(self) -> None:
@@ -239,11 +236,10 @@ class Broker:
         addrs = self.cfg.namesrv_addrs
         if not addrs:
             return
-        body = register_broker_body(self.topics.table, self.topics.version)
-        header = {"brokerName": self.cfg.brokerName, "brokerAddr": self.cfg.broker_addr,
-                  "clusterName": self.cfg.brokerClusterName, "haServerAddr": self.cfg.ha_addr,
-                  "brokerId": self.cfg.brokerId, "compressed": False,
-                  "bodyCrc32": zlib.crc32(body) & 0x7FFFFFFF}
+        body = register_broker_body(self.ctx.topics.valid_table(), self.ctx.topics.version)
+        header = RegisterBrokerRequestHeader(
+            self.cfg.brokerName, self.cfg.broker_addr, self.cfg.brokerClusterName,
+            self.cfg.ha_addr, self.cfg.brokerId, False, zlib.crc32(body) & 0x7FFFFFFF)
         timeout = self.cfg.registerBrokerTimeoutMills / 1000
 
         async def one(addr: str) -> None:
@@ -252,18 +248,20 @@ class Broker:
                                               timeout)
                 if r.code != 0:
                     log.warning("register with NameServer %s refused: %s", addr, r.remark)
-                elif self.ha_slave is not None and r.ext_fields.get("masterAddr"):
-                    self.ha_slave.master_addr = r.ext_fields["masterAddr"]
-                    if not self.cfg.haMasterAddress:
-                        self.ha_slave.master_ha = r.ext_fields.get("haServerAddr", "")
+                elif self.ha_slave is not None:
+                    rh = RegisterBrokerResponseHeader.from_ext(r.ext_fields)
+                    if rh.master_addr:
+                        self.ha_slave.master_addr = rh.master_addr
+                        if not self.cfg.haMasterAddress:
+                            self.ha_slave.master_ha = rh.ha_server_addr or ""
             except (RemotingError, OSError) as e:
                 log.warning("register with NameServer %s failed: %s", addr, e)
 
         await asyncio.gather(*(one(a) for a in addrs))
 
     async def _unregister(self) -> None:
-        header = {"brokerName": self.cfg.brokerName, "brokerAddr": self.cfg.broker_addr,
-                  "clusterName": self.cfg.brokerClusterName, "brokerId": self.cfg.brokerId}
+        header = UnRegisterBrokerRequestHeader(self.cfg.brokerName, self.cfg.broker_addr,
+                                               self.cfg.brokerClusterName, self.cfg.brokerId)
 
         async def one(addr: str) -> None:
             try:

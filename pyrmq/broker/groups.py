@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
 
 from pyrmq.broker.persist import load_json, save_json
+from pyrmq.protocol.names import group_problem, group_topics_problem, topic_problem
+
+log = logging.getLogger("pyrmq.broker")
 
 PRESET_GROUPS = ("TOOLS_CONSUMER", "FILTERSRV_CONSUMER", "SELF_TEST_C_GROUP",
                  "CID_ONS-HTTP-PROXY", "CID_ONSAPI_PULL", "CID_ONSAPI_PERMISSION",
@@ -30,13 +34,19 @@ class SubscriptionGroupManager:
         self.version = {"counter": 0, "timestamp": int(time.time() * 1000)}
         data = load_json(self.path)
         if data:
-            self.table.update(data.get("subscriptionGroupTable") or {})
+            for name, cfg in (data.get("subscriptionGroupTable") or {}).items():
+                bad = group_problem(name) or (None if isinstance(cfg, dict) else "not an object")
+                if bad is not None:
+                    log.warning("%s: group %r skipped: %s", self.path, name, bad)
+                    continue
+                self.table[name] = cfg
             self.version = data.get("dataVersion") or self.version
 
     def find(self, group: str) -> dict[str, Any] | None:
-        """The group's config, auto-created when allowed; None otherwise."""
+        """The group's config, auto-created when allowed (and the name valid, retry and DLQ
+        topics included); None otherwise."""
         g = self.table.get(group)
-        if g is None and self.auto_create and group:
+        if g is None and self.auto_create and group and group_topics_problem(group) is None:
             g = self.table[group] = group_config(group, self.retry_max)
             self.version = {"counter": int(self.version["counter"]) + 1,
                             "timestamp": int(time.time() * 1000)}
@@ -44,6 +54,10 @@ class SubscriptionGroupManager:
         return g
 
     def put(self, cfg: dict[str, Any]) -> None:
+        """Add or replace a group; a bad name is a ValueError (requests validate before)."""
+        bad = group_topics_problem(cfg["groupName"])
+        if bad is not None:
+            raise ValueError(bad)
         self.table[cfg["groupName"]] = {**group_config(cfg["groupName"]), **cfg}
         self.persist()
 
@@ -52,8 +66,14 @@ class SubscriptionGroupManager:
         self.persist()
 
     def persist(self) -> None:
-        save_json(self.path, {"dataVersion": self.version, "subscriptionGroupTable":
-                              dict(sorted(self.table.items()))})
+        table = {}
+        for name, cfg in sorted(self.table.items()):
+            bad = group_problem(name)
+            if bad is None:
+                table[name] = cfg
+            else:  # one bad entry must not stop the file being written
+                log.warning("group %r not persisted: %s", name, bad)
+        save_json(self.path, {"dataVersion": self.version, "subscriptionGroupTable": table})
 
 
 class ConsumerOffsetManager:
@@ -64,7 +84,14 @@ class ConsumerOffsetManager:
         data = load_json(self.path)
         if data:
             for key, queues in (data.get("offsetTable") or {}).items():
-                self.table[key] = {int(q): int(o) for q, o in queues.items()}
+                bad = _key_problem(key)
+                if bad is None:
+                    try:
+                        self.table[key] = {int(q): int(o) for q, o in queues.items()}
+                    except (AttributeError, TypeError, ValueError) as e:
+                        bad = repr(e)
+                if bad is not None:
+                    log.warning("%s: offsets of %r skipped: %s", self.path, key, bad)
 
     def commit(self, group: str, topic: str, queue_id: int, offset: int) -> None:
         self.table.setdefault(f"{topic}@{group}", {})[queue_id] = offset
@@ -77,10 +104,24 @@ class ConsumerOffsetManager:
         return sorted(k.split("@", 1)[1] for k in self.table if k.split("@", 1)[0] == topic)
 
     def to_json_obj(self) -> dict[str, Any]:
-        return {"offsetTable": {k: {str(q): o for q, o in sorted(v.items())}
-                                for k, v in sorted(self.table.items())}}
+        """The offset table (entries whose topic or group is not a valid name left out)."""
+        out = {}
+        for k, v in sorted(self.table.items()):
+            bad = _key_problem(k)
+            if bad is None:
+                out[k] = {str(q): o for q, o in sorted(v.items())}
+            else:
+                log.warning("offsets of %r not persisted: %s", k, bad)
+        return {"offsetTable": out}
 
     def persist(self, force: bool = False) -> None:
         if self.dirty or force:
             self.dirty = False
             save_json(self.path, self.to_json_obj())
+
+
+def _key_problem(key: str) -> str | None:
+    topic, sep, group = key.partition("@")
+    if not sep:
+        return "not topic@group"
+    return topic_problem(topic) or group_problem(group)

@@ -23,10 +23,11 @@ from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import request
-from pyrmq.remoting import RemotingError, split_addr
+from pyrmq.protocol.names import group_problem, topic_problem
+from pyrmq.remoting import RemotingClient, RemotingError, split_addr
 
 if TYPE_CHECKING:
-    from pyrmq.broker.controller import Broker
+    from pyrmq.broker.context import BrokerContext
 
 log = logging.getLogger("pyrmq.broker.ha")
 
@@ -41,8 +42,8 @@ SLAVE_FALLBEHIND_MAX = 256 * 1024 * 1024
 class HAMaster:
     """Serves slaves; tracks how far each has acknowledged."""
 
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
+    def __init__(self, ctx: BrokerContext) -> None:
+        self.ctx = ctx
         self.acked: dict[int, int] = {}
         self._server: asyncio.AbstractServer | None = None
         self._changed = asyncio.Event()
@@ -105,8 +106,8 @@ class HAMaster:
         reader_task = asyncio.ensure_future(read_reports())
         try:
             first = await asyncio.wait_for(reports.get(), HOUSEKEEPING_S)
-            store = self.broker.store
-            seg = self.broker.store_cfg.mappedFileSizeCommitLog
+            store = self.ctx.store
+            seg = self.ctx.store_cfg.mappedFileSizeCommitLog
             if first == 0:
                 end = store.max_phys_offset()
                 nxt = end - end % seg
@@ -141,9 +142,10 @@ class HAMaster:
 class HASlave:
     """Replicates the master's commitlog and syncs its topic, offset and group tables."""
 
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
-        self.master_ha = broker.cfg.haMasterAddress
+    def __init__(self, ctx: BrokerContext, remoting: RemotingClient) -> None:
+        self.ctx = ctx
+        self.remoting = remoting  # the broker's client (config sync from the master)
+        self.master_ha = ctx.cfg.haMasterAddress
         self.master_addr = ""
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -171,7 +173,7 @@ class HASlave:
     async def _session(self, addr: str) -> None:
         host, port = split_addr(addr)
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 3.0)
-        store = self.broker.store
+        store = self.ctx.store
         try:
             writer.write(OFFSET.pack(store.max_phys_offset()))
             await writer.drain()
@@ -185,7 +187,7 @@ class HASlave:
                     if mine != 0 and phys != mine:
                         raise ConnectionError(f"master sent {phys}, slave is at {mine}")
                     store.append_raw(phys, data)
-                    self.broker.holds.wake_all()
+                    self.ctx.holds.wake_all()
                 if size or time.monotonic() - last_report >= HEARTBEAT_S:
                     writer.write(OFFSET.pack(store.max_phys_offset()))
                     await writer.drain()
@@ -205,19 +207,24 @@ class HASlave:
 
     async def sync_once(self) -> None:
         """Copy the master's topics, consumer offsets and subscription groups."""
-        b, client = self.broker, self.broker.namesrv
+        b, client = self.ctx, self.remoting
         r = await client.invoke(self.master_addr, request(RequestCode.GET_ALL_TOPIC_CONFIG), 3)
         if r.code == ResponseCode.SUCCESS:
             table = jsonx.loads(r.body).get("topicConfigTable", {})
-            b.topics.table = {n: TopicConfig.from_dict(tc) for n, tc in table.items()}
+            b.topics.table = {n: TopicConfig.from_dict(tc) for n, tc in table.items()
+                              if topic_problem(n) is None}
             b.topics.persist()
         r = await client.invoke(self.master_addr, request(RequestCode.GET_ALL_CONSUMER_OFFSET), 3)
         if r.code == ResponseCode.SUCCESS:
             for key, queues in (jsonx.loads(r.body).get("offsetTable") or {}).items():
-                b.offsets.table[key] = {int(q): int(o) for q, o in queues.items()}
+                topic, _, group = key.partition("@")
+                if topic_problem(topic) is None and group_problem(group) is None:
+                    b.offsets.table[key] = {int(q): int(o) for q, o in queues.items()}
             b.offsets.persist(force=True)
         r = await client.invoke(self.master_addr,
                                 request(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG), 3)
         if r.code == ResponseCode.SUCCESS:
-            b.groups.table.update(jsonx.loads(r.body).get("subscriptionGroupTable") or {})
+            b.groups.table.update({
+                g: c for g, c in (jsonx.loads(r.body).get("subscriptionGroupTable") or {}).items()
+                if group_problem(g) is None})
             b.groups.persist()

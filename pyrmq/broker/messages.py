@@ -12,10 +12,11 @@ from pyrmq import _store
 from pyrmq.broker.topics import SCHEDULE_TOPIC
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.message import MessageConst, encode_properties
+from pyrmq.protocol.names import topic_problem
 from pyrmq.store import PutResult
 
 if TYPE_CHECKING:
-    from pyrmq.broker.controller import Broker
+    from pyrmq.broker.context import BrokerContext
 
 T = TypeVar("T")
 TRAN_MASK = 0xC
@@ -42,12 +43,12 @@ def store_error_code(e: Exception) -> int:
     return ResponseCode.SYSTEM_ERROR
 
 
-async def store_call(broker: Broker, call: Callable[[], T]) -> T:
+async def store_call(ctx: BrokerContext, call: Callable[[], T]) -> T:
     """Run a store write: on the loop in ASYNC_FLUSH (a memcpy), in the store thread pool in
     SYNC_FLUSH (it blocks until durable). Store errors become StoreRejected."""
     try:
-        if broker.sync_flush:
-            return await asyncio.get_running_loop().run_in_executor(broker.executor, call)
+        if ctx.sync_flush:
+            return await asyncio.get_running_loop().run_in_executor(ctx.executor, call)
         return call()
     except _store.CorruptError as e:
         raise StoreRejected(ResponseCode.MESSAGE_ILLEGAL, f"bad message: {e}") from None
@@ -55,7 +56,7 @@ async def store_call(broker: Broker, call: Callable[[], T]) -> T:
         raise StoreRejected(store_error_code(e), str(e)) from None
 
 
-def apply_delay(broker: Broker, topic: str, queue_id: int, props: dict[str, str],
+def apply_delay(ctx: BrokerContext, topic: str, queue_id: int, props: dict[str, str],
                 sysflag: int) -> tuple[str, int]:
     """DELAY > 0 on a NOT/COMMIT message: park it in SCHEDULE_TOPIC_XXXX (queue level-1)."""
     raw = props.get(MessageConst.DELAY)
@@ -67,28 +68,35 @@ def apply_delay(broker: Broker, topic: str, queue_id: int, props: dict[str, str]
         return topic, queue_id
     if level <= 0:
         return topic, queue_id
-    level = min(level, len(broker.store_cfg.delay_levels_ms))
+    level = min(level, len(ctx.store_cfg.delay_levels_ms))
     props[MessageConst.DELAY] = str(level)
     props[MessageConst.REAL_TOPIC] = topic
     props[MessageConst.REAL_QID] = str(queue_id)
     return SCHEDULE_TOPIC, level - 1
 
 
-async def put_message(broker: Broker, topic: str, queue_id: int, body: bytes,
+async def put_message(ctx: BrokerContext, topic: str, queue_id: int, body: bytes,
                       props: dict[str, str], *, flag: int = 0, sysflag: int = 0,
                       born_timestamp: int, born_host: tuple[str, int],
                       reconsume_times: int = 0) -> PutResult:
-    """Store one message (delay applied, CLUSTER added, WAIT stripped)."""
-    topic, queue_id = apply_delay(broker, topic, queue_id, props, sysflag)
+    """Store one message (delay applied, CLUSTER added, WAIT stripped). Every single-message
+    put passes here, so the topic is checked here too: names read back from stored properties
+    (REAL_TOPIC of a half or scheduled message) never reach the store unchecked."""
+    bad = topic_problem(topic)
+    if bad is not None:
+        raise StoreRejected(ResponseCode.SYSTEM_ERROR, bad)
+    if not 0 <= queue_id < 2**31:
+        raise StoreRejected(ResponseCode.SYSTEM_ERROR, f"queueId[{queue_id}] is illegal")
+    topic, queue_id = apply_delay(ctx, topic, queue_id, props, sysflag)
     props.pop(MessageConst.WAIT, None)
-    props[MessageConst.CLUSTER] = broker.cfg.brokerClusterName
+    props[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName
     raw = encode_properties(props)
     def call() -> PutResult:
-        return broker.store.put(topic, queue_id, body, properties=raw, flag=flag,
+        return ctx.store.put(topic, queue_id, body, properties=raw, flag=flag,
                                 sysflag=sysflag, born_timestamp=born_timestamp,
                                 born_host=born_host, reconsume_times=reconsume_times)
 
-    result = await store_call(broker, call)
-    broker.holds.notify(topic, queue_id)
-    broker.stats_put(topic, 1, len(body))
+    result = await store_call(ctx, call)
+    ctx.holds.notify(topic, queue_id)
+    ctx.stats.put(topic, 1, len(body))
     return result

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from pyrmq.protocol.bodies import parse_subscription
 from pyrmq.protocol.codes import PermName, PullSysFlag, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import PullMessageRequestHeader, PullMessageResponseHeader
 from pyrmq.remoting import Connection
 from pyrmq.store import GetMessageStatus, GetResult
 
 if TYPE_CHECKING:
-    from pyrmq.broker.controller import Broker
+    from pyrmq.broker.context import BrokerContext
 
 MAX_SUSPEND_S = 25.0  # the C++ client gives up on a pull after 30 s
 MAX_MSGS_PER_PULL = 32
@@ -37,25 +37,23 @@ def _code(res: GetResult, offset: int) -> int:
     return _CODE[res.status]
 
 
-async def handle_pull(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = Ext(cmd.ext_fields)
-    group = ext.str("consumerGroup", required=True)
-    topic = ext.str("topic", required=True)
-    queue_id = ext.int("queueId", required=True)
-    offset = ext.int("queueOffset", required=True)
-    max_msgs = max(1, min(ext.int("maxMsgNums", 32, required=True), MAX_MSGS_PER_PULL))
-    sysflag = ext.int("sysFlag", required=True)
-    if not broker.cfg.brokerPermission & PermName.READ:
+async def handle_pull(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
+                      ) -> RemotingCommand:
+    h = PullMessageRequestHeader.from_ext(cmd.ext_fields)
+    group, topic, queue_id, offset = h.consumer_group, h.topic, h.queue_id, h.queue_offset
+    max_msgs = max(1, min(h.max_msg_nums, MAX_MSGS_PER_PULL))
+    sysflag = h.sys_flag
+    if not ctx.cfg.brokerPermission & PermName.READ:
         return cmd.response(ResponseCode.NO_PERMISSION,
-                            f"the broker[{broker.cfg.brokerIP1}] pulling message is forbidden")
-    gcfg = broker.groups.find(group)
+                            f"the broker[{ctx.cfg.brokerIP1}] pulling message is forbidden")
+    gcfg = ctx.groups.find(group)
     if gcfg is None:
         return cmd.response(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
                             f"subscription group [{group}] does not exist")
     if not gcfg.get("consumeEnable", True):
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"subscription group no permission, {group}")
-    tc = broker.topics.get(topic)
+    tc = ctx.topics.get(topic)
     if tc is None:
         return cmd.response(ResponseCode.TOPIC_NOT_EXIST,
                             f"topic[{topic}] not exist, apply first please!")
@@ -67,41 +65,39 @@ async def handle_pull(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
                             f"queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig."
                             f"readQueueNums:[{tc.readQueueNums}] consumer:[{conn.remote_addr}]")
     if sysflag & PullSysFlag.SUBSCRIPTION:
-        sub = parse_subscription(topic, ext.str("subscription", "*"), ext.int("subVersion", 0))
+        sub = parse_subscription(topic, h.subscription or "*", h.sub_version)
     else:
-        sub = broker.consumers.subscription(group, topic)
+        sub = ctx.consumers.subscription(group, topic)
         if sub is None:
             return cmd.response(ResponseCode.SUBSCRIPTION_NOT_EXIST,
                                 f"the consumer's subscription not exist, group: {group}")
     codes = None if sub.match_all else sub.code_set
-    if sysflag & PullSysFlag.COMMIT_OFFSET and not broker.is_slave:
-        commit = ext.int("commitOffset", -1)
-        if commit >= 0:
-            broker.offsets.commit(group, topic, queue_id, commit)
-    res = broker.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
+    if sysflag & PullSysFlag.COMMIT_OFFSET and not ctx.is_slave:
+        if h.commit_offset >= 0:
+            ctx.offsets.commit(group, topic, queue_id, h.commit_offset)
+    res = ctx.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
     code = _code(res, offset)
     if code == ResponseCode.PULL_NOT_FOUND and sysflag & PullSysFlag.SUSPEND:
-        if broker.cfg.longPollingEnable:
-            hold = min(ext.int("suspendTimeoutMillis", 15000) / 1000.0, MAX_SUSPEND_S)
+        if ctx.cfg.longPollingEnable:
+            hold = min(h.suspend_timeout_millis / 1000.0, MAX_SUSPEND_S)
         else:
-            hold = broker.cfg.shortPollingTimeMills / 1000.0
+            hold = ctx.cfg.shortPollingTimeMills / 1000.0
         deadline = time.monotonic() + hold
         while code == ResponseCode.PULL_NOT_FOUND:
             left = deadline - time.monotonic()
-            if left <= 0 or broker.closing:
+            if left <= 0 or ctx.closing:
                 break
-            await broker.holds.wait(topic, queue_id, left)
-            res = broker.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
+            await ctx.holds.wait(topic, queue_id, left)
+            res = ctx.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
             code = _code(res, offset)
             if code == ResponseCode.PULL_RETRY_IMMEDIATELY:
                 code = ResponseCode.PULL_NOT_FOUND  # a non-matching arrival: keep waiting
                 await asyncio.sleep(0)
         if code == ResponseCode.PULL_NOT_FOUND:
-            res = broker.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
+            res = ctx.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
             code = _code(res, offset)
-    fields = {"suggestWhichBrokerId": 0, "nextBeginOffset": res.next_begin_offset,
-              "minOffset": res.min_offset, "maxOffset": res.max_offset}
+    fields = PullMessageResponseHeader(0, res.next_begin_offset, res.min_offset, res.max_offset)
     if code == ResponseCode.SUCCESS:
-        broker.stats_get(topic, res.count)
+        ctx.stats.get(topic, res.count)
         return cmd.response(code, ext_fields=fields, body=res.data)
     return cmd.response(code, ext_fields=fields)

@@ -16,14 +16,14 @@ from pyrmq.protocol.message import MessageConst, decode_records
 from pyrmq.store import GetMessageStatus
 
 if TYPE_CHECKING:
-    from pyrmq.broker.controller import Broker
+    from pyrmq.broker.context import BrokerContext
 
 log = logging.getLogger("pyrmq.broker.schedule")
 
 
 class ScheduleService:
-    def __init__(self, broker: Broker, config_dir: str) -> None:
-        self.broker = broker
+    def __init__(self, ctx: BrokerContext, config_dir: str) -> None:
+        self.ctx = ctx
         self.path = os.path.join(config_dir, "delayOffset.json")
         self.offsets: dict[int, int] = {}
         data = load_json(self.path)
@@ -39,7 +39,7 @@ class ScheduleService:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        levels = self.broker.store_cfg.delay_levels_ms
+        levels = self.ctx.store_cfg.delay_levels_ms
         self._tasks = [loop.create_task(self._level(i + 1, ms)) for i, ms in enumerate(levels)]
 
     async def stop(self) -> None:
@@ -50,7 +50,7 @@ class ScheduleService:
 
     async def _level(self, level: int, delay_ms: int) -> None:
         qid = level - 1
-        store = self.broker.store
+        store = self.ctx.store
         while True:
             offset = max(self.offsets.get(level, 0), store.min_offset(SCHEDULE_TOPIC, qid))
             res = store.get(SCHEDULE_TOPIC, qid, offset, 32)
@@ -85,7 +85,7 @@ class ScheduleService:
             return True
         props.pop(MessageConst.DELAY, None)
         try:
-            await put_message(self.broker, topic, qid, msg.body, props, flag=msg.flag,
+            await put_message(self.ctx, topic, qid, msg.body, props, flag=msg.flag,
                               sysflag=msg.sysflag & ~0x30, born_timestamp=msg.born_timestamp,
                               born_host=msg.born_host, reconsume_times=msg.reconsume_times)
         except StoreRejected as e:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 import zlib
 from typing import TYPE_CHECKING
 
@@ -13,16 +12,15 @@ from pyrmq.broker.topics import (
     RETRY_PREFIX,
     SCHEDULE_TOPIC,
     dlq_topic,
-    validate_topic,
 )
 from pyrmq.protocol.codes import PermName, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import send_fields
+from pyrmq.protocol.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from pyrmq.protocol.message import MessageConst, decode_properties, encode_properties
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
-    from pyrmq.broker.controller import Broker
+    from pyrmq.broker.context import BrokerContext
 
 
 def born_host_of(conn: Connection) -> tuple[str, int]:
@@ -33,36 +31,34 @@ def born_host_of(conn: Connection) -> tuple[str, int]:
         return "127.0.0.1", 0
 
 
-async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-    ext = send_fields(cmd)
-    topic = ext.str("topic", required=True)
-    if broker.is_slave:
+async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
+                      ) -> RemotingCommand:
+    h = SendMessageRequestHeader.from_command(cmd)  # topic and groups are valid names here
+    topic = h.topic
+    if ctx.is_slave:
         return cmd.response(ResponseCode.SERVICE_NOT_AVAILABLE,
-                            f"the broker[{broker.cfg.brokerIP1}] sending message is forbidden")
-    if not broker.cfg.brokerPermission & PermName.WRITE:
+                            f"the broker[{ctx.cfg.brokerIP1}] sending message is forbidden")
+    if not ctx.cfg.brokerPermission & PermName.WRITE:
         return cmd.response(ResponseCode.NO_PERMISSION,
-                            f"the broker[{broker.cfg.brokerIP1}] sending message is forbidden")
-    bad = validate_topic(topic)
-    if bad:
-        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
+                            f"the broker[{ctx.cfg.brokerIP1}] sending message is forbidden")
     if topic == SCHEDULE_TOPIC:
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"Sending message to topic[{topic}] is forbidden.")
-    tc = broker.topics.get(topic)
+    tc = ctx.topics.get(topic)
     if tc is None:
         if topic.startswith(RETRY_PREFIX) or topic.startswith(DLQ_PREFIX):
-            tc, _ = broker.topics.ensure(topic, 1)
+            tc, _ = ctx.topics.ensure(topic, 1)
         else:
-            tc = broker.topics.create_from_default(topic, ext.str("defaultTopic", "TBW102"),
-                                                   ext.int("defaultTopicQueueNums", 4))
+            tc = ctx.topics.create_from_default(topic, h.default_topic,
+                                                   h.default_topic_queue_nums)
         if tc is None:
             return cmd.response(ResponseCode.TOPIC_NOT_EXIST,
                                 f"topic[{topic}] not exist, apply first please!")
-        broker.register_soon()
+        ctx.register_soon()
     if not tc.perm & PermName.WRITE:
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"the topic[{topic}] sending message is forbidden")
-    queue_id = ext.int("queueId", required=True)
+    queue_id = h.queue_id
     if queue_id >= max(tc.readQueueNums, tc.writeQueueNums):
         return cmd.response(ResponseCode.SYSTEM_ERROR,
                             f"request queueId[{queue_id}] is illegal, {tc.topicName} "
@@ -70,52 +66,55 @@ async def handle_send(broker: Broker, conn: Connection, cmd: RemotingCommand) ->
                             f"{tc.readQueueNums}")
     if queue_id < 0:
         queue_id = random.randrange(tc.writeQueueNums)
-    sysflag = ext.int("sysFlag", 0)
-    flag = ext.int("flag", 0)
-    born_ts = ext.int("bornTimestamp", int(time.time() * 1000))
-    reconsume = ext.int("reconsumeTimes", 0)
-    props = decode_properties(ext.str("properties", ""))
+    sysflag, flag, born_ts = h.sys_flag, h.flag, h.born_timestamp
+    reconsume = h.reconsume_times or 0
+    batch = bool(h.batch)
+    props = decode_properties(h.properties or "")
     half = props.get(MessageConst.TRAN_MSG, "").lower() == "true"
     if topic.startswith(RETRY_PREFIX):
         group_name = topic[len(RETRY_PREFIX):]
-        max_times = ext.int("maxReconsumeTimes", broker.cfg.retryMaxTimes)
+        max_times = (ctx.cfg.retryMaxTimes if h.max_reconsume_times is None
+                     else h.max_reconsume_times)
         if reconsume >= max_times:
             topic, queue_id = dlq_topic(group_name), 0
-            broker.topics.ensure(topic, 1)
-            broker.register_soon()
+            ctx.topics.ensure(topic, 1)
+            ctx.register_soon()
     born_host = born_host_of(conn)
     wait_slave = props.get(MessageConst.WAIT, "true").lower() != "false"  # read before storing
     try:
         results = []
-        if half and not ext.bool("batch"):
-            first = await broker.transactions.put_half(
+        if half and not batch:
+            if ctx.transactions is None:
+                raise StoreRejected(ResponseCode.SERVICE_NOT_AVAILABLE,
+                                    "transactional messages are not served here")
+            first = await ctx.transactions.put_half(
                 topic, queue_id, cmd.body, props, flag=flag, sysflag=sysflag,
                 born_timestamp=born_ts, born_host=born_host)
             msg_id = first.msg_id
-        elif ext.bool("batch"):
-            results = await _send_batch(broker, topic, queue_id, cmd.body, props, sysflag,
+        elif batch:
+            results = await _send_batch(ctx, topic, queue_id, cmd.body, props, sysflag,
                                         born_ts, born_host, reconsume)
             msg_id = ",".join(r.msg_id for r in results)
             first = results[0]
         else:
-            first = await put_message(broker, topic, queue_id, cmd.body, props, flag=flag,
+            first = await put_message(ctx, topic, queue_id, cmd.body, props, flag=flag,
                                       sysflag=sysflag, born_timestamp=born_ts,
                                       born_host=born_host, reconsume_times=reconsume)
             msg_id = first.msg_id
     except StoreRejected as e:
         return cmd.response(e.code, str(e))
     code = ResponseCode.SUCCESS
-    if broker.cfg.brokerRole == "SYNC_MASTER" and broker.ha_master is not None and wait_slave:
-        last = results[-1] if ext.bool("batch") else first
-        code = await broker.ha_master.wait_replicated(last.phys_offset + last.size,
-                                                      broker.cfg.slaveTimeout / 1000)
-    fields = {"msgId": msg_id, "queueId": queue_id, "queueOffset": first.queue_offset,
-              "transactionId": props.get(MessageConst.UNIQ_KEY) if half else None,
-              "MSG_REGION": broker.cfg.regionId, "TRACE_ON": str(broker.cfg.traceOn).lower()}
-    return cmd.response(code, ext_fields=fields)
+    if ctx.cfg.brokerRole == "SYNC_MASTER" and ctx.ha_master is not None and wait_slave:
+        last = results[-1] if batch else first
+        code = await ctx.ha_master.wait_replicated(last.phys_offset + last.size,
+                                                      ctx.cfg.slaveTimeout / 1000)
+    return cmd.response(code, ext_fields=SendMessageResponseHeader(
+        msg_id, queue_id, first.queue_offset,
+        props.get(MessageConst.UNIQ_KEY) if half else None, ctx.cfg.regionId,
+        ctx.cfg.traceOn))
 
 
-async def _send_batch(broker: Broker, topic: str, queue_id: int, body: bytes,
+async def _send_batch(ctx: BrokerContext, topic: str, queue_id: int, body: bytes,
                       container: dict[str, str], sysflag: int, born_ts: int,
                       born_host: tuple[str, int], reconsume: int):
     if sysflag & 1:  # the C++ client compresses a whole batch body over 4 KiB
@@ -126,14 +125,14 @@ async def _send_batch(broker: Broker, topic: str, queue_id: int, body: bytes,
                 from None
         sysflag &= ~1
     container.pop(MessageConst.WAIT, None)
-    container[MessageConst.CLUSTER] = broker.cfg.brokerClusterName
+    container[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName
     extra = encode_properties(container)
 
     def call():
-        return broker.store.put_batch(topic, queue_id, body, extra_properties=extra,
+        return ctx.store.put_batch(topic, queue_id, body, extra_properties=extra,
                                       sysflag=sysflag, born_timestamp=born_ts,
                                       born_host=born_host, reconsume_times=reconsume)
-    results = await store_call(broker, call)
-    broker.holds.notify(topic, queue_id)
-    broker.stats_put(topic, len(results), len(body))
+    results = await store_call(ctx, call)
+    ctx.holds.notify(topic, queue_id)
+    ctx.stats.put(topic, len(results), len(body))
     return results

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 import time
 
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.persist import load_json, save_json
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import PermName
+from pyrmq.protocol.errors import RemoteProtocolError
+from pyrmq.protocol.names import DLQ_PREFIX, RETRY_PREFIX, topic_problem
+
+log = logging.getLogger("pyrmq.broker")
 
 TBW102 = "TBW102"
 SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
-RETRY_PREFIX = "%RETRY%"
-DLQ_PREFIX = "%DLQ%"
+__all__ = ["DLQ_PREFIX", "RETRY_PREFIX", "SCHEDULE_TOPIC", "SYSTEM_TOPICS", "TBW102",
+           "TopicConfigManager", "dlq_topic", "retry_topic"]
 SYSTEM_TOPICS = frozenset({TBW102, SCHEDULE_TOPIC, "BenchmarkTest", "RMQ_SYS_TRANS_HALF_TOPIC",
                            "RMQ_SYS_TRACE_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC",
                            "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC",
                            "OFFSET_MOVED_EVENT"})
-_VALID = re.compile(r"^[%|a-zA-Z0-9_-]+$")
-
-
-def validate_topic(topic: str) -> str | None:
-    """None when valid, else the reason (RocketMQ TopicValidator)."""
-    if not topic or not topic.strip():
-        return "The specified topic is blank."
-    if len(topic) > 127:
-        return "The specified topic is longer than topic max length 127."
-    if not _VALID.match(topic):
-        return f"The specified topic[{topic}] contains illegal characters, allowing only " \
-               "^[%|a-zA-Z0-9_-]+$"
-    return None
 
 
 def retry_topic(group: str) -> str:
@@ -52,7 +43,14 @@ class TopicConfigManager:
         data = load_json(self.path)
         if data:
             for name, tc in (data.get("topicConfigTable") or {}).items():
-                self.table[name] = TopicConfig.from_dict(tc)
+                bad = topic_problem(name)
+                if bad is not None:
+                    log.warning("%s: topic %r skipped: %s", self.path, name, bad)
+                    continue
+                try:
+                    self.table[name] = TopicConfig.from_dict(tc)
+                except RemoteProtocolError as e:
+                    log.warning("%s: topic %r skipped: %s", self.path, name, e)
             self.version = data.get("dataVersion") or self.version
         self.bump()
 
@@ -81,6 +79,11 @@ class TopicConfigManager:
         return self.table.get(topic)
 
     def put(self, tc: TopicConfig) -> None:
+        """Add or replace a topic; a name that breaks the topic rules is a ValueError (the
+        request paths validate before; this guards the file and the store behind it)."""
+        bad = topic_problem(tc.topicName)
+        if bad is not None:
+            raise ValueError(bad)
         self.table[tc.topicName] = tc
         self.bump()
         self.persist()
@@ -114,6 +117,18 @@ class TopicConfigManager:
         self.put(tc)
         return tc, True
 
+    def valid_table(self) -> dict[str, TopicConfig]:
+        """The topics whose names are valid; any other entry is logged and left out, so one
+        bad entry never stops persistence or NameServer registration of the rest."""
+        out = {}
+        for n, tc in self.table.items():
+            bad = topic_problem(n)
+            if bad is None:
+                out[n] = tc
+            else:
+                log.warning("topic %r not persisted or registered: %s", n, bad)
+        return out
+
     def persist(self) -> None:
         save_json(self.path, {"dataVersion": self.version, "topicConfigTable": {
-            n: tc.to_dict() for n, tc in sorted(self.table.items())}})
+            n: tc.to_dict() for n, tc in sorted(self.valid_table().items())}})

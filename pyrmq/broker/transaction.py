@@ -14,13 +14,13 @@ from pyrmq import _store
 from pyrmq.broker.messages import StoreRejected, put_message
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import CheckTransactionStateRequestHeader, EndTransactionRequestHeader
 from pyrmq.protocol.message import MessageConst, MessageExt, decode_record, decode_records
 from pyrmq.remoting import Connection
 from pyrmq.store import GetMessageStatus, PutResult
 
 if TYPE_CHECKING:
-    from pyrmq.broker.controller import Broker
+    from pyrmq.broker.context import BrokerContext
 
 log = logging.getLogger("pyrmq.broker.transaction")
 
@@ -31,16 +31,16 @@ CHECK_TIMES = "TRANSACTION_CHECK_TIMES"
 
 
 class TransactionService:
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
+    def __init__(self, ctx: BrokerContext) -> None:
+        self.ctx = ctx
         self.resolved: set[int] = set()   # half-topic queue offsets committed or rolled back
         self.checks: dict[int, int] = {}  # half queue offset -> check-backs sent
         self.progress = 0                 # every half message below this is resolved
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.broker.topics.ensure(HALF_TOPIC, 1)
-        self.broker.topics.ensure(OP_TOPIC, 1)
+        self.ctx.topics.ensure(HALF_TOPIC, 1)
+        self.ctx.topics.ensure(OP_TOPIC, 1)
         self._load_ops()
         self._task = asyncio.get_running_loop().create_task(self._check_loop())
 
@@ -50,7 +50,7 @@ class TransactionService:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def _load_ops(self) -> None:
-        store, offset = self.broker.store, self.broker.store.min_offset(OP_TOPIC, 0)
+        store, offset = self.ctx.store, self.ctx.store.min_offset(OP_TOPIC, 0)
         for _ in range(1_000_000):
             res = store.get(OP_TOPIC, 0, offset, 32)
             if res.status is not GetMessageStatus.FOUND:
@@ -68,24 +68,24 @@ class TransactionService:
         props[MessageConst.REAL_TOPIC] = topic
         props[MessageConst.REAL_QID] = str(queue_id)
         props.pop(MessageConst.DELAY, None)  # no delay for transactional messages
-        return await put_message(self.broker, HALF_TOPIC, 0, body, props, flag=flag,
+        return await put_message(self.ctx, HALF_TOPIC, 0, body, props, flag=flag,
                                  sysflag=sysflag & ~TRAN_MASK, born_timestamp=born_timestamp,
                                  born_host=born_host)
 
     async def end(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand | None:
-        ext = Ext(cmd.ext_fields)
-        kind = ext.int("commitOrRollback", required=True)
+        h = EndTransactionRequestHeader.from_ext(cmd.ext_fields)
+        kind = h.commit_or_rollback
         if kind not in (TRAN_COMMIT, TRAN_ROLLBACK):
             return None  # TRANSACTION_NOT_TYPE: still unknown, the check-back will ask again
-        phys = ext.int("commitLogOffset", required=True)
+        phys = h.commit_log_offset
         try:
-            half = decode_record(self.broker.store.read_at(phys))
+            half = decode_record(self.ctx.store.read_at(phys))
         except (_store.StoreError, Exception):
             return cmd.response(ResponseCode.SYSTEM_ERROR,
                                 f"Find prepared transaction message failed at {phys}")
         if half.topic != HALF_TOPIC:
             return cmd.response(ResponseCode.SYSTEM_ERROR, f"{phys} is not a half message")
-        group = ext.str("producerGroup", "")
+        group = h.producer_group
         if group and half.properties.get(MessageConst.PGROUP, group) != group:
             return cmd.response(ResponseCode.SYSTEM_ERROR,
                                 "The producer group wrong: " + group)
@@ -104,14 +104,18 @@ class TransactionService:
         props.pop(MessageConst.TRAN_MSG, None)
         props.pop(CHECK_TIMES, None)
         topic = props.get(MessageConst.REAL_TOPIC, "")
-        qid = int(props.get(MessageConst.REAL_QID, "0"))
-        await put_message(self.broker, topic, qid, half.body, props, flag=half.flag,
+        try:
+            qid = int(props.get(MessageConst.REAL_QID, "0"))
+        except ValueError:
+            raise StoreRejected(ResponseCode.SYSTEM_ERROR, "half message has a bad REAL_QID") \
+                from None
+        await put_message(self.ctx, topic, qid, half.body, props, flag=half.flag,
                           sysflag=(half.sysflag & ~(TRAN_MASK | 0x30)) | TRAN_COMMIT,
                           born_timestamp=half.born_timestamp, born_host=half.born_host,
                           reconsume_times=half.reconsume_times)
 
     async def _op(self, half: MessageExt) -> None:
-        await put_message(self.broker, OP_TOPIC, 0, str(half.queue_offset).encode(),
+        await put_message(self.ctx, OP_TOPIC, 0, str(half.queue_offset).encode(),
                           {MessageConst.TAGS: "d"}, born_timestamp=int(time.time() * 1000),
                           born_host=("127.0.0.1", 0))
         self.resolved.add(half.queue_offset)
@@ -119,7 +123,7 @@ class TransactionService:
 
     async def _check_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.broker.cfg.transactionCheckInterval / 1000)
+            await asyncio.sleep(self.ctx.cfg.transactionCheckInterval / 1000)
             try:
                 await self.check_once()
             except Exception:
@@ -128,7 +132,7 @@ class TransactionService:
     async def check_once(self) -> int:
         """Ask producers about unresolved half messages older than transactionTimeOut;
         returns how many were asked."""
-        cfg, store = self.broker.cfg, self.broker.store
+        cfg, store = self.ctx.cfg, self.ctx.store
         now = int(time.time() * 1000)
         offset = max(self.progress, store.min_offset(HALF_TOPIC, 0))
         asked, contiguous = 0, True
@@ -154,14 +158,13 @@ class TransactionService:
 
     def _ask(self, m: MessageExt) -> bool:
         group = m.properties.get(MessageConst.PGROUP, "")
-        chans = list(self.broker.producers.groups.get(group, {}).values())
+        chans = list(self.ctx.producers.groups.get(group, {}).values())
         if not chans:
             return False
         self.checks[m.queue_offset] = self.checks.get(m.queue_offset, 0) + 1
         uniq = m.uniq_key or m.offset_msg_id
         chans[self.checks[m.queue_offset] % len(chans)].conn.invoke_oneway(request(
-            RequestCode.CHECK_TRANSACTION_STATE, {
-                "tranStateTableOffset": m.queue_offset, "commitLogOffset": m.phys_offset,
-                "msgId": uniq, "transactionId": uniq, "offsetMsgId": m.offset_msg_id},
-            self.broker.store.read_at(m.phys_offset)))
+            RequestCode.CHECK_TRANSACTION_STATE, CheckTransactionStateRequestHeader(
+                m.queue_offset, m.phys_offset, uniq, uniq, m.offset_msg_id),
+            self.ctx.store.read_at(m.phys_offset)))
         return True

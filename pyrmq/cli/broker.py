@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from pyrmq.broker import Broker
-from pyrmq.broker.admin import OVERRIDES_FILE
-from pyrmq.broker.config import load, read_properties
+from pyrmq.broker.config import read_properties
+from pyrmq.broker.overrides import apply_overrides
+from pyrmq.cli.output import fail
 from pyrmq.cli.serve import serve
 
 
@@ -25,7 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    props: dict[str, str] = read_properties(args.config) if args.config else {}
+    """Start the broker; a bad configuration is one line naming the key, exit status 2."""
+    try:
+        props: dict[str, str] = read_properties(args.config) if args.config else {}
+    except (OSError, UnicodeDecodeError) as e:
+        return fail(f"cannot read broker config {args.config}: {e}")
     for item in args.set:
         k, sep, v = item.partition("=")
         if not sep:
@@ -39,10 +43,9 @@ def run(args: argparse.Namespace) -> int:
         props["storePathRootDir"] = args.store
     if args.ip:
         props["brokerIP1"] = args.ip
-    cfg, store_cfg = load(props)
-    overrides = os.path.join(store_cfg.storePathRootDir, "config", OVERRIDES_FILE)
-    if os.path.exists(overrides):  # updateBrokerConfig changes survive restarts
-        props.update(read_properties(overrides))
-        cfg, store_cfg = load(props)
+    try:  # updateBrokerConfig changes survive restarts; a bad one is skipped with a warning
+        cfg, store_cfg = apply_overrides(props)
+    except ValueError as e:
+        return fail(f"bad broker configuration{' in ' + args.config if args.config else ''}: {e}")
     broker = Broker(cfg, store_cfg, listen_host=args.listen_host)
     return serve(broker.start, broker.close)

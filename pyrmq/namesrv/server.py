@@ -17,7 +17,24 @@ from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import parse_register_broker_body, route_body
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import Ext
+from pyrmq.protocol.headers import (
+    DeleteKVConfigRequestHeader,
+    DeleteTopicFromNamesrvRequestHeader,
+    GetKVConfigRequestHeader,
+    GetKVConfigResponseHeader,
+    GetKVListByNamespaceRequestHeader,
+    GetRouteInfoRequestHeader,
+    GetTopicsByClusterRequestHeader,
+    PutKVConfigRequestHeader,
+    QueryDataVersionRequestHeader,
+    QueryDataVersionResponseHeader,
+    RegisterBrokerRequestHeader,
+    RegisterBrokerResponseHeader,
+    UnRegisterBrokerRequestHeader,
+    WipeWritePermOfBrokerRequestHeader,
+    WipeWritePermOfBrokerResponseHeader,
+)
+from pyrmq.protocol.names import topic_problem
 from pyrmq.remoting import Connection, RemotingServer
 
 log = logging.getLogger("pyrmq.namesrv")
@@ -98,32 +115,31 @@ class NameServer:
 
     # -- handlers ------------------------------------------------------------------------
     async def _register(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        ext = Ext(cmd.ext_fields)
-        crc = ext.int("bodyCrc32", 0)
+        h = RegisterBrokerRequestHeader.from_ext(cmd.ext_fields)
+        crc = h.body_crc32
         if crc and (zlib.crc32(cmd.body) & 0x7FFFFFFF) != crc:
             return cmd.response(ResponseCode.SYSTEM_ERROR, "crc32 not match")
-        version, topics = parse_register_broker_body(cmd.body, ext.bool("compressed"))
+        version, topics = parse_register_broker_body(cmd.body, h.compressed)
+        for name in [t for t in topics if topic_problem(t) is not None]:
+            log.warning("broker %s registered a topic with a bad name %r: skipped",
+                        h.broker_addr, name[:80])
+            del topics[name]
         master, ha = self.routes.register(
-            cluster=ext.str("clusterName", required=True),
-            addr=ext.str("brokerAddr", required=True),
-            name=ext.str("brokerName", required=True),
-            broker_id=ext.int("brokerId", required=True),
-            ha_addr=ext.str("haServerAddr", ""), version=version, topics=topics,
+            cluster=h.cluster_name, addr=h.broker_addr, name=h.broker_name,
+            broker_id=h.broker_id, ha_addr=h.ha_server_addr, version=version, topics=topics,
             now=time.monotonic(), conn_id=conn.id)
-        fields = {"masterAddr": master, "haServerAddr": ha} if master else {}
+        fields = RegisterBrokerResponseHeader(ha, master) if master else None
         return cmd.response(ResponseCode.SUCCESS, ext_fields=fields,
                             body=jsonx.dumps({"table": self.kv.get("ORDER_TOPIC_CONFIG", {})}))
 
     async def _unregister(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        ext = Ext(cmd.ext_fields)
-        self.routes.unregister(cluster=ext.str("clusterName", required=True),
-                               addr=ext.str("brokerAddr", required=True),
-                               name=ext.str("brokerName", required=True),
-                               broker_id=ext.int("brokerId", required=True))
+        h = UnRegisterBrokerRequestHeader.from_ext(cmd.ext_fields)
+        self.routes.unregister(cluster=h.cluster_name, addr=h.broker_addr, name=h.broker_name,
+                               broker_id=h.broker_id)
         return cmd.response(ResponseCode.SUCCESS)
 
     async def _route(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        topic = Ext(cmd.ext_fields).str("topic", required=True)
+        topic = GetRouteInfoRequestHeader.from_ext(cmd.ext_fields).topic
         found = self.routes.route(topic)
         if found is None:
             return cmd.response(ResponseCode.TOPIC_NOT_EXIST,
@@ -139,52 +155,52 @@ class NameServer:
                             body=jsonx.dumps({"topicList": self.routes.topic_list()}))
 
     async def _topics_by_cluster(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        cluster = Ext(cmd.ext_fields).str("cluster", required=True)
+        cluster = GetTopicsByClusterRequestHeader.from_ext(cmd.ext_fields).cluster
         return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(
             {"topicList": self.routes.topics_of_cluster(cluster)}))
 
     async def _delete_topic(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        self.routes.delete_topic(Ext(cmd.ext_fields).str("topic", required=True))
+        self.routes.delete_topic(DeleteTopicFromNamesrvRequestHeader.from_ext(cmd.ext_fields).topic)
         return cmd.response(ResponseCode.SUCCESS)
 
     async def _wipe(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        n = self.routes.wipe_write_perm(Ext(cmd.ext_fields).str("brokerName", required=True))
-        return cmd.response(ResponseCode.SUCCESS, ext_fields={"wipeTopicCount": n})
+        h = WipeWritePermOfBrokerRequestHeader.from_ext(cmd.ext_fields)
+        n = self.routes.wipe_write_perm(h.broker_name)
+        return cmd.response(ResponseCode.SUCCESS, ext_fields=WipeWritePermOfBrokerResponseHeader(n))
 
     async def _query_version(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        ext = Ext(cmd.ext_fields)
-        current = self.routes.data_version(ext.str("brokerAddr", required=True))
+        h = QueryDataVersionRequestHeader.from_ext(cmd.ext_fields)
+        current = self.routes.data_version(h.broker_addr)
         sent = jsonx.loads(cmd.body) if cmd.body else None
         changed = current is None or current != sent
-        lv = self.routes.live.get(ext.str("brokerAddr"))
+        lv = self.routes.live.get(h.broker_addr)
         if lv is not None:
             lv.last_update = time.monotonic()
-        return cmd.response(ResponseCode.SUCCESS, ext_fields={"changed": changed},
+        return cmd.response(ResponseCode.SUCCESS,
+                            ext_fields=QueryDataVersionResponseHeader(changed),
                             body=jsonx.dumps(current) if current else b"")
 
     async def _put_kv(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        ext = Ext(cmd.ext_fields)
-        self.kv.setdefault(ext.str("namespace", required=True), {})[
-            ext.str("key", required=True)] = ext.str("value", required=True)
+        h = PutKVConfigRequestHeader.from_ext(cmd.ext_fields)
+        self.kv.setdefault(h.namespace, {})[h.key] = h.value
         return cmd.response(ResponseCode.SUCCESS)
 
     async def _get_kv(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        ext = Ext(cmd.ext_fields)
-        ns, key = ext.str("namespace", required=True), ext.str("key", required=True)
+        h = GetKVConfigRequestHeader.from_ext(cmd.ext_fields)
+        ns, key = h.namespace, h.key
         value = self.kv.get(ns, {}).get(key)
         if value is None:
             return cmd.response(ResponseCode.QUERY_NOT_FOUND,
                                 f"No config item, Namespace: {ns} Key: {key}")
-        return cmd.response(ResponseCode.SUCCESS, ext_fields={"value": value})
+        return cmd.response(ResponseCode.SUCCESS, ext_fields=GetKVConfigResponseHeader(value))
 
     async def _delete_kv(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        ext = Ext(cmd.ext_fields)
-        self.kv.get(ext.str("namespace", required=True), {}).pop(ext.str("key", required=True),
-                                                                  None)
+        h = DeleteKVConfigRequestHeader.from_ext(cmd.ext_fields)
+        self.kv.get(h.namespace, {}).pop(h.key, None)
         return cmd.response(ResponseCode.SUCCESS)
 
     async def _kv_list(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        ns = Ext(cmd.ext_fields).str("namespace", required=True)
+        ns = GetKVListByNamespaceRequestHeader.from_ext(cmd.ext_fields).namespace
         table = self.kv.get(ns)
         if not table:
             return cmd.response(ResponseCode.QUERY_NOT_FOUND,

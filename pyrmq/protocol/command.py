@@ -10,9 +10,11 @@ may be numbers or strings and are normalised to their decimal text here, as Java
 from __future__ import annotations
 
 import json
+import math
+import re
 import struct
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from .errors import LocalProtocolError, RemoteProtocolError
 
@@ -45,6 +47,9 @@ class RemotingCommand:
     language: str = DEFAULT_LANGUAGE
     version: int = DEFAULT_VERSION
     serialize_type: int = SERIALIZE_JSON
+    #: set by the decoder when the frame is intact but its header cannot be accepted (bad
+    #: text, a non-finite or out-of-range number): the request is answered with this remark
+    error: str | None = None
 
     @property
     def is_response(self) -> bool:
@@ -55,23 +60,39 @@ class RemotingCommand:
         return bool(self.flag & FLAG_ONEWAY)
 
     def response(self, code: int, remark: str | None = None,
-                 ext_fields: Mapping[str, Any] | None = None, body: bytes = b"") -> RemotingCommand:
-        """Build the response to this request: same opaque and serialize type, RESPONSE flag."""
+                 ext_fields: Mapping[str, Any] | _ToExt | None = None,
+                 body: bytes = b"") -> RemotingCommand:
+        """Build the response to this request: same opaque and serialize type, RESPONSE flag.
+        ``ext_fields`` is a typed header (its ``to_ext()`` is used as is) or a mapping."""
         return RemotingCommand(code=code, opaque=self.opaque, flag=FLAG_RESPONSE, remark=remark,
-                               ext_fields=stringify(ext_fields) if ext_fields else {}, body=body,
+                               ext_fields=_fields(ext_fields), body=body,
                                serialize_type=self.serialize_type)
 
     def with_opaque(self, opaque: int) -> RemotingCommand:
         return replace(self, opaque=opaque)
 
 
-def request(code: int, ext_fields: Mapping[str, Any] | None = None, body: bytes = b"", *,
-            oneway: bool = False, opaque: int = 0,
+def request(code: int, ext_fields: Mapping[str, Any] | _ToExt | None = None, body: bytes = b"",
+            *, oneway: bool = False, opaque: int = 0,
             serialize_type: int = SERIALIZE_JSON) -> RemotingCommand:
-    """Build a request command; ``ext_fields`` values are stringified, ``None`` values dropped."""
+    """Build a request command. ``ext_fields`` is a typed header (``SomeHeader(...)``: its
+    ``to_ext()``) or a mapping whose values are stringified, ``None`` values dropped."""
     return RemotingCommand(code=code, opaque=opaque, flag=FLAG_ONEWAY if oneway else 0,
-                           ext_fields=stringify(ext_fields) if ext_fields else {}, body=body,
+                           ext_fields=_fields(ext_fields), body=body,
                            serialize_type=serialize_type)
+
+
+class _ToExt(Protocol):
+    def to_ext(self) -> dict[str, str]: ...
+
+
+def _fields(ext: Mapping[str, Any] | _ToExt | None) -> dict[str, str]:
+    if ext is None:
+        return {}
+    to_ext = getattr(ext, "to_ext", None)
+    if to_ext is not None:  # a typed header: values are text already
+        return to_ext()
+    return stringify(ext) if ext else {}  # type: ignore[arg-type]
 
 
 def stringify(fields: Mapping[str, Any]) -> dict[str, str]:
@@ -89,8 +110,38 @@ def stringify(fields: Mapping[str, Any]) -> dict[str, str]:
 
 # --- JSON header -------------------------------------------------------------------------------
 
+class _NonFinite(str):
+    """NaN / Infinity / a number past float range in a JSON header (not acceptable)."""
+
+
+class _BadHeader(Exception):
+    pass
+
+
+def _parse_float(text: str) -> float | _NonFinite:
+    f = float(text)
+    return f if math.isfinite(f) else _NonFinite(text)
+
+
+#: a \uD800-\uDFFF escape: json.loads turns a lone one into a lone surrogate
+_HEADER_JSON = json.JSONDecoder(parse_constant=_NonFinite, parse_float=_parse_float)
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+_INT32 = (-2**31, 2**31 - 1)
+
+
+def strict_text(s: str) -> bool:
+    """True when ``s`` encodes as UTF-8 (no lone surrogate)."""
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def _ext_value(v: Any) -> str:
     if isinstance(v, str):
+        if isinstance(v, _NonFinite):
+            raise _BadHeader(f"a number out of range: {v[:40]}")
         return v
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -100,39 +151,76 @@ def _ext_value(v: Any) -> str:
         return str(int(v))
     if v is None:
         return ""
-    return json.dumps(v, separators=(",", ":"))
+    try:
+        return json.dumps(v, separators=(",", ":"), allow_nan=False)
+    except (ValueError, RecursionError):
+        raise _BadHeader("an extFields value cannot be carried as text") from None
+
+
+def _int_field(obj: dict[str, Any], name: str) -> int:
+    v = obj.get(name, 0)
+    if v.__class__ is int and -2147483648 <= v <= 2147483647:  # the usual case, first
+        return v  # type: ignore[no-any-return]
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, str) and not isinstance(v, _NonFinite):
+        try:
+            v = int(v)
+        except ValueError:
+            raise _BadHeader(f"header field {name} is not an integer") from None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _BadHeader(f"header field {name} is not an integer")
+    if not _INT32[0] <= v <= _INT32[1]:
+        raise _BadHeader(f"header field {name} is out of the int range")
+    return v
 
 
 def decode_json_header(raw: bytes) -> dict[str, Any]:
-    """Parse a JSON header into the keyword arguments of :class:`RemotingCommand`."""
+    """Parse a JSON header into the keyword arguments of :class:`RemotingCommand`.
+
+    Text that is not JSON (or not UTF-8, or nested past the parser's depth) loses the request's
+    opaque: a fatal error. A readable header whose other fields cannot be accepted (a lone
+    surrogate, NaN/Infinity, a number past the field's range) comes back with ``error`` set,
+    so the request is answered with an error and the connection lives on."""
     try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise RemoteProtocolError(f"header is not valid JSON: {e}", fatal=True) from None
+        text = raw.decode("utf-8")  # strict: no encoded surrogates (json would let them pass)
+        obj = _HEADER_JSON.decode(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise RemoteProtocolError(f"header is not valid JSON: {str(e)[:80]}",
+                                  fatal=True) from None
     if not isinstance(obj, dict):
         raise RemoteProtocolError("header JSON is not an object", fatal=True)
     try:
-        code = int(obj.get("code", 0))
-        opaque = int(obj.get("opaque", 0))
-        flag = int(obj.get("flag", 0))
-        version = int(obj.get("version", 0))
-    except (TypeError, ValueError):
-        raise RemoteProtocolError("header field code/opaque/flag/version is not an integer",
-                                  fatal=True) from None
-    ext = obj.get("extFields") or {}
-    if not isinstance(ext, dict):
-        raise RemoteProtocolError("extFields is not an object", fatal=True)
-    remark = obj.get("remark")
-    language = obj.get("language", "OTHER")
-    if isinstance(language, int):
-        language = LANGUAGES[language] if 0 <= language < len(LANGUAGES) else "OTHER"
-    return {
-        "code": code, "opaque": opaque, "flag": flag, "version": version,
-        "remark": remark if isinstance(remark, str) else None,
-        "language": str(language),
-        "ext_fields": {str(k): _ext_value(v) for k, v in ext.items()},
-        "serialize_type": SERIALIZE_JSON,
-    }
+        opaque = _int_field(obj, "opaque")
+    except _BadHeader as e:
+        raise RemoteProtocolError(str(e), fatal=True) from None
+    fields: dict[str, Any] = {"code": 0, "opaque": opaque, "flag": 0, "version": 0,
+                              "remark": None, "language": "OTHER", "ext_fields": {},
+                              "serialize_type": SERIALIZE_JSON}
+    try:
+        fields["flag"] = _int_field(obj, "flag")
+        fields["code"] = _int_field(obj, "code")
+        fields["version"] = _int_field(obj, "version")
+        ext = obj.get("extFields") or {}
+        if not isinstance(ext, dict):
+            raise _BadHeader("extFields is not an object")
+        remark = obj.get("remark")
+        language = obj.get("language", "OTHER")
+        if isinstance(language, int) and not isinstance(language, bool):
+            language = LANGUAGES[language] if 0 <= language < len(LANGUAGES) else "OTHER"
+        fields["remark"] = remark if isinstance(remark, str) else None
+        fields["language"] = language if isinstance(language, str) else "OTHER"
+        fields["ext_fields"] = {str(k): _ext_value(v) for k, v in ext.items()}
+        if SURROGATE_ESCAPE.search(text):  # a pair is fine, a lone one is not text
+            texts = [fields["remark"] or "", fields["language"], *fields["ext_fields"],
+                     *fields["ext_fields"].values()]
+            if not all(strict_text(t) for t in texts):
+                raise _BadHeader("header text holds a lone surrogate (not UTF-8)")
+    except _BadHeader as e:
+        fields.update(ext_fields={}, remark=None, error=f"bad header: {e}")
+        if not strict_text(fields["language"]):
+            fields["language"] = "OTHER"
+    return fields
 
 
 def encode_json_header(cmd: RemotingCommand) -> bytes:

@@ -77,6 +77,10 @@ class FrameDecoder:
         except RemoteProtocolError as e:
             self._error = e
             raise
+        except Exception as e:  # a decoder bug must still be a protocol error, never escape
+            self._error = RemoteProtocolError(f"undecodable frame: {type(e).__name__}",
+                                              fatal=True)
+            raise self._error from None
         if pos == len(buf):
             buf.clear()
             pos = 0

@@ -1,18 +1,16 @@
-"""Reading custom-header fields out of extFields, as Java's decodeCommandCustomHeader does:
-values may be numbers-as-text or text; a missing required field or a bad number is answered
-with SYSTEM_ERROR naming the field. Send headers arrive in V1 (long names, code 10) or V2
-(letters, codes 310/320) form; ``send_fields`` maps both to the V1 names."""
+"""Typed request/response custom headers (Java 4.9's ``common/protocol/header/**`` field names
+and types), the one model the broker, the NameServer and the admin CLI read and build extFields
+with. Send headers arrive in V1 (long names, code 10) or V2 (letters, codes 310/320) form;
+:meth:`SendMessageRequestHeader.from_command` reads both with code generated for each."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.errors import RemoteProtocolError
+from pyrmq.protocol.headerbase import I32, I64, _compile, _compile_to_ext, _header, name
 from pyrmq.protocol.headerbase import Header as Header
-from pyrmq.protocol.headerbase import _header
 from pyrmq.protocol.headerbase import _spec as _spec
 
 SEND_V2_NAMES = {
@@ -21,238 +19,202 @@ SEND_V2_NAMES = {
     "j": "reconsumeTimes", "k": "unitMode", "l": "maxReconsumeTimes", "m": "batch",
     "n": "brokerName",
 }
-
-
-class Ext:
-    """Typed access to a command's extFields."""
-
-    __slots__ = ("fields",)
-
-    def __init__(self, fields: Mapping[str, str]) -> None:
-        self.fields = fields
-
-    def _raw(self, name: str, required: bool) -> str | None:
-        v = self.fields.get(name)
-        if v is None and required:
-            raise RemoteProtocolError(f"the custom field <{name}> is null",
-                                      response_code=ResponseCode.SYSTEM_ERROR)
-        return v
-
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str:
-        v = self._raw(name, required)
-        return default if v is None else v  # type: ignore[return-value]
-
-    def int(self, name: str, default: int = 0, *, required: bool = False) -> int:
-        v = self._raw(name, required)
-        if v is None or (v == "" and not required):
-            return default
-        try:
-            return int(v)
-        except ValueError:
-            raise RemoteProtocolError(f"the custom field <{name}> is not a number: {v!r}",
-                                      response_code=ResponseCode.SYSTEM_ERROR) from None
-
-    def bool(self, name: str, default: bool = False) -> bool:
-        """"true"/"1" (any case) are true; the C++ client sends "1" for batch."""
-        v = self.fields.get(name)
-        if v is None or v == "":
-            return default
-        return v.strip().lower() in ("true", "1")
-
-
-def send_fields(cmd: RemotingCommand) -> Ext:
-    """The send header (codes 10/310/320) with V1 names."""
-    if cmd.code in (RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE):
-        fields = {SEND_V2_NAMES.get(k, k): v for k, v in cmd.ext_fields.items()}
-        if cmd.code == RequestCode.SEND_BATCH_MESSAGE and "batch" not in fields:
-            fields["batch"] = "true"
-        return Ext(fields)
-    return Ext(cmd.ext_fields)
+_V2_LETTERS = {v: k for k, v in SEND_V2_NAMES.items()}
 
 
 @_header
 class SendMessageRequestHeader(Header):
     """SEND_MESSAGE (10, long names) / SEND_MESSAGE_V2 (310) / SEND_BATCH_MESSAGE (320, letters)."""
 
-    producer_group: str
-    topic: str
-    default_topic: str
-    default_topic_queue_nums: int
-    queue_id: int
-    sys_flag: int
-    born_timestamp: int
-    flag: int
+    producer_group: str = name("pgroup")
+    topic: str = name("topic")
+    default_topic: str = name("topic")
+    default_topic_queue_nums: I32
+    queue_id: I32
+    sys_flag: I32
+    born_timestamp: I64
+    flag: I32
     properties: str | None = None
-    reconsume_times: int | None = None
+    reconsume_times: I32 | None = None
     unit_mode: bool | None = None
     batch: bool | None = None
-    max_reconsume_times: int | None = None
+    max_reconsume_times: I32 | None = None
 
     @classmethod
     def from_command(cls, cmd: RemotingCommand) -> SendMessageRequestHeader:
         """V1 names for code 10, V2 letters for 310/320 (320 implies batch)."""
-        if cmd.code in (RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE):
-            fields = {SEND_V2_NAMES.get(k, k): v for k, v in cmd.ext_fields.items()}
-            if cmd.code == RequestCode.SEND_BATCH_MESSAGE and "batch" not in fields:
-                fields["batch"] = "true"
-            return cls.from_ext(fields)
+        code = cmd.code
+        if code == RequestCode.SEND_MESSAGE_V2:
+            return _send_from_v2(cls, cmd.ext_fields)
+        if code == RequestCode.SEND_BATCH_MESSAGE:
+            return _send_from_batch(cls, cmd.ext_fields)
         return cls.from_ext(cmd.ext_fields)
 
     def to_ext_v2(self) -> dict[str, str]:
         """The letter-named (V2) extFields."""
-        back = {v: k for k, v in SEND_V2_NAMES.items()}
-        return {back[k]: v for k, v in self.to_ext().items()}
+        return _send_to_v2(self)
+
+
+_send_from_v2 = _compile(SendMessageRequestHeader, _V2_LETTERS)
+_send_from_batch = _compile(SendMessageRequestHeader, _V2_LETTERS, {"batch": "true"})
+_send_to_v2 = _compile_to_ext(SendMessageRequestHeader, _V2_LETTERS)
 
 
 @_header
 class SendMessageResponseHeader(Header):
+    """The send response; MSG_REGION / TRACE_ON are the extra fields Java's processor adds."""
+
     msg_id: str
-    queue_id: int
-    queue_offset: int
+    queue_id: I32
+    queue_offset: I64
     transaction_id: str | None = None
+    msg_region: str | None = dataclasses.field(default=None, metadata={"wire": "MSG_REGION"})
+    trace_on: bool | None = dataclasses.field(default=None, metadata={"wire": "TRACE_ON"})
 
 
 @_header
 class PullMessageRequestHeader(Header):
-    consumer_group: str
-    topic: str
-    queue_id: int
-    queue_offset: int
-    max_msg_nums: int
-    sys_flag: int
-    commit_offset: int
-    suspend_timeout_millis: int
-    sub_version: int
+    consumer_group: str = name("group")
+    topic: str = name("topic")
+    queue_id: I32
+    queue_offset: I64
+    max_msg_nums: I32
+    sys_flag: I32
+    commit_offset: I64
+    suspend_timeout_millis: I64
+    sub_version: I64
     subscription: str | None = None
     expression_type: str | None = None
 
 
 @_header
 class PullMessageResponseHeader(Header):
-    suggest_which_broker_id: int
-    next_begin_offset: int
-    min_offset: int
-    max_offset: int
+    suggest_which_broker_id: I64
+    next_begin_offset: I64
+    min_offset: I64
+    max_offset: I64
 
 
 @_header
 class QueryConsumerOffsetRequestHeader(Header):
-    consumer_group: str
-    topic: str
-    queue_id: int
+    consumer_group: str = name("group")
+    topic: str = name("topic")
+    queue_id: I32
 
 
 @_header
 class QueryConsumerOffsetResponseHeader(Header):
-    offset: int | None = None
+    offset: I64 | None = None
 
 
 @_header
 class UpdateConsumerOffsetRequestHeader(Header):
-    consumer_group: str
-    topic: str
-    queue_id: int
-    commit_offset: int
+    consumer_group: str = name("group")
+    topic: str = name("topic")
+    queue_id: I32
+    commit_offset: I64
 
 
 @_header
 class GetMaxOffsetRequestHeader(Header):
-    topic: str
-    queue_id: int
+    topic: str = name("topic")
+    queue_id: I32
 
 
 @_header
 class GetMinOffsetRequestHeader(Header):
-    topic: str
-    queue_id: int
+    topic: str = name("topic")
+    queue_id: I32
 
 
 @_header
 class OffsetResponseHeader(Header):
     """Response of GET_MAX_OFFSET, GET_MIN_OFFSET and SEARCH_OFFSET_BY_TIMESTAMP."""
 
-    offset: int
+    offset: I64
 
 
 @_header
 class SearchOffsetRequestHeader(Header):
-    topic: str
-    queue_id: int
-    timestamp: int
+    topic: str = name("topic")
+    queue_id: I32
+    timestamp: I64
 
 
 @_header
 class GetEarliestMsgStoretimeRequestHeader(Header):
-    topic: str
-    queue_id: int
+    topic: str = name("topic")
+    queue_id: I32
 
 
 @_header
 class GetEarliestMsgStoretimeResponseHeader(Header):
-    timestamp: int
+    timestamp: I64
 
 
 @_header
 class ViewMessageRequestHeader(Header):
-    offset: int
+    offset: I64
 
 
 @_header
 class QueryMessageRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
     key: str
-    max_num: int
-    begin_timestamp: int
-    end_timestamp: int
+    max_num: I32
+    begin_timestamp: I64
+    end_timestamp: I64
+    unique_key_query: bool | None = dataclasses.field(
+        default=None, metadata={"wire": "_UNIQUE_KEY_QUERY"})  # MixAll.UNIQUE_MSG_QUERY_FLAG
 
 
 @_header
 class QueryMessageResponseHeader(Header):
-    index_last_update_timestamp: int
-    index_last_update_phyoffset: int
+    index_last_update_timestamp: I64
+    index_last_update_phyoffset: I64
 
 
 @_header
 class UnregisterClientRequestHeader(Header):
     client_id: str = dataclasses.field(metadata={"wire": "clientID"})
-    producer_group: str | None = None
-    consumer_group: str | None = None
+    producer_group: str | None = name("pgroup", default=None)
+    consumer_group: str | None = name("group", default=None)
 
 
 @_header
 class GetConsumerListByGroupRequestHeader(Header):
-    consumer_group: str
+    consumer_group: str = name("group")
 
 
 @_header
 class ConsumerSendMsgBackRequestHeader(Header):
-    offset: int
-    group: str
-    delay_level: int
+    offset: I64
+    group: str = name("group")
+    delay_level: I32
     origin_msg_id: str | None = None
-    origin_topic: str | None = None
+    origin_topic: str | None = name("topic", default=None)
     unit_mode: bool = False
-    max_reconsume_times: int | None = None
+    max_reconsume_times: I32 | None = None
 
 
 @_header
 class NotifyConsumerIdsChangedRequestHeader(Header):
-    consumer_group: str
+    consumer_group: str = name("group")
 
 
 @_header
 class GetConsumerRunningInfoRequestHeader(Header):
-    consumer_group: str
+    consumer_group: str = name("group")
     client_id: str
     jstack_enable: bool | None = None
 
 
 @_header
 class EndTransactionRequestHeader(Header):
-    producer_group: str
-    tran_state_table_offset: int
-    commit_log_offset: int
-    commit_or_rollback: int
+    producer_group: str = name("pgroup")
+    tran_state_table_offset: I64
+    commit_log_offset: I64
+    commit_or_rollback: I32
     msg_id: str
     from_transaction_check: bool = False
     transaction_id: str | None = None
@@ -260,8 +222,8 @@ class EndTransactionRequestHeader(Header):
 
 @_header
 class CheckTransactionStateRequestHeader(Header):
-    tran_state_table_offset: int
-    commit_log_offset: int
+    tran_state_table_offset: I64
+    commit_log_offset: I64
     msg_id: str | None = None
     transaction_id: str | None = None
     offset_msg_id: str | None = None
@@ -273,9 +235,9 @@ class RegisterBrokerRequestHeader(Header):
     broker_addr: str
     cluster_name: str
     ha_server_addr: str
-    broker_id: int
+    broker_id: I64
     compressed: bool = False
-    body_crc32: int = 0
+    body_crc32: I32 = 0
 
 
 @_header
@@ -289,7 +251,7 @@ class UnRegisterBrokerRequestHeader(Header):
     broker_name: str
     broker_addr: str
     cluster_name: str
-    broker_id: int
+    broker_id: I64
 
 
 @_header
@@ -297,7 +259,7 @@ class QueryDataVersionRequestHeader(Header):
     broker_name: str
     broker_addr: str
     cluster_name: str
-    broker_id: int
+    broker_id: I64
 
 
 @_header
@@ -307,12 +269,12 @@ class QueryDataVersionResponseHeader(Header):
 
 @_header
 class GetRouteInfoRequestHeader(Header):
-    topic: str
+    topic: str = name("topic", refuse=ResponseCode.TOPIC_NOT_EXIST)
 
 
 @_header
 class DeleteTopicFromNamesrvRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
 
 
 @_header
@@ -351,40 +313,40 @@ class WipeWritePermOfBrokerRequestHeader(Header):
 
 @_header
 class WipeWritePermOfBrokerResponseHeader(Header):
-    wipe_topic_count: int
+    wipe_topic_count: I32
 
 
 @_header
 class CreateTopicRequestHeader(Header):
     """UPDATE_AND_CREATE_TOPIC (17)."""
 
-    topic: str
-    default_topic: str
-    read_queue_nums: int
-    write_queue_nums: int
-    perm: int
+    topic: str = name("topic")
+    default_topic: str = name("topic")
+    read_queue_nums: I32
+    write_queue_nums: I32
+    perm: I32
     topic_filter_type: str
-    topic_sys_flag: int | None = None
+    topic_sys_flag: I32 | None = None
     order: bool = False
 
 
 @_header
 class DeleteTopicRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
 
 
 @_header
 class DeleteSubscriptionGroupRequestHeader(Header):
-    group_name: str
+    group_name: str = name("group")
 
 
 @_header
 class ResetOffsetRequestHeader(Header):
     """RESET_CONSUMER_CLIENT_OFFSET (220) and INVOKE_BROKER_TO_RESET_OFFSET (222)."""
 
-    topic: str
-    group: str
-    timestamp: int
+    topic: str = name("topic")
+    group: str = name("group")
+    timestamp: I64
     is_force: bool
 
 
@@ -395,20 +357,26 @@ class GetBrokerConfigResponseHeader(Header):
 
 @_header
 class GetConsumerConnectionListRequestHeader(Header):
-    consumer_group: str
+    consumer_group: str = name("group")
 
 
 @_header
 class GetProducerConnectionListRequestHeader(Header):
-    producer_group: str
+    producer_group: str = name("pgroup")
 
 
 @_header
 class GetConsumeStatsRequestHeader(Header):
-    consumer_group: str
-    topic: str | None = None
+    consumer_group: str = name("group")
+    topic: str | None = name("topic", default=None)
 
 
 @_header
 class GetTopicStatsInfoRequestHeader(Header):
-    topic: str
+    topic: str = name("topic")
+
+
+@_header
+class GetTopicsByClusterRequestHeader(Header):
+    cluster: str
+

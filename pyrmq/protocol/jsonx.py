@@ -26,20 +26,57 @@ def _quote_bare_keys(text: str) -> str:
     return "".join(out)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _all_text(obj: Any, depth: int = 0) -> bool:
+    """True when every string (keys included) in ``obj`` encodes as UTF-8."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return True
+        except UnicodeEncodeError:
+            return False
+    if isinstance(obj, dict):
+        return all(_all_text(k, depth) and _all_text(v, depth + 1) for k, v in obj.items())
+    if isinstance(obj, list):
+        return all(_all_text(v, depth + 1) for v in obj)
+    return True
+
+
+def _safe_all_text(obj: Any) -> bool:
+    try:
+        return _all_text(obj)
+    except RecursionError:
+        return False
+
+
 def loads(raw: bytes | str) -> Any:
-    """Parse standard JSON or fastjson output; garbage raises RemoteProtocolError."""
+    """Parse standard JSON or fastjson output strictly: garbage, NaN/Infinity, nesting past the
+    parser's depth and lone surrogates (``"\\ud800"``, which json.loads accepts) raise
+    RemoteProtocolError."""
     try:
         text = bytes(raw).decode("utf-8") if not isinstance(raw, str) else raw
     except UnicodeDecodeError as e:
         raise RemoteProtocolError(f"bad JSON body: {e}") from None
+    obj: Any = None
     try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return json.loads(_quote_bare_keys(text))
-    except ValueError as e:
-        raise RemoteProtocolError(f"bad JSON body: {e}") from None
+        try:
+            obj = _STRICT.decode(text)
+        except ValueError:
+            obj = _STRICT.decode(_quote_bare_keys(text))
+    except (ValueError, RecursionError) as e:
+        raise RemoteProtocolError(f"bad JSON body: {str(e)[:100]}") from None
+    if _SURROGATE_ESCAPE.search(text) and not _safe_all_text(obj):
+        raise RemoteProtocolError("bad JSON body: text holds a lone surrogate (not UTF-8)")
+    return obj
 
 
 def dumps(obj: Any) -> bytes:
@@ -63,7 +100,8 @@ def reader(what: str) -> Callable[[F], F]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except (AttributeError, TypeError, ValueError, KeyError, IndexError) as e:
+            except (AttributeError, TypeError, ValueError, KeyError, IndexError,
+                    OverflowError, RecursionError) as e:
                 raise RemoteProtocolError(f"bad {what} body: {e!r}") from None
         return guarded  # type: ignore[return-value]
     return wrap

@@ -2,8 +2,10 @@
 pending requests by opaque, runs request handlers as tasks, writes frames back.
 
 Requests a peer sends are answered through a handler table (``code -> async handler``); an
-unknown code gets REQUEST_CODE_NOT_SUPPORTED, a handler exception SYSTEM_ERROR, too many
-requests in flight SYSTEM_BUSY. The connection closes only when framing is lost.
+unknown code gets REQUEST_CODE_NOT_SUPPORTED, a header the decoder could read but not accept
+SYSTEM_ERROR, a handler exception SYSTEM_ERROR, too many requests in flight SYSTEM_BUSY. The
+connection closes only when framing is lost. What a peer's garbage makes us log is one line,
+rate-limited (never a traceback per request: that would be a log-flooding vector).
 """
 
 from __future__ import annotations
@@ -26,6 +28,32 @@ log = logging.getLogger("pyrmq.remoting")
 Handler = Callable[["Connection", RemotingCommand], Awaitable["RemotingCommand | None"]]
 
 DEFAULT_MAX_INFLIGHT = 256
+
+
+class RateLimitedLog:
+    """At most one line per ``interval`` seconds per key; the next line counts what was
+    suppressed in between. Keys are few (a kind of event, not a peer)."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._state: dict[str, tuple[float, int]] = {}
+
+    def warning(self, key: str, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        last, suppressed = self._state.get(key, (-1e9, 0))
+        if now - last < self.interval:
+            self._state[key] = (last, suppressed + 1)
+            return
+        if len(self._state) > 256:
+            self._state.clear()
+        self._state[key] = (now, 0)
+        if suppressed:
+            msg += f" ({suppressed} similar suppressed)"
+        self.logger.warning(msg, *args)
+
+
+bad_input_log = RateLimitedLog(log)
 
 
 class RemotingError(Exception):
@@ -89,15 +117,24 @@ class Connection(asyncio.Protocol):
         self.last_activity = time.monotonic()
         try:
             commands = self._decoder.feed(data)
-        except RemoteProtocolError as e:
-            log.warning("closing %s: framing lost: %s", self.remote_addr, e)
+        except Exception as e:  # RemoteProtocolError, or anything a decoder bug raises
+            bad_input_log.warning("framing", "closing %s: framing lost: %s", self.remote_addr,
+                                  e)
             self.close()
             return
         for cmd in commands:
             if cmd.is_response:
                 fut = self._pending.pop(cmd.opaque, None)
                 if fut is not None and not fut.done():
-                    fut.set_result(cmd)
+                    if cmd.error:
+                        fut.set_exception(RemotingError(f"{self.remote_addr}: {cmd.error}"))
+                    else:
+                        fut.set_result(cmd)
+            elif cmd.error:
+                bad_input_log.warning("header", "request code %d from %s refused: %s",
+                                      cmd.code, self.remote_addr, cmd.error)
+                if not cmd.is_oneway:
+                    self.send(cmd.response(ResponseCode.SYSTEM_ERROR, cmd.error))
             else:
                 self._dispatch(cmd)
 
@@ -149,8 +186,10 @@ class Connection(asyncio.Protocol):
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            log.exception("handler for code %d from %s failed", cmd.code, self.remote_addr)
-            resp = cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}")
+            bad_input_log.warning("handler", "handler for code %d from %s failed: %s: %.200s",
+                                  cmd.code, self.remote_addr, type(e).__name__, e)
+            log.debug("handler for code %d failed", cmd.code, exc_info=True)
+            resp = cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}"[:500])
         finally:
             self._inflight -= 1
         if resp is not None and not cmd.is_oneway:

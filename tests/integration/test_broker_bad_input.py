@@ -76,3 +76,64 @@ def test_garbage_frames_close_only_that_connection(cluster):
         stuck.sendall(struct.pack(">I", 1000) + b"partial")
         r2 = cluster.invoke(request(RequestCode.GET_BROKER_RUNTIME_INFO))
         assert r2.code == ResponseCode.SUCCESS
+
+
+def _raw_call(addr: str, header: bytes, body: bytes = b"", timeout: float = 5.0):
+    """Send one hand-made frame; the decoded response, or None when the broker closed."""
+    from pyrmq.protocol.frame import FrameDecoder
+
+    host, port = addr.split(":")
+    with socket.create_connection((host, int(port)), timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(struct.pack(">II", 4 + len(header) + len(body), len(header)) + header + body)
+        dec = FrameDecoder()
+        while True:
+            data = s.recv(65536)
+            if not data:
+                return None
+            got = dec.feed(data)
+            if got:
+                return got[0]
+
+
+@pytest.mark.parametrize("ext", ['{"topic": "Good", "queueId": Infinity}',
+                                 '{"topic": "Good", "queueId": NaN}',
+                                 '{"topic": "Good", "queueId": 1e400}',
+                                 '{"topic": "G\\ud800", "queueId": 0}'])
+def test_hostile_json_values_get_an_error_response(cluster, ext):
+    header = f'{{"code": 30, "opaque": 42, "flag": 0, "extFields": {ext}}}'.encode()
+    r = _raw_call(cluster.broker_addr, header)
+    assert r is not None and r.opaque == 42 and r.code == ResponseCode.SYSTEM_ERROR
+
+
+def test_handlers_answer_edge_cases_without_tracebacks(cluster):
+    huge = str(2**70)
+    cases = [
+        (request(RequestCode.DELETE_TOPIC_IN_BROKER, {"topic": ""}), ResponseCode.SYSTEM_ERROR),
+        (request(RequestCode.LOCK_BATCH_MQ, None, b'{"consumerGroup": "G", "mqSet": [{}]}'),
+         ResponseCode.SYSTEM_ERROR),
+        (request(RequestCode.UNLOCK_BATCH_MQ, None, b'{"mqSet": [{"topic": "T"}]}'),
+         ResponseCode.SYSTEM_ERROR),
+        (request(RequestCode.GET_MIN_OFFSET, {"topic": "Good", "queueId": huge}),
+         ResponseCode.SYSTEM_ERROR),
+        (request(RequestCode.GET_MAX_OFFSET, {"topic": "Good", "queueId": huge}),
+         ResponseCode.SYSTEM_ERROR),
+        (request(RequestCode.VIEW_MESSAGE_BY_ID, {"offset": huge}), ResponseCode.SYSTEM_ERROR),
+        (request(RequestCode.VIEW_MESSAGE_BY_ID, {"offset": "-1"}), ResponseCode.SYSTEM_ERROR),
+        (request(RequestCode.QUERY_MESSAGE, {"topic": "Good", "key": "k", "maxNum": 2**31 - 1,
+                                             "beginTimestamp": 0, "endTimestamp": 2**62}),
+         ResponseCode.QUERY_NOT_FOUND),
+        (request(RequestCode.PULL_MESSAGE, {
+            "consumerGroup": "G", "topic": "Good", "queueId": 0, "queueOffset": huge,
+            "maxMsgNums": 32, "sysFlag": 0, "commitOffset": 0, "suspendTimeoutMillis": 0,
+            "subVersion": 0}), ResponseCode.SYSTEM_ERROR),
+    ]
+    for cmd, want in cases:
+        r = cluster.invoke(cmd)
+        assert r.code == want, (cmd.code, r.code, r.remark)
+    deep = b'{"code": 30, "opaque": 1, "extFields": ' + b"[" * 100_000
+    assert _raw_call(cluster.broker_addr, deep) is None  # unreadable: closed
+    ok = cluster.invoke(request(RequestCode.GET_BROKER_RUNTIME_INFO))
+    assert ok.code == ResponseCode.SUCCESS
+    log = cluster.broker.log()
+    assert "Traceback" not in log and "Fatal error" not in log

@@ -15,6 +15,7 @@ from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.errors import RemoteProtocolError
 from pyrmq.protocol.frame import FrameDecoder, encode
+from pyrmq.protocol.headerbase import bounds, name_fields
 
 REQUESTS = {
     1: H.GetRouteInfoRequestHeader, 2: H.GetRouteInfoRequestHeader, 3: H.GetRouteInfoRequestHeader,
@@ -147,8 +148,15 @@ ALL_HEADERS = [c for c in vars(H).values()
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 
 
-def _value(base):
-    return {str: _text, int: st.integers(-2**63, 2**63 - 1), bool: st.booleans()}[base]
+_NAME = st.from_regex(r"[%|a-zA-Z0-9_-]{1,20}", fullmatch=True)
+
+
+def _value(cls, attr, base):
+    if attr in name_fields(cls):
+        return _NAME
+    if base is int:
+        return st.integers(*bounds(cls, attr))
+    return {str: _text, bool: st.booleans()}[base]
 
 
 @st.composite
@@ -157,7 +165,7 @@ def _any_header(draw):
     kwargs = {}
     for attr, _w, base, required in H._spec(cls):
         if required or draw(st.booleans()):
-            kwargs[attr] = draw(_value(base))
+            kwargs[attr] = draw(_value(cls, attr, base))
     return cls(**kwargs)
 
 
@@ -177,3 +185,74 @@ def test_every_header_class_has_a_spec():
     assert len(ALL_HEADERS) >= 45
     for cls in ALL_HEADERS:
         assert H._spec(cls), cls
+
+
+@pytest.mark.parametrize("value", ["2147483648", "-2147483649", "9" * 40, "1e3", "", " ",
+                                   "0x10", "nan"])
+def test_int32_field_out_of_range_or_not_a_number(value):
+    with pytest.raises(RemoteProtocolError, match="queueId") as e:
+        H.GetMaxOffsetRequestHeader.from_ext({"topic": "t", "queueId": value})
+    assert e.value.response_code == ResponseCode.SYSTEM_ERROR and not e.value.fatal
+
+
+@pytest.mark.parametrize("value", [str(2**63), str(-2**63 - 1), "9" * 5000])
+def test_int64_field_out_of_range(value):
+    with pytest.raises(RemoteProtocolError, match="offset"):
+        H.ViewMessageRequestHeader.from_ext({"offset": value})
+    assert H.ViewMessageRequestHeader.from_ext({"offset": str(2**63 - 1)}).offset == 2**63 - 1
+    assert H.ViewMessageRequestHeader.from_ext({"offset": " -5 "}).offset == -5
+
+
+def test_int_bounds_follow_java_types():
+    assert bounds(H.PullMessageRequestHeader, "queue_id") == (-2**31, 2**31 - 1)
+    assert bounds(H.PullMessageRequestHeader, "queue_offset") == (-2**63, 2**63 - 1)
+
+
+def test_send_v2_and_batch_decoders_agree_with_v1():
+    cmd, _ = _frame(4)
+    hdr = H.SendMessageRequestHeader.from_command(cmd)
+    v2 = hdr.to_ext_v2()
+    assert H.SendMessageRequestHeader.from_command(request(RequestCode.SEND_MESSAGE_V2, v2)) == hdr
+    no_batch = {k: v for k, v in v2.items() if k != "m"}
+    got = H.SendMessageRequestHeader.from_command(request(RequestCode.SEND_BATCH_MESSAGE,
+                                                          no_batch))
+    assert got.batch is True and dataclasses.replace(got, batch=hdr.batch) == hdr
+    with pytest.raises(RemoteProtocolError, match="<b>"):
+        H.SendMessageRequestHeader.from_command(request(
+            RequestCode.SEND_MESSAGE_V2, {k: v for k, v in v2.items() if k != "b"}))
+
+
+HOSTILE = ["../x", "../../../../escaped", "a/b", "%DLQ%../T", "", " ", "x" * 300, "a\x00b",
+           "a\ud800", "T\n", ".", "..", "a.b", "\u00e9t\u00e9"]
+
+
+@pytest.mark.parametrize("cls", [c for c in ALL_HEADERS if name_fields(c)],
+                         ids=lambda c: c.__name__)
+def test_every_name_field_refuses_hostile_names(cls):
+    good = {}
+    for attr, wire, base, _req in H._spec(cls):
+        good[wire] = "Good_1" if attr in name_fields(cls) else (
+            "true" if base is bool else "1" if base is int else "v")
+    assert cls.from_ext(good)  # the valid form decodes
+    kinds = name_fields(cls)
+    for attr, wire, _b, _r in H._spec(cls):
+        if attr not in kinds:
+            continue
+        for bad in HOSTILE:
+            if bad == "" and attr not in {a for a, _w, _b2, req in H._spec(cls) if req}:
+                continue  # an optional name left empty is absent
+            with pytest.raises(RemoteProtocolError) as e:
+                cls.from_ext({**good, wire: bad})
+            want = (ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST if kinds[attr] == "group"
+                    else ResponseCode.TOPIC_NOT_EXIST if cls is H.GetRouteInfoRequestHeader
+                    else ResponseCode.SYSTEM_ERROR)
+            assert e.value.response_code == want and not e.value.fatal, (attr, bad)
+
+
+def test_topic_length_limits():
+    assert H.DeleteTopicRequestHeader.from_ext({"topic": "t" * 127}).topic == "t" * 127
+    with pytest.raises(RemoteProtocolError, match="127"):
+        H.DeleteTopicRequestHeader.from_ext({"topic": "t" * 128})
+    assert H.DeleteSubscriptionGroupRequestHeader.from_ext({"groupName": "g" * 255})
+    with pytest.raises(RemoteProtocolError, match="255"):
+        H.DeleteSubscriptionGroupRequestHeader.from_ext({"groupName": "g" * 256})

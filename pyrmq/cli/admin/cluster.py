@@ -6,6 +6,7 @@ import argparse
 
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
+from pyrmq.protocol import headers as H
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.codes import RequestCode as RC
 
@@ -75,8 +76,8 @@ async def wipe(admin: Admin, args: argparse.Namespace) -> int:
     out = {}
     for addr in admin.ns.addrs:
         r = await admin.call(addr, RC.WIPE_WRITE_PERM_OF_BROKER,
-                             {"brokerName": args.broker_name})
-        out[addr] = int(r.ext_fields.get("wipeTopicCount", "0"))
+                             H.WipeWritePermOfBrokerRequestHeader(args.broker_name))
+        out[addr] = H.WipeWritePermOfBrokerResponseHeader.from_ext(r.ext_fields).wipe_topic_count
     emit(out, args.json)
     return 0
 

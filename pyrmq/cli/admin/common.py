@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from pyrmq.cli.output import CommandError, fail
 from pyrmq.client.nameserver import NameServerClient, RouteNotFound
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
+from pyrmq.protocol.headers import Header
 from pyrmq.remoting import RemotingClient, RemotingError
 
 
@@ -20,9 +20,10 @@ class Admin:
         self.remoting = RemotingClient()
         self.ns = NameServerClient(namesrv, self.remoting)
 
-    async def call(self, addr: str, code: int, fields: dict[str, Any] | None = None,
+    async def call(self, addr: str, code: int, fields: Header | None = None,
                    body: bytes = b"", ok: tuple[int, ...] = (ResponseCode.SUCCESS,),
                    timeout: float = 5.0) -> RemotingCommand:
+        """One request (``fields``: its typed header) answered with a code in ``ok``."""
         try:
             r = await self.remoting.invoke(addr, request(code, fields, body), timeout)
         except RemotingError as e:

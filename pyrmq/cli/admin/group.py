@@ -8,6 +8,7 @@ import time
 
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
+from pyrmq.protocol import headers as H
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.codes import ResponseCode
@@ -50,7 +51,8 @@ async def update_group(admin: Admin, args: argparse.Namespace) -> int:
 async def delete_group(admin: Admin, args: argparse.Namespace) -> int:
     masters = await admin.masters(args.cluster)
     for addr in masters.values():
-        await admin.call(addr, RC.DELETE_SUBSCRIPTIONGROUP, {"groupName": args.group})
+        await admin.call(addr, RC.DELETE_SUBSCRIPTIONGROUP,
+                         H.DeleteSubscriptionGroupRequestHeader(args.group))
     emit({"group": args.group, "brokers": sorted(masters)}, args.json)
     return 0
 
@@ -59,7 +61,7 @@ async def progress(admin: Admin, args: argparse.Namespace) -> int:
     rows = []
     for addr in (await admin.masters()).values():
         r = await admin.call(addr, RC.GET_CONSUME_STATS,
-                             {"consumerGroup": args.group, "topic": args.topic})
+                             H.GetConsumeStatsRequestHeader(args.group, args.topic))
         for row in jsonx.loads(r.body).get("offsetTable", []):
             row["lag"] = max(0, row["brokerOffset"] - row["consumerOffset"])
             rows.append(row)
@@ -79,7 +81,7 @@ async def consumer_conn(admin: Admin, args: argparse.Namespace) -> int:
     out = []
     for addr in (await admin.masters()).values():
         r = await admin.call(addr, RC.GET_CONSUMER_CONNECTION_LIST,
-                             {"consumerGroup": args.group},
+                             H.GetConsumerConnectionListRequestHeader(args.group),
                              ok=(ResponseCode.SUCCESS, ResponseCode.CONSUMER_NOT_ONLINE))
         if r.code == ResponseCode.SUCCESS:
             body = jsonx.loads(r.body)
@@ -95,7 +97,7 @@ async def producer_conn(admin: Admin, args: argparse.Namespace) -> int:
     out = []
     for addr in (await admin.masters()).values():
         r = await admin.call(addr, RC.GET_PRODUCER_CONNECTION_LIST,
-                             {"producerGroup": args.group},
+                             H.GetProducerConnectionListRequestHeader(args.group),
                              ok=(ResponseCode.SUCCESS, ResponseCode.SYSTEM_ERROR))
         if r.code == ResponseCode.SUCCESS:
             out += [{**c, "broker": addr} for c in jsonx.loads(r.body)["connectionSet"]]
@@ -113,20 +115,22 @@ async def reset_offset(admin: Admin, args: argparse.Namespace) -> int:
         addr = route.master(mq.broker_name)
         if addr is None:
             continue
-        q = {"topic": mq.topic, "queueId": mq.queue_id}
-        old = await admin.call(addr, RC.QUERY_CONSUMER_OFFSET, {**q, "consumerGroup": args.group},
+        old = await admin.call(addr, RC.QUERY_CONSUMER_OFFSET,
+                               H.QueryConsumerOffsetRequestHeader(args.group, mq.topic,
+                                                                  mq.queue_id),
                                ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
-        new = await admin.call(addr, RC.SEARCH_OFFSET_BY_TIMESTAMP, {**q, "timestamp": ts})
+        new = await admin.call(addr, RC.SEARCH_OFFSET_BY_TIMESTAMP,
+                               H.SearchOffsetRequestHeader(mq.topic, mq.queue_id, ts))
+        old_off = H.QueryConsumerOffsetResponseHeader.from_ext(old.ext_fields).offset
         row = {"brokerName": mq.broker_name, "queueId": mq.queue_id,
-               "oldOffset": int(old.ext_fields.get("offset", "-1")),
-               "newOffset": int(new.ext_fields["offset"])}
+               "oldOffset": -1 if old_off is None else old_off,
+               "newOffset": H.OffsetResponseHeader.from_ext(new.ext_fields).offset}
         rows.append(row)
     if not args.dry_run:  # each broker commits and pushes the reset to live consumers
         for name in sorted(route.broker_addrs):
             addr = route.master(name)
             if addr:
-                await admin.call(addr, RC.INVOKE_BROKER_TO_RESET_OFFSET, {
-                    "topic": args.topic, "group": args.group, "timestamp": ts,
-                    "isForce": True})
+                await admin.call(addr, RC.INVOKE_BROKER_TO_RESET_OFFSET,
+                                 H.ResetOffsetRequestHeader(args.topic, args.group, ts, True))
     emit(rows, args.json, ["brokerName", "queueId", "oldOffset", "newOffset"])
     return 0

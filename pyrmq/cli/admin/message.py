@@ -8,6 +8,7 @@ from typing import Any
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
 from pyrmq.client import Message, Producer, PullConsumer
+from pyrmq.protocol import headers as H
 from pyrmq.protocol.admin import MessageQueue
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.codes import ResponseCode
@@ -53,7 +54,8 @@ async def by_id(admin: Admin, args: argparse.Namespace) -> int:
         host, port, phys = parse_offset_msg_id(args.msg_id)
     except ValueError as e:
         raise CommandError(str(e)) from None
-    r = await admin.call(f"{host}:{port}", RC.VIEW_MESSAGE_BY_ID, {"offset": phys})
+    r = await admin.call(f"{host}:{port}", RC.VIEW_MESSAGE_BY_ID,
+                         H.ViewMessageRequestHeader(phys))
     emit([_row(m) for m in decode_records(r.body)], args.json, None if args.json else COLUMNS)
     return 0
 
@@ -63,9 +65,9 @@ async def by_key(admin: Admin, args: argparse.Namespace) -> int:
     rows = []
     for name in sorted(route.broker_addrs):
         addr = route.any_addr(name)
-        r = await admin.call(addr, RC.QUERY_MESSAGE, {
-            "topic": args.topic, "key": args.key, "maxNum": 64, "beginTimestamp": 0,
-            "endTimestamp": 2**62}, ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
+        r = await admin.call(addr, RC.QUERY_MESSAGE, H.QueryMessageRequestHeader(
+            args.topic, args.key, 64, 0, 2**62),
+            ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
         if r.code == ResponseCode.SUCCESS:
             rows += [_row(m) for m in decode_records(r.body)
                      if args.key in m.keys or args.key == m.uniq_key]

@@ -6,6 +6,7 @@ import argparse
 
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
+from pyrmq.protocol import headers as H
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.codes import RequestCode as RC
 
@@ -42,7 +43,8 @@ async def topic_status(admin: Admin, args: argparse.Namespace) -> int:
         addr = route.master(name)
         if addr is None:
             continue
-        r = await admin.call(addr, RC.GET_TOPIC_STATS_INFO, {"topic": args.topic})
+        r = await admin.call(addr, RC.GET_TOPIC_STATS_INFO,
+                             H.GetTopicStatsInfoRequestHeader(args.topic))
         rows += jsonx.loads(r.body).get("offsetTable", [])
     emit(rows, args.json, ["brokerName", "queueId", "minOffset", "maxOffset",
                            "lastUpdateTimestamp"])
@@ -52,10 +54,9 @@ async def topic_status(admin: Admin, args: argparse.Namespace) -> int:
 async def update_topic(admin: Admin, args: argparse.Namespace) -> int:
     done = []
     for name, addr in (await _targets(admin, args.cluster, args.broker)).items():
-        await admin.call(addr, RC.UPDATE_AND_CREATE_TOPIC, {
-            "topic": args.topic, "defaultTopic": "TBW102", "readQueueNums": args.read_queues,
-            "writeQueueNums": args.write_queues, "perm": args.perm,
-            "topicFilterType": "SINGLE_TAG", "topicSysFlag": 0, "order": args.order})
+        await admin.call(addr, RC.UPDATE_AND_CREATE_TOPIC, H.CreateTopicRequestHeader(
+            args.topic, "TBW102", args.read_queues, args.write_queues, args.perm,
+            "SINGLE_TAG", 0, bool(args.order)))
         done.append({"broker": name, "addr": addr, "topic": args.topic,
                      "readQueueNums": args.read_queues, "writeQueueNums": args.write_queues,
                      "perm": args.perm})
@@ -66,9 +67,10 @@ async def update_topic(admin: Admin, args: argparse.Namespace) -> int:
 async def delete_topic(admin: Admin, args: argparse.Namespace) -> int:
     brokers = await _targets(admin, args.cluster, None)
     for addr in brokers.values():
-        await admin.call(addr, RC.DELETE_TOPIC_IN_BROKER, {"topic": args.topic})
+        await admin.call(addr, RC.DELETE_TOPIC_IN_BROKER, H.DeleteTopicRequestHeader(args.topic))
     for addr in admin.ns.addrs:
-        await admin.call(addr, RC.DELETE_TOPIC_IN_NAMESRV, {"topic": args.topic})
+        await admin.call(addr, RC.DELETE_TOPIC_IN_NAMESRV,
+                         H.DeleteTopicFromNamesrvRequestHeader(args.topic))
     emit({"topic": args.topic, "brokers": sorted(brokers), "namesrvs": admin.ns.addrs},
          args.json)
     return 0
