@@ -27,12 +27,31 @@ rmq_cq_t *rmq_store_cq_lookup(rmq_store_t *s, const uint8_t *t, size_t n, int32_
     return NULL;
 }
 
+/* A topic becomes a directory name: only RocketMQ's topic characters [%|a-zA-Z0-9_-], 1..127
+ * bytes, so no name can reach outside consumequeue/ (the broker validates first; this is the
+ * store's own last line). */
+static int topic_is_safe(const uint8_t *t, size_t n) {
+    if (n == 0 || n > 127) return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '%' || c == '|' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 rmq_cq_t *rmq_store_cq(rmq_store_t *s, const uint8_t *t, size_t n, int32_t qid, int create,
                        int *err) {
     pthread_rwlock_rdlock(&s->cq_lock);
     rmq_cq_t *c = rmq_store_cq_lookup(s, t, n, qid);
     pthread_rwlock_unlock(&s->cq_lock);
     if (c || !create) return c;
+    if (!topic_is_safe(t, n) || qid < 0) {
+        rmq_store_set_error(s, "topic name not allowed as a queue directory", RMQ_EINVAL);
+        *err = RMQ_EINVAL;
+        return NULL;
+    }
     pthread_rwlock_wrlock(&s->cq_lock);
     c = rmq_store_cq_lookup(s, t, n, qid);
     if (!c) {

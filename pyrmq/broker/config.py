@@ -16,7 +16,9 @@ _INT64_MAX = 2**63 - 1
 #: (lo, hi) of the int keys with a narrower range than "non-negative long"
 _INT_RANGES = {"listenPort": (1, 65535), "haListenPort": (0, 65535), "brokerPermission": (0, 7),
                "defaultTopicQueueNums": (1, 1024), "retryMaxTimes": (0, 2**31 - 1),
-               "transactionCheckMax": (0, 2**31 - 1)}
+               "transactionCheckMax": (0, 2**31 - 1),
+               "duplicateFilterWindowSeconds": (1, 86_400),
+               "duplicateFilterMaxEntries": (1, 100_000_000)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,11 @@ class BrokerConfig:
     haMasterAddress: str = ""        # slave: master's HA address; "" = learn from NameServer
     haSendHeartbeatInterval: int = 5000
     slaveTimeout: int = 3000         # SYNC_MASTER wait for the slave
+    # pyrmq's own (not in RocketMQ 4.9): answer a producer's retry of a message already stored
+    # (same topic + UNIQ_KEY within the window) with the first result instead of storing it again
+    duplicateFilterEnable: bool = False
+    duplicateFilterWindowSeconds: int = 120
+    duplicateFilterMaxEntries: int = 1_000_000
 
     def __post_init__(self) -> None:
         """The rules broker.conf, a startup override and UPDATE_BROKER_CONFIG all obey; a

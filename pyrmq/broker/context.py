@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from pyrmq.broker.clients import ConsumerManager, LockManager, ProducerManager
 from pyrmq.broker.config import BrokerConfig
+from pyrmq.broker.dedup import DuplicateFilter
 from pyrmq.broker.groups import ConsumerOffsetManager, SubscriptionGroupManager
 from pyrmq.broker.longpoll import PullHold
 from pyrmq.broker.topics import TopicConfigManager
@@ -91,7 +92,14 @@ class BrokerContext:
     transactions: HalfMessages | None = None
     ha_master: Replication | None = None
     schedule: DelayProgress | None = None
+    #: the optional duplicate filter of the send path (duplicateFilterEnable)
+    dedup: DuplicateFilter | None = None
     closing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dedup is None and self.cfg.duplicateFilterEnable:
+            self.dedup = DuplicateFilter(self.cfg.duplicateFilterWindowSeconds,
+                                         self.cfg.duplicateFilterMaxEntries)
 
     @property
     def is_slave(self) -> bool:

@@ -129,7 +129,9 @@ class Broker:
         self.ctx.store = await loop.run_in_executor(
             self.ctx.executor,
             lambda: MessageStore(self.root, self.store_cfg, store_host=store_host))
-        log.info("store %s opened: %s", self.root, self.store.recovery.summary())
+        # a recovery that dropped acknowledged records is a WARNING, a clean one INFO
+        log.log(self.store.recovery.severity, "store %s opened: %s", self.root,
+                self.store.recovery.summary())
         self.server = RemotingServer(self._handlers(), self.listen_host, self.cfg.listenPort,
                                      on_close=self._conn_closed)
         await self.server.start()
@@ -194,7 +196,8 @@ class Broker:
                 log.exception("periodic task %s failed", getattr(fn, "__name__", fn))
 
     def _clean(self) -> None:
-        self.ctx.executor.submit(self.store.clean)
+        # committed offsets let a forced deletion name the groups whose unconsumed messages went
+        self.ctx.executor.submit(self.store.clean, committed=self.ctx.offsets.committed())
 
     def _expire_clients(self) -> None:
         for group in self.ctx.consumers.expire(self.cfg.channelExpiredTimeout / 1000):

@@ -17,7 +17,6 @@ Pure bookkeeping: no I/O, no broker imports; ``pyrmq.broker.send`` drives it.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -47,13 +46,14 @@ class DuplicateFilter:
         self.window_s = window_s
         self.max_entries = max_entries
         self._clock = clock
-        self._seen: OrderedDict[int, tuple[float, Stored]] = OrderedDict()
+        self._seen: dict[int, tuple[float, Stored]] = {}  # insertion order = age order
         self.hits = 0        # duplicates answered from the window
         self.misses = 0      # sends stored
         self.collisions = 0  # hash hits whose stored record had another key
 
     @staticmethod
     def key(topic: str, uniq_key: str) -> int:
+        """The window's key of a message: xxh3-64 of ``topic \\0 UNIQ_KEY``."""
         return xxhash.xxh3_64_intdigest(f"{topic}\0{uniq_key}".encode("utf-8", "surrogatepass"))
 
     def __len__(self) -> int:
@@ -63,20 +63,20 @@ class DuplicateFilter:
         seen = self._seen
         limit = now - self.window_s
         while seen:
-            k, (ts, _) = next(iter(seen.items()))
-            if ts >= limit and len(seen) <= self.max_entries:
+            k = next(iter(seen))
+            if seen[k][0] >= limit and len(seen) <= self.max_entries:
                 break
             del seen[k]
 
-    def lookup(self, topic: str, uniq_key: str,
-               confirm: Callable[[Stored], bool]) -> Stored | None:
-        """The first store of this message, or None. ``confirm(stored)`` must read the record at
-        ``stored.phys_offset`` and say whether its UNIQ_KEY really is ``uniq_key``."""
-        now = self._clock()
-        self._expire(now)
-        entry = self._seen.get(self.key(topic, uniq_key))
+    def lookup(self, key: int, confirm: Callable[[Stored], bool]) -> Stored | None:
+        """The first store of the message with this :meth:`key`, or None. ``confirm(stored)``
+        must read the record at ``stored.phys_offset`` and say whether its UNIQ_KEY really is
+        the message's (a hash hit alone never makes a duplicate)."""
+        entry = self._seen.get(key)
         if entry is None:
             return None
+        if entry[0] < self._clock() - self.window_s:
+            return None  # outside the window (removed at the next remember)
         stored = entry[1]
         if not confirm(stored):
             self.collisions += 1
@@ -84,11 +84,10 @@ class DuplicateFilter:
         self.hits += 1
         return stored
 
-    def remember(self, topic: str, uniq_key: str, stored: Stored) -> None:
-        """Record a message just stored."""
+    def remember(self, key: int, stored: Stored) -> None:
+        """Record the message with this :meth:`key`, just stored."""
         now = self._clock()
-        k = self.key(topic, uniq_key)
-        self._seen[k] = (now, stored)
-        self._seen.move_to_end(k)
+        self._seen.pop(key, None)  # re-insert at the young end
+        self._seen[key] = (now, stored)
         self.misses += 1
         self._expire(now)

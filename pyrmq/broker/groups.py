@@ -114,10 +114,20 @@ class ConsumerOffsetManager:
                 log.warning("offsets of %r not persisted: %s", k, bad)
         return {"offsetTable": out}
 
+    def committed(self) -> dict[tuple[str, str, int], int]:
+        """Every committed offset as ``(group, topic, queueId) -> offset`` (a snapshot)."""
+        out = {}
+        for k, queues in list(self.table.items()):
+            topic, _, group = k.partition("@")
+            for q, o in list(queues.items()):
+                out[(group, topic, q)] = o
+        return out
+
     def persist(self, force: bool = False) -> None:
         if self.dirty or force:
             self.dirty = False
-            save_json(self.path, self.to_json_obj())
+            if not save_json(self.path, self.to_json_obj()):
+                self.dirty = True  # not on disk yet: the next period tries again
 
 
 def _key_problem(key: str) -> str | None:

@@ -15,16 +15,29 @@ from pyrmq.protocol.errors import RemoteProtocolError
 log = logging.getLogger("pyrmq.broker")
 
 
-def save_json(path: str, obj: Any) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+def save_json(path: str, obj: Any) -> bool:
+    """Write ``obj`` to ``path`` (tmp, .bak, replace). A write that fails (a full disk, a
+    read-only directory) is one WARNING and False: the caller keeps its table in memory and the
+    next persist tries again; the previous file stays intact."""
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(jsonx.dumps_pretty(obj))
-        f.flush()
-        os.fsync(f.fileno())
-    if os.path.exists(path):
-        shutil.copyfile(path, path + ".bak")
-    os.replace(tmp, path)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(jsonx.dumps_pretty(obj))
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(path):
+            shutil.copyfile(path, path + ".bak")
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("cannot persist %s (kept in memory, retried at the next change): %s",
+                    path, e)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+    return True
 
 
 def load_json(path: str) -> Any | None:

@@ -6,6 +6,7 @@ import random
 import zlib
 from typing import TYPE_CHECKING
 
+from pyrmq.broker.dedup import Stored
 from pyrmq.broker.messages import StoreRejected, put_message, store_call
 from pyrmq.broker.topics import (
     DLQ_PREFIX,
@@ -16,7 +17,12 @@ from pyrmq.broker.topics import (
 from pyrmq.protocol.codes import PermName, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
 from pyrmq.protocol.headers import SendMessageRequestHeader, SendMessageResponseHeader
-from pyrmq.protocol.message import MessageConst, decode_properties, encode_properties
+from pyrmq.protocol.message import (
+    MessageConst,
+    decode_properties,
+    decode_record,
+    encode_properties,
+)
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
@@ -81,6 +87,14 @@ async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
             ctx.register_soon()
     born_host = born_host_of(conn)
     wait_slave = props.get(MessageConst.WAIT, "true").lower() != "false"  # read before storing
+    uniq = props.get(MessageConst.UNIQ_KEY) if ctx.dedup is not None and not batch else None
+    if uniq:
+        dkey = ctx.dedup.key(topic, uniq)
+        seen = ctx.dedup.lookup(dkey, lambda st: _stored_key(ctx, st) == uniq)
+        if seen is not None:  # a retry of a message already stored: answer the first result
+            return cmd.response(ResponseCode.SUCCESS, ext_fields=SendMessageResponseHeader(
+                seen.msg_id, seen.queue_id, seen.queue_offset,
+                uniq if half else None, ctx.cfg.regionId, ctx.cfg.traceOn))
     try:
         results = []
         if half and not batch:
@@ -103,6 +117,9 @@ async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
             msg_id = first.msg_id
     except StoreRejected as e:
         return cmd.response(e.code, str(e))
+    if uniq:
+        ctx.dedup.remember(dkey, Stored(first.phys_offset, msg_id, queue_id,
+                                               first.queue_offset))
     code = ResponseCode.SUCCESS
     if ctx.cfg.brokerRole == "SYNC_MASTER" and ctx.ha_master is not None and wait_slave:
         last = results[-1] if batch else first
@@ -112,6 +129,14 @@ async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
         msg_id, queue_id, first.queue_offset,
         props.get(MessageConst.UNIQ_KEY) if half else None, ctx.cfg.regionId,
         ctx.cfg.traceOn))
+
+
+def _stored_key(ctx: BrokerContext, stored: Stored) -> str | None:
+    """UNIQ_KEY of the record at ``stored.phys_offset`` (None when it cannot be read)."""
+    try:
+        return decode_record(ctx.store.read_at(stored.phys_offset)).uniq_key
+    except Exception:  # deleted by retention, or not a record: not a duplicate
+        return None
 
 
 async def _send_batch(ctx: BrokerContext, topic: str, queue_id: int, body: bytes,

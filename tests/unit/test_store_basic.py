@@ -150,3 +150,14 @@ def test_errors_are_typed(store, tmp_path):
     store.close()
     with pytest.raises(_store.StoreClosedError):
         store.put("T", 0, b"x")
+
+
+@pytest.mark.parametrize("topic", ["../pwn", "a/b", "..", ".", "x\x00y", "", "T" * 128])
+def test_store_refuses_topics_that_are_not_safe_directory_names(store, tmp_path, topic):
+    """The store's own last line behind the broker's name check: nothing outside the root."""
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(_store.StoreError):
+        store.put(topic, 0, b"x", properties=PROPS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (tmp_path / "pwn").exists()
+    assert store.put("Fine", 0, b"x", properties=PROPS).queue_offset == 0  # still writes
