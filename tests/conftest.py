@@ -11,3 +11,9 @@ try:
 except ImportError as exc:  # pragma: no cover - the failure path is the point
     pytest.exit(f"pyrmq._store (the compiled C store) failed to import: {exc}. "
                 "Build it with `pip install -e .` (see README).", returncode=3)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", default=False,
+                     help="fault suite: 10x more fuzz inputs / proxy rounds (also env "
+                          "PYRMQ_FUZZ_LONG=1)")
