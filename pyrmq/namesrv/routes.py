@@ -3,11 +3,12 @@ and broker liveness (RocketMQ RouteInfoManager)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import PermName
+from pyrmq.protocol.route import BrokerData  # broker_addrs is mutated in place here
 
 MASTER_ID = 0
 
@@ -18,17 +19,6 @@ class BrokerLive:
     data_version: dict[str, int]
     conn_id: int | None
     ha_addr: str
-
-
-@dataclass(slots=True)
-class BrokerData:
-    cluster: str
-    name: str
-    addrs: dict[int, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"brokerAddrs": {str(k): v for k, v in sorted(self.addrs.items())},
-                "brokerName": self.name, "cluster": self.cluster}
 
 
 class RouteTable:
@@ -48,10 +38,10 @@ class RouteTable:
         bd = self.brokers.get(name)
         if bd is None:
             bd = self.brokers[name] = BrokerData(cluster, name)
-        first = addr not in bd.addrs.values()
-        for bid in [b for b, a in bd.addrs.items() if a == addr and b != broker_id]:
-            del bd.addrs[bid]  # same address re-registered under another id (role switch)
-        bd.addrs[broker_id] = addr
+        first = addr not in bd.broker_addrs.values()
+        for bid in [b for b, a in bd.broker_addrs.items() if a == addr and b != broker_id]:
+            del bd.broker_addrs[bid]  # same address re-registered under another id (role switch)
+        bd.broker_addrs[broker_id] = addr
         prev = self.live.get(addr)
         changed = prev is None or prev.data_version != version
         if broker_id == MASTER_ID and (changed or first):
@@ -62,7 +52,7 @@ class RouteTable:
                 self._remove_queue(topic, name)
         self.live[addr] = BrokerLive(now, dict(version), conn_id, ha_addr)
         if broker_id != MASTER_ID:
-            master = bd.addrs.get(MASTER_ID)
+            master = bd.broker_addrs.get(MASTER_ID)
             if master and master in self.live:
                 return master, self.live[master].ha_addr
         return "", ""
@@ -79,9 +69,9 @@ class RouteTable:
         bd = self.brokers.get(name)
         if bd is None:
             return
-        if bd.addrs.get(broker_id) == addr:
-            del bd.addrs[broker_id]
-        if not bd.addrs:
+        if bd.broker_addrs.get(broker_id) == addr:
+            del bd.broker_addrs[broker_id]
+        if not bd.broker_addrs:
             del self.brokers[name]
             names = self.clusters.get(cluster)
             if names is not None:
@@ -93,7 +83,7 @@ class RouteTable:
 
     def _remove_addr(self, addr: str) -> None:
         for name, bd in list(self.brokers.items()):
-            for bid, a in list(bd.addrs.items()):
+            for bid, a in list(bd.broker_addrs.items()):
                 if a == addr:
                     self.unregister(cluster=bd.cluster, addr=addr, name=name, broker_id=bid)
         self.live.pop(addr, None)

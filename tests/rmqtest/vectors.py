@@ -12,13 +12,17 @@ VECTORS = FIXTURES / "vectors"
 JAVA_FORMS = FIXTURES / "java-forms"
 
 
-def vector(num: int) -> tuple[bytes, dict]:
-    """(frame bytes, description) of vector NN."""
-    matches = sorted(VECTORS.glob(f"{num:02d}_*.bin"))
+def _fixture(folder: Path, num: int, suffix: str) -> tuple[bytes, dict]:
+    matches = sorted(folder.glob(f"{num:02d}_*{suffix}"))
     if not matches:
-        raise FileNotFoundError(f"vector {num:02d} not found in {VECTORS}")
+        raise FileNotFoundError(f"fixture {num:02d} not found in {folder}")
     path = matches[0]
     return path.read_bytes(), json.loads(path.with_suffix(".json").read_text())
+
+
+def vector(num: int) -> tuple[bytes, dict]:
+    """(frame bytes, description) of vector NN."""
+    return _fixture(VECTORS, num, ".bin")
 
 
 def all_vectors() -> list[Path]:
@@ -27,8 +31,4 @@ def all_vectors() -> list[Path]:
 
 def java_form(num: int) -> tuple[bytes, dict]:
     """(body bytes, description) of the Java 4.9.8 response NN in tests/fixtures/java-forms."""
-    matches = sorted(JAVA_FORMS.glob(f"{num:02d}_*.body"))
-    if not matches:
-        raise FileNotFoundError(f"java form {num:02d} not found in {JAVA_FORMS}")
-    path = matches[0]
-    return path.read_bytes(), json.loads(path.with_suffix(".json").read_text())
+    return _fixture(JAVA_FORMS, num, ".body")
