@@ -224,7 +224,8 @@ class Health:
             r = await c.invoke(self.cluster.ns_addr, request(
                 RC.GET_ROUTEINFO_BY_TOPIC, {"topic": HEALTH_TOPIC}), 5)
             if r.code != ResponseCode.SUCCESS or broker.encode() not in r.body:
-                problems.append(f"{when}: route query answered {r.code} {r.remark!r}")
+                problems.append(f"{when}: route query answered {r.code} {r.remark!r} without "
+                                f"{broker}: {r.body[:300]!r}")
             payload = f"health-{self.round}-{time.monotonic_ns()}".encode()
             s = await c.invoke(broker, request(RC.SEND_MESSAGE, _send_fields(HEALTH_TOPIC),
                                                payload), 5)
