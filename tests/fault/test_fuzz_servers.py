@@ -22,6 +22,7 @@ import collections
 import logging
 import os
 import random
+import re
 import resource
 import time
 from dataclasses import dataclass, field
@@ -277,6 +278,26 @@ def _outside_store(tmp: Path, store: Path) -> list[str]:
                           or Path(f) in chain or (os.sep not in f and f.endswith(".log"))))
 
 
+STORE_ENTRIES = {"abort", "checkpoint", "commitlog", "config", "consumequeue", "index", "lock"}
+TOPIC_DIR = re.compile(r"^[%|a-zA-Z0-9_-]{1,255}$")  # RocketMQ's topic characters
+
+
+def _store_layout_problems(store: Path) -> list[str]:
+    """Inside the store root: only the store's own entries, and consume-queue directories
+    named like topics (a ``../`` name resolved inside the store leaves ``%DLQ%..`` or
+    ``%RETRY%..`` directories behind, or lands in another topic's directory)."""
+    problems = []
+    odd = sorted(p.name for p in store.iterdir() if p.name not in STORE_ENTRIES)
+    if odd:
+        problems.append(f"unexpected entries in the store root {store}: {odd[:20]}")
+    cq = store / "consumequeue"
+    bad = sorted(p.name for p in cq.iterdir() if not TOPIC_DIR.match(p.name)) \
+        if cq.is_dir() else []
+    if bad:
+        problems.append(f"consume-queue directories not named like topics: {bad[:20]!r}")
+    return problems
+
+
 def _exceptions(lines: list[str], hits: list[int]) -> str:
     """The distinct exception lines ending the tracebacks at ``hits``, most frequent first,
     each with the last frame of pyrmq it came from."""
@@ -390,6 +411,7 @@ def _fuzz(cluster: Cluster, tmp: Path, sandbox: Path, store: Path, target: str,
         if outside:
             tally.failures.append("written outside the store root " + str(store) + ": "
                                   + ", ".join(sorted(outside)[:20]))
+        tally.failures += _store_layout_problems(store)
 
     quiet = logging.getLogger("asyncio")  # our own writes to connections the server closed
     level = quiet.level
