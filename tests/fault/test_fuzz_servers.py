@@ -22,6 +22,7 @@ import collections
 import logging
 import os
 import random
+import re
 import resource
 import time
 from dataclasses import dataclass, field
@@ -224,7 +225,8 @@ class Health:
             r = await c.invoke(self.cluster.ns_addr, request(
                 RC.GET_ROUTEINFO_BY_TOPIC, {"topic": HEALTH_TOPIC}), 5)
             if r.code != ResponseCode.SUCCESS or broker.encode() not in r.body:
-                problems.append(f"{when}: route query answered {r.code} {r.remark!r}")
+                problems.append(f"{when}: route query answered {r.code} {r.remark!r} without "
+                                f"{broker}: {r.body[:300]!r}")
             payload = f"health-{self.round}-{time.monotonic_ns()}".encode()
             s = await c.invoke(broker, request(RC.SEND_MESSAGE, _send_fields(HEALTH_TOPIC),
                                                payload), 5)
@@ -274,6 +276,26 @@ def _outside_store(tmp: Path, store: Path) -> list[str]:
     return sorted(f for f in _files(tmp)
                   if not (f.startswith(prefix) or f == str(store.relative_to(tmp))
                           or Path(f) in chain or (os.sep not in f and f.endswith(".log"))))
+
+
+STORE_ENTRIES = {"abort", "checkpoint", "commitlog", "config", "consumequeue", "index", "lock"}
+TOPIC_DIR = re.compile(r"^[%|a-zA-Z0-9_-]{1,255}$")  # RocketMQ's topic characters
+
+
+def _store_layout_problems(store: Path) -> list[str]:
+    """Inside the store root: only the store's own entries, and consume-queue directories
+    named like topics (a ``../`` name resolved inside the store leaves ``%DLQ%..`` or
+    ``%RETRY%..`` directories behind, or lands in another topic's directory)."""
+    problems = []
+    odd = sorted(p.name for p in store.iterdir() if p.name not in STORE_ENTRIES)
+    if odd:
+        problems.append(f"unexpected entries in the store root {store}: {odd[:20]}")
+    cq = store / "consumequeue"
+    bad = sorted(p.name for p in cq.iterdir() if not TOPIC_DIR.match(p.name)) \
+        if cq.is_dir() else []
+    if bad:
+        problems.append(f"consume-queue directories not named like topics: {bad[:20]!r}")
+    return problems
 
 
 def _exceptions(lines: list[str], hits: list[int]) -> str:
@@ -389,6 +411,7 @@ def _fuzz(cluster: Cluster, tmp: Path, sandbox: Path, store: Path, target: str,
         if outside:
             tally.failures.append("written outside the store root " + str(store) + ": "
                                   + ", ".join(sorted(outside)[:20]))
+        tally.failures += _store_layout_problems(store)
 
     quiet = logging.getLogger("asyncio")  # our own writes to connections the server closed
     level = quiet.level

@@ -20,6 +20,8 @@ import asyncio
 import collections
 import os
 import random
+import socket
+import threading
 import time
 import zlib
 
@@ -181,3 +183,93 @@ async def _run(cluster: Cluster, client_ns_port: int, proxy: FaultProxy, rng: ra
         await producer.shutdown()
         await registrar.close()
     return acked, failed, phases
+
+
+class _Echo:
+    """A threaded echo server on 127.0.0.1 (the proxy's target in its own test)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.addr = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.received = bytearray()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn: socket.socket) -> None:
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                self.received += data
+                conn.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _silent(s: socket.socket, timeout: float = 0.4) -> bool:
+    s.settimeout(timeout)
+    try:
+        return s.recv(100) is None
+    except TimeoutError:
+        return True
+
+
+def test_proxy_modes():
+    echo = _Echo()
+    try:
+        with FaultProxy(echo.addr) as px:
+            s = socket.create_connection(("127.0.0.1", px.port), 2)
+            s.settimeout(2)
+            s.sendall(b"hello")
+            assert s.recv(100) == b"hello"
+            px.set_mode(Mode.DELAY, delay_ms=200)  # both ways: >= 0.4 s round trip
+            t0 = time.monotonic()
+            s.sendall(b"slow")
+            assert s.recv(100) == b"slow" and time.monotonic() - t0 >= 0.35
+            px.set_mode(Mode.DROP, direction=Direction.DOWN)
+            s.sendall(b"lost")
+            assert _silent(s)
+            assert echo.received.endswith(b"lost")  # arrived upstream, answer vanished
+            px.set_mode(Mode.PASS)
+            s.settimeout(2)
+            s.sendall(b"back")
+            assert s.recv(100) == b"back"  # the connection survived the drop
+            before = len(echo.received)
+            px.set_mode(Mode.CUT, direction=Direction.UP, cut_after=3)
+            s.sendall(b"abcdef")
+            s.settimeout(2)
+            try:
+                assert s.recv(100) in (b"", b"abc")  # cut after 3 bytes went up
+            except ConnectionResetError:
+                pass
+            time.sleep(0.2)
+            assert bytes(echo.received[before:]) == b"abc"
+            px.set_mode(Mode.REFUSE)
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", px.port), 1)
+            px.set_mode(Mode.PARTITION)
+            p = socket.create_connection(("127.0.0.1", px.port), 2)  # accepted, then silence
+            p.sendall(b"void")
+            assert _silent(p)
+            px.set_mode(Mode.PASS)
+            q = socket.create_connection(("127.0.0.1", px.port), 2)
+            q.settimeout(2)
+            q.sendall(b"again")
+            assert q.recv(100) == b"again"
+            assert px.stats.cut >= 1 and px.stats.dropped["up"] >= 4
+            for c in (s, p, q):
+                c.close()
+    finally:
+        echo.close()
