@@ -51,6 +51,10 @@ def ha_pair(tmp_path):
         slave, sport = _broker(tmp_path, ns.port, "slave", "--set", "brokerRole=SLAVE",
                                "--set", "brokerId=1")
         procs.append(slave)
+        deadline = time.monotonic() + 20  # SYNC_MASTER answers SLAVE_NOT_AVAILABLE until then
+        while "attached at" not in master.log():
+            assert time.monotonic() < deadline, "slave never attached:\n" + master.log()
+            time.sleep(0.1)
         yield ns, master, mport, slave, sport
     finally:
         for p in reversed(procs):
