@@ -28,7 +28,6 @@ from pyrmq.protocol.headers import (
     ResetOffsetRequestHeader,
     ViewMessageRequestHeader,
 )
-from pyrmq.protocol.names import group_topics_problem
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
@@ -73,13 +72,10 @@ async def topic_names(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
 
 async def update_group(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
-    cfg = jsonx.loads(cmd.body)
-    if not isinstance(cfg, dict) or not cfg.get("groupName"):
-        return cmd.response(ResponseCode.SYSTEM_ERROR, "subscription group config needs groupName")
-    bad = group_topics_problem(cfg["groupName"])
-    if bad is not None:
-        return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
-    ctx.groups.put(cfg)
+    try:
+        ctx.groups.put(jsonx.loads(cmd.body))
+    except ValueError as e:
+        return cmd.response(ResponseCode.SYSTEM_ERROR, str(e))
     return cmd.response(ResponseCode.SUCCESS)
 
 

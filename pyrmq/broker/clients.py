@@ -127,5 +127,6 @@ class LockManager:
     def unlock(self, group: str, client_id: str, mqs: list[tuple[str, str, int]]) -> None:
         for topic, broker, qid in mqs:
             key = (group, topic, broker, qid)
-            if self.locks.get(key, ("",))[0] == client_id:
+            held = self.locks.get(key)
+            if held is not None and held[0] == client_id:
                 del self.locks[key]

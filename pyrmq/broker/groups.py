@@ -25,6 +25,34 @@ def group_config(name: str, retry_max: int = 16) -> dict[str, Any]:
             "retryQueueNums": 1, "whichBrokerWhenConsumeSlowly": 1}
 
 
+#: the ranges of a group config's numeric fields (retry queues size a topic like queue nums)
+_GROUP_INT_RANGES = {"brokerId": (0, 2**63 - 1), "retryMaxTimes": (-1, 2**31 - 1),
+                     "retryQueueNums": (0, 1024), "whichBrokerWhenConsumeSlowly": (0, 2**63 - 1)}
+
+
+def checked_group_config(cfg: Any, retry_max: int = 16) -> dict[str, Any]:
+    """A subscription group config from the wire or a file, completed with the defaults; a
+    ValueError names the first field of the wrong type or out of range (unknown keys are
+    kept, as Java's fastjson ignores them)."""
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("groupName"), str):
+        raise ValueError("subscription group config needs groupName")
+    bad = group_topics_problem(cfg["groupName"])
+    if bad is not None:
+        raise ValueError(bad)
+    out = {**group_config(cfg["groupName"], retry_max), **cfg}
+    for key, default in group_config("", retry_max).items():
+        v = out[key]
+        if isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise ValueError(f"group {cfg['groupName']}: {key} must be true or false")
+        elif isinstance(default, int):
+            lo, hi = _GROUP_INT_RANGES[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(f"group {cfg['groupName']}: {key} must be an integer in "
+                                 f"[{lo}, {hi}], not {v!r:.40}")
+    return out
+
+
 class SubscriptionGroupManager:
     def __init__(self, config_dir: str, auto_create: bool, retry_max: int = 16) -> None:
         self.path = os.path.join(config_dir, "subscriptionGroup.json")
@@ -35,7 +63,12 @@ class SubscriptionGroupManager:
         data = load_json(self.path)
         if data:
             for name, cfg in (data.get("subscriptionGroupTable") or {}).items():
-                bad = group_problem(name) or (None if isinstance(cfg, dict) else "not an object")
+                bad = group_problem(name)
+                if bad is None:
+                    try:
+                        cfg = checked_group_config(cfg, retry_max)
+                    except ValueError as e:
+                        bad = str(e)
                 if bad is not None:
                     log.warning("%s: group %r skipped: %s", self.path, name, bad)
                     continue
@@ -54,11 +87,9 @@ class SubscriptionGroupManager:
         return g
 
     def put(self, cfg: dict[str, Any]) -> None:
-        """Add or replace a group; a bad name is a ValueError (requests validate before)."""
-        bad = group_topics_problem(cfg["groupName"])
-        if bad is not None:
-            raise ValueError(bad)
-        self.table[cfg["groupName"]] = {**group_config(cfg["groupName"]), **cfg}
+        """Add or replace a group; a bad name or field is a ValueError naming it."""
+        cfg = checked_group_config(cfg, self.retry_max)
+        self.table[cfg["groupName"]] = cfg
         self.persist()
 
     def delete(self, group: str) -> None:

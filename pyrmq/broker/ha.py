@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pyrmq import _store
+from pyrmq.broker.groups import checked_group_config
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import RequestCode, ResponseCode
@@ -224,7 +225,10 @@ class HASlave:
         r = await client.invoke(self.master_addr,
                                 request(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG), 3)
         if r.code == ResponseCode.SUCCESS:
-            b.groups.table.update({
-                g: c for g, c in (jsonx.loads(r.body).get("subscriptionGroupTable") or {}).items()
-                if group_problem(g) is None})
+            for g, c in (jsonx.loads(r.body).get("subscriptionGroupTable") or {}).items():
+                try:
+                    if group_problem(g) is None:
+                        b.groups.table[g] = checked_group_config(c, b.groups.retry_max)
+                except ValueError as e:
+                    log.info("config sync: group %r skipped: %s", g, e)
             b.groups.persist()

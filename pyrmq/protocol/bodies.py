@@ -30,6 +30,10 @@ def _enum(value: Any, names: tuple[str, ...], what: str) -> str:
     raise RemoteProtocolError(f"bad {what}: {value!r}")
 
 
+#: the most queues a topic may have (RocketMQ's BenchmarkTest system topic has this many)
+MAX_QUEUE_NUMS = 1024
+
+
 @dataclass(slots=True)
 class TopicConfig:
     """A topic's queues and permissions (Java TopicConfig)."""
@@ -41,6 +45,17 @@ class TopicConfig:
     topicFilterType: str = "SINGLE_TAG"
     topicSysFlag: int = 0
     order: bool = False
+
+    def __post_init__(self) -> None:
+        # a topic's queue counts size the broker's tables and the client's loops: a request
+        # asking for 2**31 queues must be refused, not honoured
+        for what, n in (("readQueueNums", self.readQueueNums),
+                        ("writeQueueNums", self.writeQueueNums)):
+            if not 0 <= n <= MAX_QUEUE_NUMS:
+                raise RemoteProtocolError(
+                    f"{what} {n} out of range [0, {MAX_QUEUE_NUMS}] for topic {self.topicName}")
+        if not 0 <= self.perm <= 7:
+            raise RemoteProtocolError(f"perm {self.perm} out of range [0, 7]")
 
     def to_dict(self) -> dict[str, Any]:
         return {"order": self.order, "perm": self.perm, "readQueueNums": self.readQueueNums,

@@ -63,7 +63,10 @@ class RemotingCommand:
                  ext_fields: Mapping[str, Any] | _ToExt | None = None,
                  body: bytes = b"") -> RemotingCommand:
         """Build the response to this request: same opaque and serialize type, RESPONSE flag.
-        ``ext_fields`` is a typed header (its ``to_ext()`` is used as is) or a mapping."""
+        ``ext_fields`` is a typed header (its ``to_ext()`` is used as is) or a mapping. A
+        remark that quotes hostile input (a lone surrogate) is escaped so it can be sent."""
+        if remark is not None and not remark.isascii() and not strict_text(remark):
+            remark = remark.encode("utf-8", "backslashreplace").decode("utf-8")
         return RemotingCommand(code=code, opaque=self.opaque, flag=FLAG_RESPONSE, remark=remark,
                                ext_fields=_fields(ext_fields), body=body,
                                serialize_type=self.serialize_type)

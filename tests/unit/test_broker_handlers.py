@@ -84,3 +84,50 @@ def test_pull_of_an_unknown_topic_and_a_bad_header(ctx):
             await pull.handle_pull(ctx, FakeConn(), request(RequestCode.PULL_MESSAGE, {
                 "consumerGroup": "CG", "topic": "T", "queueId": 0}))
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("nums", [2147483647, 1025, -1])
+def test_update_topic_refuses_queue_counts_out_of_range(ctx, nums):
+    """2**31-1 queues used to be accepted and then hang the broker sizing its tables."""
+    from pyrmq.broker import admin
+    from pyrmq.protocol.errors import RemoteProtocolError
+
+    cmd = request(RequestCode.UPDATE_AND_CREATE_TOPIC, H.CreateTopicRequestHeader(
+        "HugeTopic", "TBW102", nums, 8, 6, "SINGLE_TAG"))
+    with pytest.raises(RemoteProtocolError, match="QueueNums .* out of range"):
+        asyncio.run(admin.update_topic(ctx, FakeConn(), cmd))
+    assert ctx.topics.get("HugeTopic") is None
+    ok = request(RequestCode.UPDATE_AND_CREATE_TOPIC, H.CreateTopicRequestHeader(
+        "HugeTopic", "TBW102", 1024, 8, 6, "SINGLE_TAG"))
+    assert asyncio.run(admin.update_topic(ctx, FakeConn(), ok)).code == ResponseCode.SUCCESS
+
+
+@pytest.mark.parametrize("field,value", [("retryQueueNums", None), ("retryQueueNums", {}),
+                                         ("retryQueueNums", 2147483647),
+                                         ("retryMaxTimes", "../x"),
+                                         ("consumeEnable", 1)])
+def test_update_group_refuses_bad_fields_and_send_back_keeps_working(ctx, field, value):
+    """A group config with a null/dict/huge field used to be stored, then fail every
+    CONSUMER_SEND_MSG_BACK of that group with a TypeError."""
+    from pyrmq.broker import admin
+    from pyrmq.protocol import jsonx
+
+    cmd = request(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+                  body=jsonx.dumps({"groupName": "GoodGroup", field: value}))
+    r = asyncio.run(admin.update_group(ctx, FakeConn(), cmd))
+    assert r.code == ResponseCode.SYSTEM_ERROR and field in r.remark
+    assert "GoodGroup" not in ctx.groups.table
+    ok = request(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+                 body=jsonx.dumps({"groupName": "GoodGroup", "retryQueueNums": 2}))
+    assert asyncio.run(admin.update_group(ctx, FakeConn(), ok)).code == ResponseCode.SUCCESS
+    assert ctx.groups.table["GoodGroup"]["retryQueueNums"] == 2
+
+
+def test_unlock_of_a_queue_nobody_holds_is_a_no_op():
+    from pyrmq.broker.clients import LockManager
+
+    locks = LockManager()
+    locks.unlock("G", "", [("T", "b", 1), ("T", "b", 1)])  # used to raise KeyError
+    assert locks.lock("G", "c1", [("T", "b", 1)]) == [("T", "b", 1)]
+    locks.unlock("G", "c2", [("T", "b", 1)])
+    assert locks.locks and locks.lock("G", "c2", [("T", "b", 1)]) == []

@@ -156,3 +156,12 @@ def test_rate_limited_log_counts_what_it_suppressed(caplog):
 def test_json_module_really_accepts_lone_surrogates():
     # the reason for the checks above: the standard parser lets them through
     assert json.loads('"\\ud800"') == "\ud800"
+
+
+def test_error_remark_quoting_a_surrogate_can_be_sent():
+    """A remark that quotes hostile text used to make the answer unencodable (no reply)."""
+    from pyrmq.protocol.command import encode_json_header, request
+
+    resp = request(10).response(1, "bad group 'x\ud800y' é")
+    assert resp.remark == "bad group 'x\\ud800y' é"
+    encode_json_header(resp).decode("utf-8")  # strict: encodes and decodes
