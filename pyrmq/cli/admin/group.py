@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
@@ -12,6 +13,7 @@ from pyrmq.protocol import headers as H
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.codes import ResponseCode
+from pyrmq.protocol.stats import ConsumeStats
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,9 +64,7 @@ async def progress(admin: Admin, args: argparse.Namespace) -> int:
     for addr in (await admin.masters()).values():
         r = await admin.call(addr, RC.GET_CONSUME_STATS,
                              H.GetConsumeStatsRequestHeader(args.group, args.topic))
-        for row in jsonx.loads(r.body).get("offsetTable", []):
-            row["lag"] = max(0, row["brokerOffset"] - row["consumerOffset"])
-            rows.append(row)
+        rows += consume_rows(ConsumeStats.from_json(r.body))
     if not rows:
         raise CommandError(f"no consume progress for group {args.group}")
     rows.sort(key=lambda r: (r["topic"], r["brokerName"], r["queueId"]))
@@ -75,6 +75,15 @@ async def progress(admin: Admin, args: argparse.Namespace) -> int:
                            "lag"])
         print(f"total lag: {sum(r['lag'] for r in rows)}")
     return 0
+
+
+def consume_rows(cs: ConsumeStats) -> list[dict[str, Any]]:
+    """One row per queue of a ConsumeStats, with its lag."""
+    return [{"topic": mq.topic, "brokerName": mq.broker_name, "queueId": mq.queue_id,
+             "brokerOffset": w.broker_offset, "consumerOffset": w.consumer_offset,
+             "lastTimestamp": w.last_timestamp,
+             "lag": max(0, w.broker_offset - w.consumer_offset)}
+            for mq, w in sorted(cs.offset_table.items())]
 
 
 async def consumer_conn(admin: Admin, args: argparse.Namespace) -> int:
