@@ -13,7 +13,7 @@ import logging
 import os
 import zlib
 
-from pyrmq.broker import admin, admin_stats, consumer, pull, send
+from pyrmq.broker import admin, admin_relay, admin_stats, consumer, pull, send
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.context import BrokerContext
 from pyrmq.broker.ha import HAMaster, HASlave
@@ -95,6 +95,8 @@ class Broker:
             RC.GET_CONSUME_STATS: admin_stats.consume_stats,
             RC.GET_BROKER_CONSUME_STATS: admin_stats.broker_consume_stats,
             RC.QUERY_TOPIC_CONSUME_BY_WHO: admin_stats.topic_consume_by_who,
+            RC.GET_CONSUMER_RUNNING_INFO: admin_relay.consumer_running_info,
+            RC.CONSUME_MESSAGE_DIRECTLY: admin_relay.consume_message_directly,
             RC.GET_CONSUMER_CONNECTION_LIST: admin.consumer_connections,
             RC.GET_PRODUCER_CONNECTION_LIST: admin.producer_connections,
             RC.UPDATE_BROKER_CONFIG: admin.update_broker_config,

@@ -189,3 +189,40 @@ def properties_from_text(raw: bytes | str) -> dict[str, str]:
         else:
             out[line] = ""
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerRunningInfo:
+    """GET_CONSUMER_RUNNING_INFO (307) answer of a consumer client: ``properties`` (Java's
+    PROP_* keys and the consumer's settings, all strings), ``subscriptions`` (SubscriptionData
+    dicts), ``mq_table`` (MessageQueue -> ProcessQueueInfo dict), ``status_table`` (topic ->
+    ConsumeStatus dict); written with fastjson's MessageQueue-keyed mqTable."""
+
+    properties: dict[str, str] = field(default_factory=dict)
+    subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    mq_table: dict[MessageQueue, dict[str, Any]] = field(default_factory=dict)
+    status_table: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jstack: str = ""
+
+    def to_json(self) -> bytes:
+        return ('{"jstack":' + jsonx.dumps(self.jstack).decode()
+                + ',"mqTable":' + _mq_map_text(self.mq_table)
+                + ',"properties":' + jsonx.dumps(dict(sorted(self.properties.items()))).decode()
+                + ',"statusTable":' + jsonx.dumps(dict(sorted(self.status_table.items()))).decode()
+                + ',"subscriptionSet":' + jsonx.dumps(self.subscriptions).decode() + "}").encode()
+
+    @classmethod
+    @jsonx.reader("consumer running info")
+    def from_json(cls, raw: bytes | str) -> ConsumerRunningInfo:
+        d = loads_mq_keyed(raw)
+        if not isinstance(d, dict):
+            raise RemoteProtocolError("bad consumer running info body")
+        mq = d.get("mqTable") or {}
+        props, subs, status = (d.get("properties") or {}, d.get("subscriptionSet") or [],
+                               d.get("statusTable") or {})
+        if not (isinstance(mq, dict) and all(isinstance(k, MessageQueue) for k in mq)
+                and isinstance(props, dict) and isinstance(subs, list)
+                and isinstance(status, dict)):
+            raise RemoteProtocolError("bad consumer running info body")
+        return cls({str(k): str(v) for k, v in props.items()}, subs, mq, status,
+                   str(d.get("jstack") or ""))
