@@ -76,8 +76,9 @@ def _earliest_message_time(ctx: BrokerContext) -> int:
 
 
 def runtime_table(ctx: BrokerContext, now: float | None = None) -> dict[str, str]:
-    """Every key of Java 4.9.8's GET_BROKER_RUNTIME_INFO in its value format; values pyrmq has
-    no equivalent of are Java's idle values (docs/operations.md lists them)."""
+    """Every key of Java 4.9.8's GET_BROKER_RUNTIME_INFO in its value format (values pyrmq has
+    no equivalent of are Java's idle values, docs/operations.md lists them), plus the store's
+    counters under their own snake_case names."""
     now = time.time() if now is None else now
     st: BrokerStats = ctx.stats
     store = ctx.store.stats()
@@ -121,6 +122,8 @@ def runtime_table(ctx: BrokerContext, now: float | None = None) -> dict[str, str
         "queryThreadPoolQueueHeadWaitTimeMills": "0",
     }
     table.update({k: str(v) for k, v in _POOL_CAPACITY.items()})
+    # pyrmq's own store counters (snake_case, no clash with Java's keys; the dashboard reads them)
+    table.update({k: str(v) for k, v in store.items()})
     return table
 
 

@@ -33,7 +33,7 @@ class AdminAnswers:
 
     def __init__(self, consumer: PushConsumer) -> None:
         self.consumer = consumer
-        self.started_ms = int(time.time() * 1000)  # Java's PROP_CONSUMER_START_TIMESTAMP
+        self.started_ms = int(time.time() * 1000)  # PROP_CONSUMER_START_TIMESTAMP; reset by start()
 
     def handlers(self) -> dict[int, object]:
         return {RequestCode.GET_CONSUMER_RUNNING_INFO: self.running_info,
@@ -60,6 +60,8 @@ class AdminAnswers:
             "maxReconsumeTimes": str(c.max_reconsume_times),
             "clientVersion": f"pyrmq {pyrmq.__version__}",
         }
+        # pyrmq keeps no message cache per queue and does not time pulls: the cache fields are 0
+        # and the pull/consume times "now", so Java's analysis does not report a stuck queue
         now = int(time.time() * 1000)
         mq_table = {}
         for mq in sorted(c.rebalancer.pullers):

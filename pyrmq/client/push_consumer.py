@@ -94,6 +94,7 @@ class PushConsumer(ConsumerBase):
             self.subscriptions.setdefault(RETRY_PREFIX + self.group, parse_subscription(
                 RETRY_PREFIX + self.group, "*", int(time.time() * 1000)))
         self.offset_store.load()
+        self.admin.started_ms = int(time.time() * 1000)
         self._running = self.rebalancer.running = True
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.rebalancer.run()),

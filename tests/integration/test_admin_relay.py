@@ -152,3 +152,5 @@ def test_runtime_info_has_every_java_key(cluster):
             key = next(k for k in ours if k.startswith("commitLogDiskRatio_"))
         assert key in ours, key
         assert value_shape(ours[key]) == value_shape(value), (key, ours[key], value)
+    assert value_shape(ours["getTotalTps"].split(" ")[2]) == "float"  # always three numbers
+    assert "put_count" in ours and "commitlog_segments" in ours  # pyrmq's store counters too
