@@ -137,3 +137,15 @@ def test_consumer_running_info_and_direct_result_round_trip():
         ConsumeMessageDirectlyResult.from_json(b'{"consumeResult":"CR_MAYBE"}')
     with pytest.raises(RemoteProtocolError):
         ConsumerRunningInfo.from_json(b'{"mqTable":[1]}')
+
+
+def test_running_info_with_pretty_printed_keys_as_the_cpp_client_writes():
+    # jsoncpp's toStyledString() keys and values, spliced in after the first "{"
+    raw = ('{"mqTable":{{\n   "brokerName" : "b",\n   "queueId" : 2,\n   "topic" : "T"\n}:'
+           '{\n   "commitOffset" : 5\n}},"jstack":"","properties":{"PROP_CONSUME_TYPE":'
+           '"CONSUME_PASSIVELY"},"subscriptionSet":[{"topic":"T"}]}\n')
+    info = ConsumerRunningInfo.from_json(raw)
+    assert info.mq_table == {MessageQueue("T", "b", 2): {"commitOffset": 5}}
+    assert info.properties["PROP_CONSUME_TYPE"] == "CONSUME_PASSIVELY"
+    with pytest.raises(RemoteProtocolError):  # its form when it owns no queue
+        ConsumerRunningInfo.from_json('{"mqTable":},"jstack":""}')

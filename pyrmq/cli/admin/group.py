@@ -13,6 +13,7 @@ from pyrmq.protocol import headers as H
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.codes import ResponseCode
+from pyrmq.protocol.errors import RemoteProtocolError
 from pyrmq.protocol.stats import ConsumerRunningInfo, ConsumeStats, ConsumeStatsList
 
 
@@ -166,10 +167,13 @@ async def consumer_status(admin: Admin, args: argparse.Namespace) -> int:
             if (args.client_id and cid != args.client_id) or any(o["clientId"] == cid
                                                                  for o in out):
                 continue
-            info = ConsumerRunningInfo.from_json((await admin.call(
-                addr, RC.GET_CONSUMER_RUNNING_INFO,
-                H.GetConsumerRunningInfoRequestHeader(args.group, cid, False),
-                timeout=15.0)).body)
+            raw = (await admin.call(addr, RC.GET_CONSUMER_RUNNING_INFO,
+                                    H.GetConsumerRunningInfoRequestHeader(args.group, cid, False),
+                                    timeout=15.0)).body
+            try:
+                info = ConsumerRunningInfo.from_json(raw)
+            except RemoteProtocolError as e:  # e.g. the C++ client's "mqTable":} when it owns none
+                info = ConsumerRunningInfo({"error": f"unreadable running info: {e}"})
             out.append({"clientId": cid, "clientAddr": c.get("clientAddr", ""),
                         "properties": info.properties,
                         "subscriptions": [s.get("topic") for s in info.subscriptions],
