@@ -1,5 +1,5 @@
 """Admin and query codes: topics (17, 215, 21, 22), subscription groups (200, 201, 207),
-offsets dump (43), delay offsets (45), broker config/runtime (26, 28), VIEW_MESSAGE_BY_ID (33),
+offsets dump (43), delay offsets (45), broker config (26, 25), VIEW_MESSAGE_BY_ID (33),
 QUERY_MESSAGE (12), connections (203, 204), reset offset (222); statistics codes are in
 admin_stats."""
 
