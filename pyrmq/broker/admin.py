@@ -1,6 +1,7 @@
 """Admin and query codes: topics (17, 215, 21, 22), subscription groups (200, 201, 207),
-offsets dump (43), delay offsets (45), broker config/runtime (26, 28), VIEW_MESSAGE_BY_ID (33),
-QUERY_MESSAGE (12), GET_TOPIC_STATS_INFO (202), GET_CONSUME_STATS (208)."""
+offsets dump (43), delay offsets (45), broker config (26, 25), VIEW_MESSAGE_BY_ID (33),
+QUERY_MESSAGE (12), connections (203, 204), reset offset (222); statistics codes are in
+admin_stats."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pyrmq import _store
 from pyrmq.broker.overrides import parse_update, save_overrides, validate_update
 from pyrmq.broker.topics import SYSTEM_TOPICS
 from pyrmq.protocol import jsonx
+from pyrmq.protocol.admin import MessageQueue, ResetOffsetBody
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import RemotingCommand
@@ -20,9 +22,7 @@ from pyrmq.protocol.headers import (
     DeleteSubscriptionGroupRequestHeader,
     DeleteTopicRequestHeader,
     GetConsumerConnectionListRequestHeader,
-    GetConsumeStatsRequestHeader,
     GetProducerConnectionListRequestHeader,
-    GetTopicStatsInfoRequestHeader,
     QueryMessageRequestHeader,
     QueryMessageResponseHeader,
     ResetOffsetRequestHeader,
@@ -108,19 +108,6 @@ async def broker_config(ctx: BrokerContext, conn: Connection, cmd: RemotingComma
     return cmd.response(ResponseCode.SUCCESS, body=text.encode())
 
 
-async def runtime_info(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
-                       ) -> RemotingCommand:
-    st = ctx.store.stats()
-    table = {k: str(v) for k, v in st.items()}
-    table.update({"brokerVersion": "409", "brokerVersionDesc": "V4_9_8 (pyrmq)",
-                  "msgPutTotalTodayNow": str(ctx.stats.put_count),
-                  "msgGetTotalTodayNow": str(ctx.stats.get_count),
-                  "bootTimestamp": str(ctx.boot_ms),
-                  "runtime": f"{int(time.time() - ctx.boot_ms / 1000)} s",
-                  "pullThreadPoolQueueSize": str(len(ctx.holds))})
-    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"table": table}))
-
-
 async def view_message(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                        ) -> RemotingCommand:
     phys = ViewMessageRequestHeader.from_ext(cmd.ext_fields).offset
@@ -143,41 +130,6 @@ async def query_message(ctx: BrokerContext, conn: Connection, cmd: RemotingComma
                             "can not find message, maybe time range not correct")
     return cmd.response(ResponseCode.SUCCESS, ext_fields=QueryMessageResponseHeader(
         int(time.time() * 1000), ctx.store.max_phys_offset()), body=b"".join(records))
-
-
-async def topic_stats(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
-                      ) -> RemotingCommand:
-    topic = GetTopicStatsInfoRequestHeader.from_ext(cmd.ext_fields).topic
-    tc = ctx.topics.get(topic)
-    if tc is None:
-        return cmd.response(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
-    s = ctx.store
-    table = []
-    for q in range(tc.writeQueueNums):
-        last = s.max_offset(topic, q) - 1
-        table.append({"brokerName": ctx.cfg.brokerName, "queueId": q, "topic": topic,
-                      "minOffset": s.min_offset(topic, q), "maxOffset": s.max_offset(topic, q),
-                      "lastUpdateTimestamp": s.store_time_at(topic, q, last) if last >= 0
-                      else 0})
-    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"offsetTable": table}))
-
-
-async def consume_stats(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
-                        ) -> RemotingCommand:
-    h = GetConsumeStatsRequestHeader.from_ext(cmd.ext_fields)
-    group, only = h.consumer_group, h.topic or ""
-    rows, diff = [], 0
-    for key, queues in sorted(ctx.offsets.table.items()):
-        topic, _, g = key.partition("@")
-        if g != group or (only and topic != only):
-            continue
-        for q, off in sorted(queues.items()):
-            mx = ctx.store.max_offset(topic, q)
-            rows.append({"brokerName": ctx.cfg.brokerName, "queueId": q, "topic": topic,
-                         "brokerOffset": mx, "consumerOffset": off})
-            diff += max(0, mx - off)
-    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps(
-        {"offsetTable": rows, "consumeTps": 0.0, "diffTotal": diff}))
 
 
 async def consumer_connections(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
@@ -244,19 +196,13 @@ async def reset_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingComman
         if force or current < 0 or new < current:
             ctx.offsets.commit(group, topic, q, new)
             table.append((q, new))
-    name = ctx.cfg.brokerName
+    reset = ResetOffsetBody({MessageQueue(topic, ctx.cfg.brokerName, q): o for q, o in table})
     header = ResetOffsetRequestHeader(topic, group, ts, force)
     info = ctx.consumers.groups.get(group)
     for ch in list(info.channels.values()) if info else []:
-        if ch.conn.attrs.get("language") == "CPP":  # the C++ client parses an array
-            body = jsonx.dumps({"offsetTable": [
-                {"brokerName": name, "queueId": q, "topic": topic, "offset": o}
-                for q, o in table]})
-        else:  # Java's form: MessageQueue objects as keys (not standard JSON), as fastjson
-            inner = ",".join(
-                jsonx.dumps({"brokerName": name, "queueId": q, "topic": topic}).decode()
-                + f":{o}" for q, o in table)
-            body = ("{\"offsetTable\":{" + inner + "}}").encode()
+        # the C++ client parses an array; Java's form has MessageQueue objects as keys
+        body = (reset.to_wheel_json() if ch.conn.attrs.get("language") == "CPP"
+                else reset.to_java_json())
         ch.conn.invoke_oneway(request(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, header, body))
-    return cmd.response(ResponseCode.SUCCESS, body=jsonx.dumps({"offsetTable": [
-        {"brokerName": name, "queueId": q, "topic": topic, "offset": o} for q, o in table]}))
+    # the requester is mqadmin or pyrmq's CLI (the C++ client never sends 222): Java's form
+    return cmd.response(ResponseCode.SUCCESS, body=reset.to_java_json())

@@ -23,6 +23,7 @@ from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.dedup import DuplicateFilter
 from pyrmq.broker.groups import ConsumerOffsetManager, SubscriptionGroupManager
 from pyrmq.broker.longpoll import PullHold
+from pyrmq.broker.stats import BrokerStats
 from pyrmq.broker.topics import TopicConfigManager
 from pyrmq.store import MessageStore, PutResult, StoreConfig
 
@@ -49,20 +50,6 @@ class DelayProgress(Protocol):
 
 def _nothing(*_args: object) -> None:
     return None
-
-
-@dataclass(slots=True)
-class BrokerStats:
-    """Today's put/get message counters (GET_BROKER_RUNTIME_INFO)."""
-
-    put_count: int = 0
-    get_count: int = 0
-
-    def put(self, topic: str, n: int, nbytes: int) -> None:
-        self.put_count += n
-
-    def get(self, topic: str, n: int) -> None:
-        self.get_count += n
 
 
 @dataclass(eq=False)

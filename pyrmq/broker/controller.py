@@ -13,7 +13,7 @@ import logging
 import os
 import zlib
 
-from pyrmq.broker import admin, consumer, pull, send
+from pyrmq.broker import admin, admin_relay, admin_stats, consumer, pull, send
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.context import BrokerContext
 from pyrmq.broker.ha import HAMaster, HASlave
@@ -89,9 +89,14 @@ class Broker:
             RC.GET_ALL_CONSUMER_OFFSET: admin.all_offsets,
             RC.GET_ALL_DELAY_OFFSET: admin.delay_offsets,
             RC.GET_BROKER_CONFIG: admin.broker_config,
-            RC.GET_BROKER_RUNTIME_INFO: admin.runtime_info,
+            RC.GET_BROKER_RUNTIME_INFO: admin_stats.runtime_info,
             RC.VIEW_MESSAGE_BY_ID: admin.view_message, RC.QUERY_MESSAGE: admin.query_message,
-            RC.GET_TOPIC_STATS_INFO: admin.topic_stats, RC.GET_CONSUME_STATS: admin.consume_stats,
+            RC.GET_TOPIC_STATS_INFO: admin_stats.topic_stats,
+            RC.GET_CONSUME_STATS: admin_stats.consume_stats,
+            RC.GET_BROKER_CONSUME_STATS: admin_stats.broker_consume_stats,
+            RC.QUERY_TOPIC_CONSUME_BY_WHO: admin_stats.topic_consume_by_who,
+            RC.GET_CONSUMER_RUNNING_INFO: admin_relay.consumer_running_info,
+            RC.CONSUME_MESSAGE_DIRECTLY: admin_relay.consume_message_directly,
             RC.GET_CONSUMER_CONNECTION_LIST: admin.consumer_connections,
             RC.GET_PRODUCER_CONNECTION_LIST: admin.producer_connections,
             RC.UPDATE_BROKER_CONFIG: admin.update_broker_config,
@@ -148,6 +153,7 @@ class Broker:
                        loop.create_task(self._every(self.cfg.flushConsumerOffsetInterval / 1000,
                                                     self.ctx.offsets.persist)),
                        loop.create_task(self._every(10.0, self._expire_clients)),
+                       loop.create_task(self._every(1.0, self.ctx.stats.sample)),
                        loop.create_task(self._every(10.0, self.schedule.persist)),
                        loop.create_task(self._every(self.store_cfg.cleanResourceInterval / 1000,
                                                     self._clean))]

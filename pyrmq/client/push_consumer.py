@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from pyrmq.client.admin_answers import AdminAnswers
 from pyrmq.client.base import PULL_RESULT_CODES, ConsumerBase
 from pyrmq.client.message import ConsumeFrom, ConsumeStatus, MessageModel, MessageQueue
 from pyrmq.client.offsets import LocalFileOffsetStore, OffsetStore, RemoteBrokerOffsetStore
@@ -57,9 +58,11 @@ class PushConsumer(ConsumerBase):
                  concurrency: int = 16, rebalance_interval: float = 20.0,
                  offset_dir: str | None = None, instance: str = "DEFAULT",
                  orderly: bool = False, allocate: Allocate = allocate_averagely) -> None:
+        self.admin = AdminAnswers(self)  # 307 / 309 relayed by a broker from an admin tool
         super().__init__(group, namesrv, instance, {
             RequestCode.NOTIFY_CONSUMER_IDS_CHANGED: self._notified,
-            RequestCode.RESET_CONSUMER_CLIENT_OFFSET: self._reset})
+            RequestCode.RESET_CONSUMER_CLIENT_OFFSET: self._reset, **self.admin.handlers()})
+        self.concurrency = concurrency
         self.orderly = orderly
         self.model = model
         self.consume_from = consume_from
@@ -91,6 +94,7 @@ class PushConsumer(ConsumerBase):
             self.subscriptions.setdefault(RETRY_PREFIX + self.group, parse_subscription(
                 RETRY_PREFIX + self.group, "*", int(time.time() * 1000)))
         self.offset_store.load()
+        self.admin.started_ms = int(time.time() * 1000)
         self._running = self.rebalancer.running = True
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.rebalancer.run()),
@@ -180,18 +184,23 @@ class PushConsumer(ConsumerBase):
                 log.debug("pull %s failed: %s", mq, e)
                 await asyncio.sleep(1.0)
 
-    async def _call_listener(self, msg: MessageExt) -> ConsumeStatus:
+    async def invoke_listener(self, msg: MessageExt) -> ConsumeStatus | None:
+        """Run the listener on one message (a sync one in the executor); its exception
+        propagates; None when it returned nothing."""
         assert self.listener is not None
+        if inspect.iscoroutinefunction(self.listener):
+            status = await self.listener(msg)  # type: ignore[misc]
+        else:
+            status = await asyncio.get_running_loop().run_in_executor(None, self.listener, msg)
+        return None if status is None else ConsumeStatus(status)
+
+    async def _call_listener(self, msg: MessageExt) -> ConsumeStatus:
         try:
-            if inspect.iscoroutinefunction(self.listener):
-                status = await self.listener(msg)  # type: ignore[misc]
-            else:
-                status = await asyncio.get_running_loop().run_in_executor(
-                    None, self.listener, msg)
+            status = await self.invoke_listener(msg)
         except Exception:
             log.exception("listener failed on %s", msg.msg_id)
             return ConsumeStatus.RECONSUME_LATER
-        return ConsumeStatus(status) if status is not None else ConsumeStatus.CONSUME_SUCCESS
+        return ConsumeStatus.CONSUME_SUCCESS if status is None else status
 
     async def _consume(self, mq: MessageQueue, msgs: list[MessageExt]) -> None:
         if self.orderly:

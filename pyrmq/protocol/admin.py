@@ -265,3 +265,39 @@ class ResetOffsetBody:
         for m in _MQ_KEY.finditer(text):
             table[MessageQueue.from_dict(jsonx.loads(m.group(1)))] = int(m.group(2))
         return cls(table)
+
+
+CONSUME_RESULTS = ("CR_SUCCESS", "CR_LATER", "CR_ROLLBACK", "CR_COMMIT", "CR_THROW_EXCEPTION",
+                   "CR_RETURN_NULL")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeMessageDirectlyResult:
+    """CONSUME_MESSAGE_DIRECTLY (309) answer of a consumer client."""
+
+    consume_result: str = "CR_SUCCESS"
+    order: bool = False
+    auto_commit: bool = True
+    remark: str | None = None
+    spent_time_mills: int = 0
+
+    def to_json(self) -> bytes:
+        d: dict[str, Any] = {"autoCommit": self.auto_commit, "consumeResult": self.consume_result,
+                             "order": self.order, "spentTimeMills": self.spent_time_mills}
+        if self.remark is not None:
+            d["remark"] = self.remark
+        return jsonx.dumps(d)
+
+    @classmethod
+    @jsonx.reader("admin")
+    def from_json(cls, raw: bytes | str) -> ConsumeMessageDirectlyResult:
+        d = _obj(raw, "consume directly result")
+        result = str(d.get("consumeResult", ""))
+        if result not in CONSUME_RESULTS:
+            raise RemoteProtocolError(f"bad consumeResult: {result!r}")
+        remark = d.get("remark")
+        try:
+            return cls(result, bool(d.get("order", False)), bool(d.get("autoCommit", True)),
+                       None if remark is None else str(remark), int(d.get("spentTimeMills", 0)))
+        except (TypeError, ValueError) as e:
+            raise RemoteProtocolError(f"bad spentTimeMills: {e}") from None

@@ -380,3 +380,27 @@ class GetTopicStatsInfoRequestHeader(Header):
 class GetTopicsByClusterRequestHeader(Header):
     cluster: str
 
+
+
+@_header
+class QueryTopicConsumeByWhoRequestHeader(Header):
+    """QUERY_TOPIC_CONSUME_BY_WHO (300)."""
+
+    topic: str = name("topic")
+
+
+@_header
+class GetConsumeStatsInBrokerHeader(Header):
+    """GET_BROKER_CONSUME_STATS (317): only orderly topics when ``is_order``."""
+
+    is_order: bool = False
+
+
+@_header
+class ConsumeMessageDirectlyResultRequestHeader(Header):
+    """CONSUME_MESSAGE_DIRECTLY (309), admin -> broker -> client."""
+
+    consumer_group: str = name("group")
+    client_id: str | None = None
+    msg_id: str | None = None
+    broker_name: str | None = None

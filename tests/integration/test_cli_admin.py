@@ -88,7 +88,8 @@ def test_admin_commands(cluster):
     assert "hello" in [r["body"] for r in admin(cluster, "consumeMessage", "-t", "Adm")]
     status = admin(cluster, "topicStatus", "-t", "Adm")
     assert sum(r["maxOffset"] for r in status) == 1 and len(status) == 4
-    assert int(admin(cluster, "brokerStatus", "-b", cluster.broker_addr)["put_count"]) >= 1
+    status = admin(cluster, "brokerStatus", "-b", cluster.broker_addr)
+    assert int(status["msgPutTotalTodayNow"]) >= 1 and len(status["putTps"].split(" ")) == 3
     assert admin(cluster, "getBrokerConfig", "-b", cluster.broker_addr)["brokerName"] == \
         "broker-a"
     assert admin(cluster, "updateBrokerConfig", "-b", cluster.broker_addr, "-k",

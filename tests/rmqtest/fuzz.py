@@ -82,6 +82,8 @@ _FIELDS_BY_CODE: dict[int, list[str]] = {
     RequestCode.GET_ROUTEINFO_BY_TOPIC: ["topic"],
     RequestCode.PUT_KV_CONFIG: ["namespace", "key", "value"],
     RequestCode.INVOKE_BROKER_TO_RESET_OFFSET: ["topic", "group", "timestamp", "isForce"],
+    RequestCode.CONSUME_MESSAGE_DIRECTLY: ["consumerGroup", "clientId", "msgId", "brokerName"],
+    RequestCode.GET_CONSUMER_RUNNING_INFO: ["consumerGroup", "clientId", "jstackEnable"],
     RequestCode.END_TRANSACTION: ["producerGroup", "tranStateTableOffset", "commitLogOffset",
                                   "commitOrRollback", "fromTransactionCheck", "msgId",
                                   "transactionId"],

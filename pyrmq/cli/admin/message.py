@@ -9,7 +9,8 @@ from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
 from pyrmq.client import Message, Producer, PullConsumer
 from pyrmq.protocol import headers as H
-from pyrmq.protocol.admin import MessageQueue
+from pyrmq.protocol import jsonx
+from pyrmq.protocol.admin import ConsumeMessageDirectlyResult, MessageQueue
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.message import MessageExt, decode_records, parse_offset_msg_id
@@ -27,8 +28,11 @@ def _row(m: MessageExt) -> dict[str, Any]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add(sub, "queryMsgById", by_id, "a message by its offset msgId").add_argument(
-        "-i", "--msg-id", required=True)
+    p = add(sub, "queryMsgById", by_id, "a message by its offset msgId, and which groups "
+            "consumed it")
+    p.add_argument("-i", "--msg-id", required=True)
+    p.add_argument("-g", "--group", help="with -d: have this group's client consume it again")
+    p.add_argument("-d", "--client-id", help="the client (of -g) that consumes it directly")
     p = add(sub, "queryMsgByKey", by_key, "messages by key (or UNIQ_KEY)")
     p.add_argument("-t", "--topic", required=True)
     p.add_argument("-k", "--key", required=True)
@@ -54,10 +58,44 @@ async def by_id(admin: Admin, args: argparse.Namespace) -> int:
         host, port, phys = parse_offset_msg_id(args.msg_id)
     except ValueError as e:
         raise CommandError(str(e)) from None
-    r = await admin.call(f"{host}:{port}", RC.VIEW_MESSAGE_BY_ID,
-                         H.ViewMessageRequestHeader(phys))
-    emit([_row(m) for m in decode_records(r.body)], args.json, None if args.json else COLUMNS)
+    addr = f"{host}:{port}"
+    r = await admin.call(addr, RC.VIEW_MESSAGE_BY_ID, H.ViewMessageRequestHeader(phys))
+    rows = []
+    for m in decode_records(r.body):
+        rows.append({**_row(m), "tracks": await _tracks(admin, addr, m)})
+    if args.group and args.client_id:
+        d = await admin.call(addr, RC.CONSUME_MESSAGE_DIRECTLY,
+                             H.ConsumeMessageDirectlyResultRequestHeader(
+                                 args.group, args.client_id, args.msg_id, None), timeout=15.0)
+        res = ConsumeMessageDirectlyResult.from_json(d.body)
+        for row in rows:
+            row["consumeDirectly"] = {"consumeResult": res.consume_result, "remark": res.remark,
+                                      "spentTimeMills": res.spent_time_mills}
+    if args.json:
+        emit(rows, True)
+        return 0
+    emit(rows, False, COLUMNS)
+    for row in rows:
+        for t in row["tracks"] or [{"consumerGroup": "-", "trackType": "NO_CONSUMER"}]:
+            print(f"consumerGroup: {t['consumerGroup']}  trackType: {t['trackType']}")
+        if "consumeDirectly" in row:
+            print("consumeMessageDirectly:", row["consumeDirectly"])
     return 0
+
+
+async def _tracks(admin: Admin, addr: str, m: MessageExt) -> list[dict[str, str]]:
+    """mqadmin's message track: each group consuming the topic (QUERY_TOPIC_CONSUME_BY_WHO)
+    and whether its committed offset passed the message."""
+    r = await admin.call(addr, RC.QUERY_TOPIC_CONSUME_BY_WHO,
+                         H.QueryTopicConsumeByWhoRequestHeader(m.topic))
+    out = []
+    for group in jsonx.loads(r.body).get("groupList") or []:
+        c = await admin.call(addr, RC.QUERY_CONSUMER_OFFSET, H.QueryConsumerOffsetRequestHeader(
+            group, m.topic, m.queue_id), ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
+        off = H.QueryConsumerOffsetResponseHeader.from_ext(c.ext_fields).offset
+        kind = "CONSUMED" if off is not None and off > m.queue_offset else "NOT_CONSUME_YET"
+        out.append({"consumerGroup": group, "trackType": kind})
+    return out
 
 
 async def by_key(admin: Admin, args: argparse.Namespace) -> int:

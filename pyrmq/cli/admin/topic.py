@@ -7,8 +7,8 @@ import argparse
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
 from pyrmq.protocol import headers as H
-from pyrmq.protocol import jsonx
 from pyrmq.protocol.codes import RequestCode as RC
+from pyrmq.protocol.stats import TopicStatsTable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +45,10 @@ async def topic_status(admin: Admin, args: argparse.Namespace) -> int:
             continue
         r = await admin.call(addr, RC.GET_TOPIC_STATS_INFO,
                              H.GetTopicStatsInfoRequestHeader(args.topic))
-        rows += jsonx.loads(r.body).get("offsetTable", [])
+        for mq, o in sorted(TopicStatsTable.from_json(r.body).offset_table.items()):
+            rows.append({"brokerName": mq.broker_name, "queueId": mq.queue_id, "topic": mq.topic,
+                         "minOffset": o.min_offset, "maxOffset": o.max_offset,
+                         "lastUpdateTimestamp": o.last_update_timestamp})
     emit(rows, args.json, ["brokerName", "queueId", "minOffset", "maxOffset",
                            "lastUpdateTimestamp"])
     return 0
