@@ -53,16 +53,25 @@ def _nothing(*_args: object) -> None:
 
 @dataclass(slots=True)
 class BrokerStats:
-    """Today's put/get message counters (GET_BROKER_RUNTIME_INFO)."""
+    """Put/get message counters since boot (GET_BROKER_RUNTIME_INFO), and per topic for the
+    metrics endpoint (topics are bounded by the topic table)."""
 
     put_count: int = 0
     get_count: int = 0
+    put_bytes: int = 0
+    topic_puts: dict[str, int] = field(default_factory=dict)
+    topic_put_bytes: dict[str, int] = field(default_factory=dict)
+    topic_gets: dict[str, int] = field(default_factory=dict)
 
     def put(self, topic: str, n: int, nbytes: int) -> None:
         self.put_count += n
+        self.put_bytes += nbytes
+        self.topic_puts[topic] = self.topic_puts.get(topic, 0) + n
+        self.topic_put_bytes[topic] = self.topic_put_bytes.get(topic, 0) + nbytes
 
     def get(self, topic: str, n: int) -> None:
         self.get_count += n
+        self.topic_gets[topic] = self.topic_gets.get(topic, 0) + n
 
 
 @dataclass(eq=False)
