@@ -180,13 +180,29 @@ class BrokerCollector(Collector):
         diff = GaugeMetricFamily("rocketmq_group_diff", "Messages a group has not consumed yet "
                                  "(broker max offset - committed offset) per queue",
                                  labels=["cluster", "broker", "group", "topic", "queueid"])
+        gl = [*bl, "group", "topic"]
+        offset = GaugeMetricFamily("rocketmq_consumer_offset", "Sum of a group's committed "
+                                   "offsets on a topic", labels=gl)
+        accum = GaugeMetricFamily("rocketmq_message_accumulation", "Messages a group has not "
+                                  "consumed yet on a topic (sum of rocketmq_group_diff)",
+                                  labels=gl)
         rows = ((key, q, off) for key, queues in sorted(ctx.offsets.table.items())
                 for q, off in sorted(queues.items()))
+        per_key: dict[str, list[int]] = {}
         for key, q, off in capped(rows):
             topic, _, group = key.partition("@")
             lag = max(0, ctx.store.max_offset(topic, q) - off)
             diff.add_metric([*base, group, topic, str(q)], lag)
+            sums = per_key.setdefault(key, [0, 0])
+            sums[0] += off
+            sums[1] += lag
+        for key, (off, lag) in per_key.items():
+            topic, _, group = key.partition("@")
+            offset.add_metric([*base, group, topic], off)
+            accum.add_metric([*base, group, topic], lag)
         yield diff
+        yield offset
+        yield accum
         count = GaugeMetricFamily("rocketmq_group_count", "Online consumers of a group",
                                   labels=[*bl, "group"])
         for group, info in capped(sorted(ctx.consumers.groups.items())):

@@ -80,6 +80,8 @@ def test_broker_collector_reads_live_counters(ctx):
     assert one(m, "rocketmq_group_diff", group="G1", topic="TA", queueid="0") == 1
     assert one(m, "rocketmq_group_diff", group="G1", topic="TA", queueid="1") == 2
     assert one(m, "rocketmq_producer_offset", topic="TA") == 7
+    assert one(m, "rocketmq_consumer_offset", group="G1", topic="TA") == 4
+    assert one(m, "rocketmq_message_accumulation", group="G1", topic="TA") == 3
     assert one(m, "rocketmq_broker_connections") == 7
     assert one(m, "rocketmq_brokeruntime_commitlog_maxoffset") == ctx.store.max_phys_offset()
     assert one(m, "rocketmq_store_flush_behind_bytes") == 0
