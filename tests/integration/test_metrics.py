@@ -157,3 +157,24 @@ def test_metrics_port_zero_means_no_listener(tmp_path):
             assert s.connect_ex(("127.0.0.1", port)) != 0
 
     asyncio.run(go())
+
+
+def test_metrics_port_in_use_is_one_error_line(tmp_path):
+    import subprocess
+    import sys
+
+    from rmqtest.procs import REPO
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        for args in (["namesrv", "--listen", f"127.0.0.1:{free_port()}"],
+                     ["broker", "--listen-host", "127.0.0.1", "--listen-port", str(free_port()),
+                      "--store", str(tmp_path / "store"), *SMALL_STORE]):
+            p = subprocess.run([sys.executable, "-m", "pyrmq", *args, "--metrics-port",
+                                str(taken)], capture_output=True, text=True, timeout=60,
+                               cwd=REPO, stdin=subprocess.DEVNULL)
+            assert p.returncode == 1, p.stderr
+            assert "error: cannot start:" in p.stderr and "address already in use" in p.stderr
+            assert "Traceback" not in p.stderr
