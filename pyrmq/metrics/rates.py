@@ -15,8 +15,9 @@ Snapshot = Mapping[str, int]
 
 class RateWindow:
     """Keeps ``(time, snapshot)`` samples of monotonically growing counters; :meth:`rates`
-    gives each key's increase per second between the oldest and newest sample in the window.
-    A key that shrank (a counter reset, e.g. a consumer offset moved back) rates 0."""
+    gives each key's increase per second from the oldest sample in the window to a fresh
+    reading taken at call time. A key that shrank (a counter reset, e.g. a consumer offset
+    moved back) rates 0."""
 
     def __init__(self, read: Callable[[], Snapshot], window: float = 10.0) -> None:
         self._read = read
@@ -27,14 +28,15 @@ class RateWindow:
         """Take one sample (the broker does this every second)."""
         now = time.monotonic() if now is None else now
         self._samples.append((now, dict(self._read())))
-        while len(self._samples) > 2 and now - self._samples[1][0] >= self.window:
+        while len(self._samples) > 1 and now - self._samples[1][0] >= self.window:
             self._samples.popleft()
 
-    def rates(self) -> dict[str, float]:
-        if len(self._samples) < 2:
+    def rates(self, now: float | None = None) -> dict[str, float]:
+        if not self._samples:
             return {}
-        (t0, old), (t1, new) = self._samples[0], self._samples[-1]
-        span = t1 - t0
+        now = time.monotonic() if now is None else now
+        t0, old = self._samples[0]
+        span = now - t0
         if span <= 0:
             return {}
-        return {k: max(0, v - old.get(k, 0)) / span for k, v in new.items()}
+        return {k: max(0, v - old.get(k, 0)) / span for k, v in self._read().items()}

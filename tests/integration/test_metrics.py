@@ -119,6 +119,10 @@ def test_metrics_agree_with_broker_status_and_consumer_progress(tmp_path):
         assert value(m, "rocketmq_request_latency_seconds_count",
                      code=str(int(RC.GET_BROKER_RUNTIME_INFO))) >= 1
         assert value(m, "rocketmq_broker_connections") >= 1
+        # the 10 s TPS window holds the produce run (sampled every second since boot)
+        assert value(m, "rocketmq_broker_tps") > 0
+        assert value(m, "rocketmq_producer_tps", topic=TOPIC) > 0
+        assert value(m, "rocketmq_consumer_tps", group=GROUP, topic=TOPIC) > 0
         assert 0 <= value(m, "rocketmq_brokeruntime_commitlog_disk_ratio") <= 1
         assert value(m, "rocketmq_store_recovery_clean_shutdown") == 1
 
