@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
 from rmqtest.cluster import FAST_DELAYS, wait_registered
+from rmqtest.metrics import get_text, scrape, value
 from rmqtest.procs import SMALL_STORE, free_port, start_namesrv, start_pyrmq
 
 from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer
@@ -20,28 +19,6 @@ from pyrmq.remoting import RemotingClient
 
 N = 40
 TOPIC, GROUP = "MetricsTopic", "MetricsGroup"
-
-
-def get_text(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        assert r.status == 200
-        return r.read().decode()
-
-
-def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """name -> [(labels, value)] of every sample."""
-    text = get_text(port)
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            out.setdefault(s.name, []).append((s.labels, s.value))
-    return out
-
-
-def value(m: dict, name: str, **labels: str) -> float:
-    rows = [v for lab, v in m.get(name, []) if all(lab.get(k) == x for k, x in labels.items())]
-    assert rows, f"{name}{labels} not in the scrape"
-    return sum(rows)
 
 
 async def _produce_consume(ns: str) -> None:
