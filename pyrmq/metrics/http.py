@@ -1,7 +1,8 @@
 """A tiny asyncio HTTP/1.0 endpoint serving ``GET /metrics`` from a registry.
 
 Served from the broker's own event loop (no thread: collectors read loop-owned state without
-locks). Requests are bounded: 8 KiB of head, 5 s to send it, one request per connection.
+locks). Requests are bounded: 8 KiB of head, 5 s to send it, one request per connection, at most
+:data:`MAX_CONNECTIONS` at a time (more are closed unanswered).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ log = logging.getLogger("pyrmq.metrics")
 
 _MAX_HEAD = 8192
 _READ_TIMEOUT = 5.0
+MAX_CONNECTIONS = 32
 
 
 class MetricsEndpoint:
@@ -25,6 +27,7 @@ class MetricsEndpoint:
         self.host = host
         self.port = port
         self._server: asyncio.AbstractServer | None = None
+        self._open: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port,
@@ -35,6 +38,8 @@ class MetricsEndpoint:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            for w in list(self._open):  # a slow client must not hold the close up
+                w.close()
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             except asyncio.TimeoutError:
@@ -42,6 +47,10 @@ class MetricsEndpoint:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._open) >= MAX_CONNECTIONS:
+            writer.close()
+            return
+        self._open.add(writer)
         try:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _READ_TIMEOUT)
@@ -55,6 +64,7 @@ class MetricsEndpoint:
         except ConnectionError:
             pass
         finally:
+            self._open.discard(writer)
             writer.close()
 
     def answer(self, head: bytes) -> tuple[bytes, bytes, bytes]:

@@ -207,6 +207,39 @@ def test_endpoint_survives_a_broken_collector_and_bad_clients():
     asyncio.run(asyncio.wait_for(go(), 20))
 
 
+def test_endpoint_caps_concurrent_connections(monkeypatch):
+    from pyrmq.metrics import http
+
+    monkeypatch.setattr(http, "MAX_CONNECTIONS", 2)
+
+    async def go() -> None:
+        ep = MetricsEndpoint(CollectorRegistry(), "127.0.0.1", 0)
+        await ep.start()
+        held = []
+        try:
+            for _ in range(2):  # two silent clients hold both slots
+                held.append(await asyncio.open_connection("127.0.0.1", ep.port))
+            await asyncio.sleep(0.1)
+            r, w = await asyncio.open_connection("127.0.0.1", ep.port)
+            w.write(b"GET /metrics HTTP/1.0\r\n\r\n")
+            try:  # closed unanswered (a reset when our request was still unread)
+                assert await asyncio.wait_for(r.read(), 5) == b""
+            except ConnectionResetError:
+                pass
+            w.close()
+            for _, hw in held:
+                hw.close()
+            await asyncio.sleep(0.1)
+            r, w = await asyncio.open_connection("127.0.0.1", ep.port)
+            w.write(b"GET /metrics HTTP/1.0\r\n\r\n")
+            assert (await asyncio.wait_for(r.read(), 5)).startswith(b"HTTP/1.0 200")
+            w.close()
+        finally:
+            await ep.close()
+
+    asyncio.run(asyncio.wait_for(go(), 20))
+
+
 def test_remoting_server_tells_the_observer():
     seen: list[tuple[int, int, float]] = []
 
