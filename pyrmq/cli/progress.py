@@ -54,4 +54,7 @@ class ByteProgress:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        # a scan that stopped early (dump --limit, an error) wipes its bar instead of leaving
+        # a misleading partial one above the output
+        self._bar.leave = self._done >= (self._bar.total or 0)
         self._bar.close()
