@@ -14,7 +14,8 @@ from pyrmq.store.config import BROKER_ROLES, StoreConfig, known_fields
 
 _INT64_MAX = 2**63 - 1
 #: (lo, hi) of the int keys with a narrower range than "non-negative long"
-_INT_RANGES = {"listenPort": (1, 65535), "haListenPort": (0, 65535), "brokerPermission": (0, 7),
+_INT_RANGES = {"listenPort": (1, 65535), "haListenPort": (0, 65535),
+               "metricsPort": (0, 65535), "brokerPermission": (0, 7),
                "defaultTopicQueueNums": (1, 1024), "retryMaxTimes": (0, 2**31 - 1),
                "transactionCheckMax": (0, 2**31 - 1),
                "duplicateFilterWindowSeconds": (1, 86_400),
@@ -63,6 +64,8 @@ class BrokerConfig:
     duplicateFilterEnable: bool = False
     duplicateFilterWindowSeconds: int = 120
     duplicateFilterMaxEntries: int = 1_000_000
+    # pyrmq's own: Prometheus text on http://<listen host>:<metricsPort>/metrics; 0 = off
+    metricsPort: int = 0
 
     def __post_init__(self) -> None:
         """The rules broker.conf, a startup override and UPDATE_BROKER_CONFIG all obey; a

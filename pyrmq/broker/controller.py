@@ -19,6 +19,7 @@ from pyrmq.broker.context import BrokerContext
 from pyrmq.broker.ha import HAMaster, HASlave
 from pyrmq.broker.schedule import ScheduleService
 from pyrmq.broker.transaction import TransactionService
+from pyrmq.metrics.broker import BrokerMetrics
 from pyrmq.protocol.bodies import register_broker_body
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.command import request
@@ -61,6 +62,7 @@ class Broker:
         self.ha_slave: HASlave | None = HASlave(ctx, self.namesrv) if self.is_slave else None
         ctx.ha_master = self.ha_master
         self.server: RemotingServer | None = None
+        self.metrics: BrokerMetrics | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._register_now = asyncio.Event()
 
@@ -139,6 +141,11 @@ class Broker:
                 self.store.recovery.summary())
         self.server = RemotingServer(self._handlers(), self.listen_host, self.cfg.listenPort,
                                      on_close=self._conn_closed)
+        if self.cfg.metricsPort:
+            server = self.server
+            self.metrics = BrokerMetrics(self.ctx, lambda: len(server.connections))
+            server.on_response = self.metrics.requests.observe
+            await self.metrics.start(self.listen_host, self.cfg.metricsPort)
         await self.server.start()
         self.ctx.topics.persist()
         if self.ha_master is not None:
@@ -175,6 +182,8 @@ class Broker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.server:
             await self.server.close(grace=3.0)
+        if self.metrics is not None:
+            await self.metrics.close()
         self.ctx.offsets.persist(force=True)
         self.ctx.topics.persist()
         await self._unregister()

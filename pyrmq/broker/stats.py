@@ -41,6 +41,10 @@ class BrokerStats:
     get_today_morning: int = 0
     put_yesterday_morning: int = 0
     get_yesterday_morning: int = 0
+    #: per topic, for the metrics endpoint (topics are bounded by the topic table)
+    topic_puts: dict[str, int] = field(default_factory=dict)
+    topic_put_bytes: dict[str, int] = field(default_factory=dict)
+    topic_gets: dict[str, int] = field(default_factory=dict)
     _day: float = 0.0
     _ring: deque[_Sample] = field(default_factory=lambda: deque(maxlen=_RING))
 
@@ -48,11 +52,14 @@ class BrokerStats:
         """``n`` messages of ``nbytes`` bytes in all were stored."""
         self.put_count += n
         self.put_bytes += nbytes
+        self.topic_puts[topic] = self.topic_puts.get(topic, 0) + n
+        self.topic_put_bytes[topic] = self.topic_put_bytes.get(topic, 0) + nbytes
 
     def get(self, topic: str, n: int) -> None:
         """One pull answered ``n`` messages."""
         self.get_count += n
         self.get_found += 1
+        self.topic_gets[topic] = self.topic_gets.get(topic, 0) + n
 
     def sample(self, now: float | None = None) -> None:
         """Record one sample (call about once a second) and roll the day at local midnight."""

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", help="storePathRootDir")
     p.add_argument("--ip", help="brokerIP1: the address clients use (default 127.0.0.1)")
     p.add_argument("--listen-host", default="0.0.0.0", help="interface to bind (default all)")
+    p.add_argument("--metrics-port", type=int,
+                   help="metricsPort: serve Prometheus /metrics on this port (0 = off)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key (repeatable)")
     p.set_defaults(func=run)
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         props["listenPort"] = str(args.listen_port)
     if args.store:
         props["storePathRootDir"] = args.store
+    if args.metrics_port is not None:
+        props["metricsPort"] = str(args.metrics_port)
     if args.ip:
         props["brokerIP1"] = args.ip
     try:  # updateBrokerConfig changes survive restarts; a bad one is skipped with a warning

@@ -36,13 +36,3 @@ def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None) -> None
 def fail(message: str, code: int = 2) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
-
-
-def progress(done: int, total: int, label: str) -> None:
-    """A progress line on a terminal; silent in pipes."""
-    if sys.stderr.isatty() and total:
-        pct = 100 * done // total
-        sys.stderr.write(f"\r{label} {min(pct, 100):3d}% ({min(done, total):,}/{total:,} bytes)")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()

@@ -17,10 +17,12 @@ import argparse
 import os
 import shutil
 import struct
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from pyrmq import _store
-from pyrmq.cli.output import CommandError, emit, fail, progress
+from pyrmq.cli.output import CommandError, emit, fail
+from pyrmq.cli.progress import ByteProgress, wanted
 from pyrmq.protocol.message import (
     decode_record,
     java_hash,
@@ -87,20 +89,23 @@ def info(args: argparse.Namespace) -> int:
     segs = []
     total = sum(size for _, _, size in files.segments(args.dir))
     done = 0
-    for base, path, size in files.segments(args.dir):
-        first = last = None
-        count, end = 0, base
-        for phys, raw in files.scan_commitlog(args.dir, base):
-            if phys >= base + size:
-                break
-            ts = struct.unpack_from(">q", raw, 56 + (12 if raw[39] & 0x10 else 0))[0]
-            first = ts if first is None else first
-            last, count, end = ts, count + 1, phys + len(raw)
-        done += size
-        progress(done, total, "scanning")
-        segs.append({"segment": os.path.basename(path), "size": size, "records": count,
-                     "fromOffset": base, "dataEnd": end, "firstStoreTime": first or 0,
-                     "lastStoreTime": last or 0})
+    with ByteProgress(total, "scanning", wanted(args.json)) as bar:
+        for base, path, size in files.segments(args.dir):
+            first = last = None
+            count, end = 0, base
+            for i, (phys, raw) in enumerate(files.scan_commitlog(args.dir, base)):
+                if phys >= base + size:
+                    break
+                ts = struct.unpack_from(">q", raw, 56 + (12 if raw[39] & 0x10 else 0))[0]
+                first = ts if first is None else first
+                last, count, end = ts, count + 1, phys + len(raw)
+                if i % 4096 == 0:
+                    bar.update_to(done + phys - base)
+            done += size
+            bar.update_to(done)
+            segs.append({"segment": os.path.basename(path), "size": size, "records": count,
+                         "fromOffset": base, "dataEnd": end, "firstStoreTime": first or 0,
+                         "lastStoreTime": last or 0})
     queues = []
     for topic, q in files.consume_queues(args.dir):
         entries = list(files.cq_entries(args.dir, topic, q))
@@ -125,18 +130,33 @@ def info(args: argparse.Namespace) -> int:
 
 def dump(args: argparse.Namespace) -> int:
     rows = []
-    for phys, raw in files.scan_commitlog(args.dir, args.start):
-        row = _row(phys, raw)
-        if args.topic and row["topic"] != args.topic:
-            continue
-        if args.queue is not None and row["queueId"] != args.queue:
-            continue
-        rows.append(row)
-        if len(rows) >= args.limit:
-            break
+    start, total = _span(args.dir, args.start)
+    with ByteProgress(total, "dumping", wanted(args.json)) as bar:
+        for i, (phys, raw) in enumerate(files.scan_commitlog(args.dir, args.start)):
+            if i % 4096 == 0:
+                bar.update_to(phys - start)
+            row = _row(phys, raw)
+            if args.topic and row["topic"] != args.topic:
+                continue
+            if args.queue is not None and row["queueId"] != args.queue:
+                continue
+            rows.append(row)
+            if len(rows) >= args.limit:
+                break
+        else:
+            bar.finish()
     emit(rows, args.json, None if args.json else
          ["offset", "topic", "queueId", "queueOffset", "tags", "keys", "storeTimestamp", "body"])
     return 0
+
+
+def _span(root: str, start: int) -> tuple[int, int]:
+    """(first byte, bytes to scan) of the commitlog from ``start`` on (the progress total)."""
+    segs = files.segments(root)
+    if not segs:
+        return start, 0
+    first = max(start, segs[0][0])
+    return first, max(0, segs[-1][0] + segs[-1][2] - first)
 
 
 def _tags_code(m) -> int:
@@ -160,14 +180,13 @@ def verify(args: argparse.Namespace) -> int:
     expected = repair.expected_segment_size(args.dir, args.segment_size)
     if expected:
         problems += repair.segment_size_problems(args.dir, expected)
-    segs = files.segments(args.dir)
-    start = segs[0][0] if segs else 0
-    total = (segs[-1][0] + segs[-1][2] - start) if segs else 0
-    for i, (phys, raw) in enumerate(files.scan_commitlog(args.dir, 0, problems)):
-        records[phys] = decode_record(raw)
-        if i % 4096 == 0:
-            progress(phys - start, total, "verifying commitlog")
-    progress(total, total, "verifying commitlog")
+    start, total = _span(args.dir, 0)
+    with ByteProgress(total, "verifying commitlog", wanted(args.json)) as bar:
+        for i, (phys, raw) in enumerate(files.scan_commitlog(args.dir, 0, problems)):
+            records[phys] = decode_record(raw)
+            if i % 4096 == 0:
+                bar.update_to(phys - start)
+        bar.finish()
     # consume queues: every entry points at a record of its topic/queue with its offset
     present: set[tuple[str, int, int]] = set()
     for topic, q in files.consume_queues(args.dir):
@@ -238,7 +257,7 @@ def _cq_file_bytes(qdir: str) -> int:
 
 
 def rebuild(args: argparse.Namespace) -> int:
-    from pyrmq.store import MessageStore, StoreConfig
+    from pyrmq.store import MessageStore, RecoveryReport, StoreConfig
 
     if not (args.cq or args.index):
         args.cq = args.index = True
@@ -267,9 +286,23 @@ def rebuild(args: argparse.Namespace) -> int:
         slots = files.index_slots(int(kept[0]["size"]))
         geometry = {"maxHashSlotNum": slots, "maxIndexNum": slots * 4}
     cfg = StoreConfig(storePathRootDir=args.dir, mappedFileSizeCommitLog=seg_size, **geometry)
-    try:
+    _, total = _span(args.dir, 0)
+
+    def reopen() -> RecoveryReport:
         with MessageStore(args.dir, cfg) as s:
-            rep = s.recovery
+            return s.recovery
+
+    try:
+        # the C core rebuilds in one call (GIL released) with no progress callback: the bar
+        # shows the elapsed time while it runs and fills when it returns
+        with ByteProgress(total, "rebuilding", wanted(args.json)) as bar, \
+                ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(reopen)
+            while not fut.done():
+                bar.refresh()
+                wait([fut], timeout=0.25)
+            rep = fut.result()
+            bar.finish()
     except _store.StoreError as e:
         raise CommandError(f"cannot open {args.dir}: {e}") from None
     out = {"segmentsFixed": fixed, "consumeQueueEntriesRebuilt": rep.cq_entries_rebuilt,

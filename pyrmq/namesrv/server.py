@@ -10,8 +10,11 @@ import asyncio
 import logging
 import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 
+from pyrmq.metrics.http import MetricsEndpoint
+from pyrmq.metrics.namesrv import NamesrvMetrics
 from pyrmq.namesrv.routes import RouteTable
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import parse_register_broker_body, route_body
@@ -48,6 +51,8 @@ class NamesrvConfig:
     port: int = 9876
     scan_interval: float = 10.0
     broker_expiry: float = 120.0
+    #: Prometheus text on http://host:metrics_port/metrics; 0 = off
+    metrics_port: int = 0
 
 
 class NameServer:
@@ -57,6 +62,8 @@ class NameServer:
         self.config = config or NamesrvConfig()
         self.routes = RouteTable()
         self.kv: dict[str, dict[str, str]] = {}
+        #: GET_ROUTEINFO_BY_TOPIC answers by result (metrics)
+        self.route_lookups: Counter[str] = Counter()
         handlers = {
             RequestCode.REGISTER_BROKER: self._register,
             RequestCode.UNREGISTER_BROKER: self._unregister,
@@ -75,6 +82,7 @@ class NameServer:
         self.server = RemotingServer(handlers, self.config.host, self.config.port,
                                      on_close=self._conn_closed)
         self._scan: asyncio.Task[None] | None = None
+        self.metrics: MetricsEndpoint | None = None
 
     @property
     def port(self) -> int:
@@ -86,6 +94,11 @@ class NameServer:
         return f"{host}:{self.port}"
 
     async def start(self) -> None:
+        if self.config.metrics_port:
+            m = NamesrvMetrics(self.routes, self.route_lookups)
+            self.server.on_response = m.requests.observe
+            self.metrics = MetricsEndpoint(m.registry, self.config.host, self.config.metrics_port)
+            await self.metrics.start()
         await self.server.start()
         self._scan = asyncio.get_running_loop().create_task(self._scan_loop())
         log.info("NameServer listening on %s:%d", self.config.host, self.port)
@@ -94,6 +107,8 @@ class NameServer:
         if self._scan:
             self._scan.cancel()
         await self.server.close()
+        if self.metrics is not None:
+            await self.metrics.close()
 
     async def __aenter__(self) -> NameServer:
         await self.start()
@@ -141,6 +156,7 @@ class NameServer:
     async def _route(self, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
         topic = GetRouteInfoRequestHeader.from_ext(cmd.ext_fields).topic
         found = self.routes.route(topic)
+        self.route_lookups["found" if found is not None else "not_found"] += 1
         if found is None:
             return cmd.response(ResponseCode.TOPIC_NOT_EXIST,
                                 f"No topic route info in name server for the topic: {topic}")

@@ -26,6 +26,8 @@ from pyrmq.protocol.frame import DEFAULT_MAX_FRAME, FrameDecoder, encode
 log = logging.getLogger("pyrmq.remoting")
 
 Handler = Callable[["Connection", RemotingCommand], Awaitable["RemotingCommand | None"]]
+#: told of every answered request: (request code, response code or -1 for none, seconds)
+ResponseObserver = Callable[[int, int, float], None]
 
 DEFAULT_MAX_INFLIGHT = 256
 
@@ -79,8 +81,10 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, handlers: Mapping[int, Handler] | None = None, *,
                  max_frame: int = DEFAULT_MAX_FRAME, max_inflight: int = DEFAULT_MAX_INFLIGHT,
-                 on_close: Callable[[Connection], None] | None = None) -> None:
+                 on_close: Callable[[Connection], None] | None = None,
+                 on_response: ResponseObserver | None = None) -> None:
         self.id = next(self._ids)
+        self.on_response = on_response
         self.handlers: Mapping[int, Handler] = handlers or {}
         self.max_inflight = max_inflight
         self.attrs: dict[str, Any] = {}      # owners attach state here (e.g. client ids)
@@ -166,6 +170,8 @@ class Connection(asyncio.Protocol):
         if self._inflight >= self.max_inflight:
             self.send(cmd.response(ResponseCode.SYSTEM_BUSY,
                                    f"[OVERLOAD] {self._inflight} requests in flight"))
+            if self.on_response is not None:
+                self.on_response(cmd.code, ResponseCode.SYSTEM_BUSY, 0.0)
             return
         self._inflight += 1
         task = asyncio.get_event_loop().create_task(self._run(cmd))
@@ -173,7 +179,8 @@ class Connection(asyncio.Protocol):
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, cmd: RemotingCommand) -> None:
-        resp: RemotingCommand | None
+        resp: RemotingCommand | None = None
+        started = time.perf_counter()
         try:
             handler = self.handlers.get(cmd.code)
             if handler is None:
@@ -192,6 +199,12 @@ class Connection(asyncio.Protocol):
             resp = cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}"[:500])
         finally:
             self._inflight -= 1
+        if self.on_response is not None:
+            try:
+                self.on_response(cmd.code, -1 if resp is None else resp.code,
+                                 time.perf_counter() - started)
+            except Exception:  # an observer must never cost the peer its answer
+                log.debug("response observer failed", exc_info=True)
         if resp is not None and not cmd.is_oneway:
             self.send(resp)
 
