@@ -4,14 +4,9 @@ resetOffsetByTime."""
 from __future__ import annotations
 
 import argparse
-import time
 
-from pyrmq.cli.admin.common import Admin, CommandError, add
+from pyrmq.cli.admin.common import Admin, add
 from pyrmq.cli.output import emit
-from pyrmq.protocol import headers as H
-from pyrmq.protocol import jsonx
-from pyrmq.protocol.codes import RequestCode as RC
-from pyrmq.protocol.codes import ResponseCode
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,34 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def update_group(admin: Admin, args: argparse.Namespace) -> int:
-    cfg = {"groupName": args.group, "retryMaxTimes": args.retry_max_times,
-           "retryQueueNums": args.retry_queues, "consumeEnable": args.consume_enable == "true"}
-    for addr in (await admin.masters(args.cluster)).values():
-        await admin.call(addr, RC.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, None, jsonx.dumps(cfg))
+    cfg = await admin.update_group(args.group, args.cluster, args.retry_max_times,
+                                   args.retry_queues, args.consume_enable == "true")
     emit(cfg, args.json)
     return 0
 
 
 async def delete_group(admin: Admin, args: argparse.Namespace) -> int:
-    masters = await admin.masters(args.cluster)
-    for addr in masters.values():
-        await admin.call(addr, RC.DELETE_SUBSCRIPTIONGROUP,
-                         H.DeleteSubscriptionGroupRequestHeader(args.group))
-    emit({"group": args.group, "brokers": sorted(masters)}, args.json)
+    emit(await admin.delete_group(args.group, args.cluster), args.json)
     return 0
 
 
 async def progress(admin: Admin, args: argparse.Namespace) -> int:
-    rows = []
-    for addr in (await admin.masters()).values():
-        r = await admin.call(addr, RC.GET_CONSUME_STATS,
-                             H.GetConsumeStatsRequestHeader(args.group, args.topic))
-        for row in jsonx.loads(r.body).get("offsetTable", []):
-            row["lag"] = max(0, row["brokerOffset"] - row["consumerOffset"])
-            rows.append(row)
-    if not rows:
-        raise CommandError(f"no consume progress for group {args.group}")
-    rows.sort(key=lambda r: (r["topic"], r["brokerName"], r["queueId"]))
+    rows = await admin.consumer_progress(args.group, args.topic)
     if args.json:
         emit({"queues": rows, "totalLag": sum(r["lag"] for r in rows)}, True)
     else:
@@ -78,59 +58,19 @@ async def progress(admin: Admin, args: argparse.Namespace) -> int:
 
 
 async def consumer_conn(admin: Admin, args: argparse.Namespace) -> int:
-    out = []
-    for addr in (await admin.masters()).values():
-        r = await admin.call(addr, RC.GET_CONSUMER_CONNECTION_LIST,
-                             H.GetConsumerConnectionListRequestHeader(args.group),
-                             ok=(ResponseCode.SUCCESS, ResponseCode.CONSUMER_NOT_ONLINE))
-        if r.code == ResponseCode.SUCCESS:
-            body = jsonx.loads(r.body)
-            for c in body["connectionSet"]:
-                out.append({**c, "broker": addr, "messageModel": body["messageModel"]})
-    if not out:
-        raise CommandError(f"consumer group {args.group} is not online")
-    emit(out, args.json, ["clientId", "clientAddr", "language", "version", "messageModel"])
+    emit(await admin.consumer_connection(args.group), args.json,
+         ["clientId", "clientAddr", "language", "version", "messageModel"])
     return 0
 
 
 async def producer_conn(admin: Admin, args: argparse.Namespace) -> int:
-    out = []
-    for addr in (await admin.masters()).values():
-        r = await admin.call(addr, RC.GET_PRODUCER_CONNECTION_LIST,
-                             H.GetProducerConnectionListRequestHeader(args.group),
-                             ok=(ResponseCode.SUCCESS, ResponseCode.SYSTEM_ERROR))
-        if r.code == ResponseCode.SUCCESS:
-            out += [{**c, "broker": addr} for c in jsonx.loads(r.body)["connectionSet"]]
-    if not out:
-        raise CommandError(f"producer group {args.group} is not online")
-    emit(out, args.json, ["clientId", "clientAddr", "language", "version"])
+    emit(await admin.producer_connection(args.group), args.json,
+         ["clientId", "clientAddr", "language", "version"])
     return 0
 
 
 async def reset_offset(admin: Admin, args: argparse.Namespace) -> int:
-    ts = int(time.time() * 1000) if args.timestamp == "now" else int(args.timestamp)
-    route = await admin.route(args.topic)
-    rows = []
-    for mq in route.subscribe_queues():
-        addr = route.master(mq.broker_name)
-        if addr is None:
-            continue
-        old = await admin.call(addr, RC.QUERY_CONSUMER_OFFSET,
-                               H.QueryConsumerOffsetRequestHeader(args.group, mq.topic,
-                                                                  mq.queue_id),
-                               ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
-        new = await admin.call(addr, RC.SEARCH_OFFSET_BY_TIMESTAMP,
-                               H.SearchOffsetRequestHeader(mq.topic, mq.queue_id, ts))
-        old_off = H.QueryConsumerOffsetResponseHeader.from_ext(old.ext_fields).offset
-        row = {"brokerName": mq.broker_name, "queueId": mq.queue_id,
-               "oldOffset": -1 if old_off is None else old_off,
-               "newOffset": H.OffsetResponseHeader.from_ext(new.ext_fields).offset}
-        rows.append(row)
-    if not args.dry_run:  # each broker commits and pushes the reset to live consumers
-        for name in sorted(route.broker_addrs):
-            addr = route.master(name)
-            if addr:
-                await admin.call(addr, RC.INVOKE_BROKER_TO_RESET_OFFSET,
-                                 H.ResetOffsetRequestHeader(args.topic, args.group, ts, True))
+    rows = await admin.reset_offset_by_time(args.group, args.topic, args.timestamp,
+                                            args.dry_run)
     emit(rows, args.json, ["brokerName", "queueId", "oldOffset", "newOffset"])
     return 0

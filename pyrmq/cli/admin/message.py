@@ -8,11 +8,8 @@ from typing import Any
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
 from pyrmq.client import Message, Producer, PullConsumer
-from pyrmq.protocol import headers as H
-from pyrmq.protocol.admin import MessageQueue
-from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.codes import ResponseCode
-from pyrmq.protocol.message import MessageExt, decode_records, parse_offset_msg_id
+from pyrmq.protocol.message import MessageExt
 
 COLUMNS = ["msgId", "topic", "queueId", "queueOffset", "tags", "keys", "body"]
 
@@ -50,44 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def by_id(admin: Admin, args: argparse.Namespace) -> int:
-    try:
-        host, port, phys = parse_offset_msg_id(args.msg_id)
-    except ValueError as e:
-        raise CommandError(str(e)) from None
-    r = await admin.call(f"{host}:{port}", RC.VIEW_MESSAGE_BY_ID,
-                         H.ViewMessageRequestHeader(phys))
-    emit([_row(m) for m in decode_records(r.body)], args.json, None if args.json else COLUMNS)
+    msgs = await admin.query_msg_by_id(args.msg_id)
+    emit([_row(m) for m in msgs], args.json, None if args.json else COLUMNS)
     return 0
 
 
 async def by_key(admin: Admin, args: argparse.Namespace) -> int:
-    route = await admin.route(args.topic)
-    rows = []
-    for name in sorted(route.broker_addrs):
-        addr = route.any_addr(name)
-        r = await admin.call(addr, RC.QUERY_MESSAGE, H.QueryMessageRequestHeader(
-            args.topic, args.key, 64, 0, 2**62),
-            ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
-        if r.code == ResponseCode.SUCCESS:
-            rows += [_row(m) for m in decode_records(r.body)
-                     if args.key in m.keys or args.key == m.uniq_key]
-    if not rows:
-        raise CommandError(f"no message with key {args.key} in {args.topic}")
+    rows = [_row(m) for m in await admin.query_msg_by_key(args.topic, args.key)]
     emit(rows, args.json, None if args.json else COLUMNS)
     return 0
 
 
 async def by_offset(admin: Admin, args: argparse.Namespace) -> int:
-    pc = PullConsumer("TOOLS_CONSUMER", admin.ns.addrs)
-    try:
-        mq = MessageQueue(args.topic, args.broker_name, args.queue_id)
-        code, _, msgs = await pc.pull(mq, "*", args.offset, 1)
-    finally:
-        await pc.shutdown()
-    if not msgs:
-        raise CommandError(f"no message at {args.topic}/{args.broker_name}/{args.queue_id}"
-                           f"@{args.offset} (pull code {code})")
-    emit([_row(m) for m in msgs[:1]], args.json, None if args.json else COLUMNS)
+    m = await admin.query_msg_by_offset(args.topic, args.broker_name, args.queue_id,
+                                        args.offset)
+    emit([_row(m)], args.json, None if args.json else COLUMNS)
     return 0
 
 
