@@ -31,10 +31,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 pytestmark = pytest.mark.timeout(120)
 
 
-def _artifacts(tmp_path: Path) -> Path:
+def _artifacts() -> Path:
     root = os.environ.get("PYRMQ_ARTIFACTS")
-    out = Path(root) if root else REPO / "build" / "artifacts"
-    out = out / "dashboard"
+    out = REPO / (root or "build/artifacts") / "dashboard"  # a relative root: from the repo
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -68,7 +67,7 @@ def _cells(drv, css: str) -> list[list[str]]:
 
 
 def test_dashboard_pages_in_chromium(tmp_path, browser):
-    art = _artifacts(tmp_path)
+    art = _artifacts()
     print(f"dashboard screenshots in {art}")
     started = time.monotonic()
     with running_cluster(tmp_path) as cluster:
