@@ -11,11 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from pyrmq.admin import AdminClient, AdminError
+from pyrmq.dashboard.tps import TpsSampler
 from pyrmq.protocol.message import MessageExt
 
 ADMIN = web.AppKey("admin", AdminClient)
 ALLOW_WRITE = web.AppKey("allow_write", bool)
-SAMPLER = web.AppKey("sampler", object)
+SAMPLER = web.AppKey("sampler", TpsSampler)
 MAX_TOPICS = 500  # routes fetched for the topic list; more are listed without queue counts
 # brokerStatus keys shown as the broker's disk use (the store's own counters)
 DISK_KEYS = ("commitlog_segments", "min_phys_offset", "max_phys_offset", "put_bytes",

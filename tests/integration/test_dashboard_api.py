@@ -4,6 +4,9 @@ input answers 400 and the process keeps serving."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -12,6 +15,9 @@ pytest.importorskip("aiohttp", reason="the dashboard needs aiohttp")
 
 from rmqtest.cluster import running_cluster  # noqa: E402
 from rmqtest.dashboard import admin_call, http, seed, start_dashboard, until  # noqa: E402
+from rmqtest.procs import REPO  # noqa: E402
+
+from pyrmq.client import ConsumeStatus, PushConsumer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +137,30 @@ def test_pages_are_served(env):
         with urllib.request.urlopen(f"http://127.0.0.1:{ro.port}/static/{name}",
                                     timeout=10) as r:
             assert r.status == 200 and len(r.read()) > 100
+
+
+def test_group_members_are_the_online_consumers(env):
+    cluster, rw, ro = env
+    admin_call(cluster.ns_addr, "update_topic", "DashM", None, None, 1, 1)
+
+    async def main():
+        c = PushConsumer("CG_LIVE", cluster.ns_addr, rebalance_interval=1.0)
+        c.subscribe("DashM")
+        c.listener = lambda m: ConsumeStatus.CONSUME_SUCCESS
+        async with c:
+            for _ in range(50):
+                status, g = await asyncio.to_thread(http, ro, "/api/groups/CG_LIVE")
+                if status == 200 and g["members"]:
+                    break
+                await asyncio.sleep(0.2)
+            return c.client_id, g
+    client_id, g = asyncio.run(asyncio.wait_for(main(), 60))
+    assert [m["clientId"] for m in g["members"]] == [client_id]
+    assert g["members"][0]["messageModel"] == "CLUSTERING"
+
+
+def test_cli_refuses_a_bad_listen_address(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "pyrmq", "dashboard", "--listen", "nope"],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 2 and p.stderr.strip() == (
+        "error: --listen wants HOST:PORT, not 'nope'")
