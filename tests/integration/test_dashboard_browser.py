@@ -39,8 +39,8 @@ def _artifacts() -> Path:
 
 
 @pytest.fixture
-def browser(tmp_path):
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not download anything
+def browser(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not download anything
     profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
@@ -159,6 +159,14 @@ def test_dashboard_pages_in_chromium(tmp_path, browser):
             assert "blue" in props.text
             assert m["key"] in msg.find_element(By.CSS_SELECTOR, "tr[data-field=keys]").text
             drv.save_screenshot(str(art / "messages.png"))
+            # ... and by its offset msgId
+            drv.execute_script("renderMessages([])")  # so the next result is the id search's
+            Select(drv.find_element(By.ID, "msg-by")).select_by_value("id")
+            form.find_element(By.NAME, "id").send_keys(m["offsetMsgId"])
+            form.find_element(By.CSS_SELECTOR, "button").click()
+            _wait(drv, lambda d: d.find_element(By.CSS_SELECTOR, "#msg-results .msg")
+                  .get_attribute("data-msg-id") == m["offsetMsgId"])
+            assert drv.find_element(By.CSS_SELECTOR, "#msg-results pre.body").text == m["body"]
 
             # live TPS chart: polls /api/tps
             drv.get(base + "#tps")
