@@ -156,6 +156,7 @@ class Broker:
         else:  # services that write: master only
             self.schedule.start()
             self.transactions.start()
+        self.ctx.stats.sample()  # the TPS windows start at boot, before the first put
         self._tasks = [loop.create_task(self._register_loop()),
                        loop.create_task(self._every(self.cfg.flushConsumerOffsetInterval / 1000,
                                                     self.ctx.offsets.persist)),

@@ -14,7 +14,7 @@ import os
 import sys
 
 FAMILIES = ("pyrmq.cli.namesrv", "pyrmq.cli.broker", "pyrmq.cli.quickstart",
-            "pyrmq.cli.store_tools", "pyrmq.cli.admin")
+            "pyrmq.cli.store_tools", "pyrmq.cli.admin", "pyrmq.cli.dashboard")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,9 +8,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pyrmq.admin.errors import AdminError
 
-class CommandError(Exception):
-    """A command failed; the message is the one line printed on stderr."""
+# A command failed; the message is the one line printed on stderr. The same class as the
+# admin API's error, so what the API raises is printed the same way.
+CommandError = AdminError
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:

@@ -229,13 +229,12 @@ class BrokerCollector(Collector):
 
     def _tps(self, base: list[str], bl: list[str], gauge, capped) -> Iterator[Metric]:
         r = self.rates.rates() if self.rates else {}
-        # the broker-wide rates are GET_BROKER_RUNTIME_INFO's putTps / getTransferedTps (10 s
-        # window of broker/stats.py), so a scrape and brokerStatus show the same figure
-        st = self.ctx.stats
-        yield gauge("rocketmq_broker_tps", "Messages stored per second (10 s, as putTps)",
-                    st.tps("put", 10) or 0.0)
-        yield gauge("rocketmq_broker_qps", "Messages pulled per second (10 s, as "
-                    "getTransferedTps)", st.tps("get", 10) or 0.0)
+        # brokerStatus' putTps samples once a second (Java's StoreStatsService); these gauges
+        # end at a reading taken now, so a scrape right after a burst already shows it
+        yield gauge("rocketmq_broker_tps", f"Messages stored per second ({TPS_WINDOW:.0f} s)",
+                    r.get("put", 0.0))
+        yield gauge("rocketmq_broker_qps", f"Messages pulled per second ({TPS_WINDOW:.0f} s)",
+                    r.get("get", 0.0))
         yield gauge("rocketmq_broker_put_bytes_per_second", "Body bytes stored per second",
                     r.get("put_bytes", 0.0))
         tps = GaugeMetricFamily("rocketmq_producer_tps", "Messages stored per second per topic",

@@ -15,6 +15,7 @@ from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushCons
 from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.command import request
 from pyrmq.protocol.headers import GetConsumeStatsRequestHeader
+from pyrmq.protocol.stats import ConsumeStats
 from pyrmq.remoting import RemotingClient
 
 N = 40
@@ -51,7 +52,7 @@ async def _admin(addr: str, metrics_port: int) -> tuple[dict, dict, dict]:
         r = await c.invoke(addr, request(RC.GET_CONSUME_STATS,
                                          GetConsumeStatsRequestHeader(GROUP, TOPIC)), 5)
         m = await asyncio.get_running_loop().run_in_executor(None, scrape, metrics_port)
-        return status, json.loads(r.body), m
+        return status, ConsumeStats.from_json(r.body), m
     finally:
         await c.close()
 
@@ -83,11 +84,10 @@ def test_metrics_agree_with_broker_status_and_consumer_progress(tmp_path):
         assert value(m, "rocketmq_brokeruntime_commitlog_maxoffset") == int(
             status["max_phys_offset"])
         # lag per queue equals consumerProgress once the consumer stopped
-        for row in progress["offsetTable"]:
+        for mq, w in progress.offset_table.items():
             assert value(m, "rocketmq_group_diff", group=GROUP, topic=TOPIC,
-                         queueid=str(row["queueId"])) == row["brokerOffset"] - row[
-                             "consumerOffset"]
-        assert value(m, "rocketmq_group_diff", group=GROUP) == progress["diffTotal"]
+                         queueid=str(mq.queue_id)) == w.broker_offset - w.consumer_offset
+        assert value(m, "rocketmq_group_diff", group=GROUP) == progress.diff_total
         # request counts by code moved; SEND_MESSAGE(_V2) answered SUCCESS N times
         sends = sum(v for lab, v in m["rocketmq_requests_total"]
                     if lab["code"] in (str(int(RC.SEND_MESSAGE)), str(int(RC.SEND_MESSAGE_V2)))

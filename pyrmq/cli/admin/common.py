@@ -7,57 +7,13 @@ import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from pyrmq.admin import AdminClient
 from pyrmq.cli.output import CommandError, fail
-from pyrmq.client.nameserver import NameServerClient, RouteNotFound
-from pyrmq.protocol.codes import ResponseCode
-from pyrmq.protocol.command import RemotingCommand, request
-from pyrmq.protocol.headers import Header
-from pyrmq.remoting import RemotingClient, RemotingError
 
 
-class Admin:
-    def __init__(self, namesrv: str) -> None:
-        self.remoting = RemotingClient()
-        self.ns = NameServerClient(namesrv, self.remoting)
-
-    async def call(self, addr: str, code: int, fields: Header | None = None,
-                   body: bytes = b"", ok: tuple[int, ...] = (ResponseCode.SUCCESS,),
-                   timeout: float = 5.0) -> RemotingCommand:
-        """One request (``fields``: its typed header) answered with a code in ``ok``."""
-        try:
-            r = await self.remoting.invoke(addr, request(code, fields, body), timeout)
-        except RemotingError as e:
-            raise CommandError(str(e)) from None
-        if r.code not in ok:
-            raise CommandError(f"{addr} answered code {r.code}: {r.remark}")
-        return r
-
-    async def masters(self, cluster: str | None = None) -> dict[str, str]:
-        """brokerName -> master address (of one cluster, or all)."""
-        try:
-            info = await self.ns.cluster_info()
-        except RemotingError as e:
-            raise CommandError(str(e)) from None
-        names = set(info.get("clusterAddrTable", {}).get(cluster, [])) if cluster else None
-        if cluster and not names:
-            raise CommandError(f"no cluster named {cluster}")
-        out = {}
-        for name, bd in info.get("brokerAddrTable", {}).items():
-            addr = bd.get("brokerAddrs", {}).get("0")
-            if addr and (names is None or name in names):
-                out[name] = addr
-        return out
-
-    async def route(self, topic: str):
-        try:
-            return await self.ns.get_route(topic)
-        except RouteNotFound as e:
-            raise CommandError(str(e)) from None
-        except RemotingError as e:
-            raise CommandError(str(e)) from None
-
-    async def close(self) -> None:
-        await self.remoting.close()
+class Admin(AdminClient):
+    """What a command gets: the shared admin API (pyrmq.admin), whose errors print as one
+    line."""
 
 
 def add(sub: argparse._SubParsersAction, name: str, fn: Callable[[Admin, argparse.Namespace],

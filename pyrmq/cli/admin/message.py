@@ -8,12 +8,8 @@ from typing import Any
 from pyrmq.cli.admin.common import Admin, CommandError, add
 from pyrmq.cli.output import emit
 from pyrmq.client import Message, Producer, PullConsumer
-from pyrmq.protocol import headers as H
-from pyrmq.protocol import jsonx
-from pyrmq.protocol.admin import ConsumeMessageDirectlyResult, MessageQueue
-from pyrmq.protocol.codes import RequestCode as RC
 from pyrmq.protocol.codes import ResponseCode
-from pyrmq.protocol.message import MessageExt, decode_records, parse_offset_msg_id
+from pyrmq.protocol.message import MessageExt
 
 COLUMNS = ["msgId", "topic", "queueId", "queueOffset", "tags", "keys", "body"]
 
@@ -54,23 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def by_id(admin: Admin, args: argparse.Namespace) -> int:
-    try:
-        host, port, phys = parse_offset_msg_id(args.msg_id)
-    except ValueError as e:
-        raise CommandError(str(e)) from None
-    addr = f"{host}:{port}"
-    r = await admin.call(addr, RC.VIEW_MESSAGE_BY_ID, H.ViewMessageRequestHeader(phys))
     rows = []
-    for m in decode_records(r.body):
-        rows.append({**_row(m), "tracks": await _tracks(admin, addr, m)})
+    for m in await admin.query_msg_by_id(args.msg_id):
+        rows.append({**_row(m), "tracks": await admin.message_tracks(args.msg_id, m)})
     if args.group and args.client_id:
-        d = await admin.call(addr, RC.CONSUME_MESSAGE_DIRECTLY,
-                             H.ConsumeMessageDirectlyResultRequestHeader(
-                                 args.group, args.client_id, args.msg_id, None), timeout=15.0)
-        res = ConsumeMessageDirectlyResult.from_json(d.body)
+        direct = await admin.consume_directly(args.msg_id, args.group, args.client_id)
         for row in rows:
-            row["consumeDirectly"] = {"consumeResult": res.consume_result, "remark": res.remark,
-                                      "spentTimeMills": res.spent_time_mills}
+            row["consumeDirectly"] = direct
     if args.json:
         emit(rows, True)
         return 0
@@ -83,49 +69,16 @@ async def by_id(admin: Admin, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _tracks(admin: Admin, addr: str, m: MessageExt) -> list[dict[str, str]]:
-    """mqadmin's message track: each group consuming the topic (QUERY_TOPIC_CONSUME_BY_WHO)
-    and whether its committed offset passed the message."""
-    r = await admin.call(addr, RC.QUERY_TOPIC_CONSUME_BY_WHO,
-                         H.QueryTopicConsumeByWhoRequestHeader(m.topic))
-    out = []
-    for group in jsonx.loads(r.body).get("groupList") or []:
-        c = await admin.call(addr, RC.QUERY_CONSUMER_OFFSET, H.QueryConsumerOffsetRequestHeader(
-            group, m.topic, m.queue_id), ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
-        off = H.QueryConsumerOffsetResponseHeader.from_ext(c.ext_fields).offset
-        kind = "CONSUMED" if off is not None and off > m.queue_offset else "NOT_CONSUME_YET"
-        out.append({"consumerGroup": group, "trackType": kind})
-    return out
-
-
 async def by_key(admin: Admin, args: argparse.Namespace) -> int:
-    route = await admin.route(args.topic)
-    rows = []
-    for name in sorted(route.broker_addrs):
-        addr = route.any_addr(name)
-        r = await admin.call(addr, RC.QUERY_MESSAGE, H.QueryMessageRequestHeader(
-            args.topic, args.key, 64, 0, 2**62),
-            ok=(ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND))
-        if r.code == ResponseCode.SUCCESS:
-            rows += [_row(m) for m in decode_records(r.body)
-                     if args.key in m.keys or args.key == m.uniq_key]
-    if not rows:
-        raise CommandError(f"no message with key {args.key} in {args.topic}")
+    rows = [_row(m) for m in await admin.query_msg_by_key(args.topic, args.key)]
     emit(rows, args.json, None if args.json else COLUMNS)
     return 0
 
 
 async def by_offset(admin: Admin, args: argparse.Namespace) -> int:
-    pc = PullConsumer("TOOLS_CONSUMER", admin.ns.addrs)
-    try:
-        mq = MessageQueue(args.topic, args.broker_name, args.queue_id)
-        code, _, msgs = await pc.pull(mq, "*", args.offset, 1)
-    finally:
-        await pc.shutdown()
-    if not msgs:
-        raise CommandError(f"no message at {args.topic}/{args.broker_name}/{args.queue_id}"
-                           f"@{args.offset} (pull code {code})")
-    emit([_row(m) for m in msgs[:1]], args.json, None if args.json else COLUMNS)
+    m = await admin.query_msg_by_offset(args.topic, args.broker_name, args.queue_id,
+                                        args.offset)
+    emit([_row(m)], args.json, None if args.json else COLUMNS)
     return 0
 
 

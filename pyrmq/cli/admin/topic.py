@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pyrmq.cli.admin.common import Admin, CommandError, add
+from pyrmq.cli.admin.common import Admin, add
 from pyrmq.cli.output import emit
-from pyrmq.protocol import headers as H
-from pyrmq.protocol.codes import RequestCode as RC
-from pyrmq.protocol.stats import TopicStatsTable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,53 +24,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-c", "--cluster")
 
 
-async def _targets(admin: Admin, cluster: str | None, broker: str | None) -> dict[str, str]:
-    if broker:
-        return {broker: broker}
-    masters = await admin.masters(cluster)
-    if not masters:
-        raise CommandError("no broker registered with the NameServer")
-    return masters
-
-
 async def topic_status(admin: Admin, args: argparse.Namespace) -> int:
-    route = await admin.route(args.topic)
-    rows = []
-    for name in sorted(route.broker_addrs):
-        addr = route.master(name)
-        if addr is None:
-            continue
-        r = await admin.call(addr, RC.GET_TOPIC_STATS_INFO,
-                             H.GetTopicStatsInfoRequestHeader(args.topic))
-        for mq, o in sorted(TopicStatsTable.from_json(r.body).offset_table.items()):
-            rows.append({"brokerName": mq.broker_name, "queueId": mq.queue_id, "topic": mq.topic,
-                         "minOffset": o.min_offset, "maxOffset": o.max_offset,
-                         "lastUpdateTimestamp": o.last_update_timestamp})
-    emit(rows, args.json, ["brokerName", "queueId", "minOffset", "maxOffset",
-                           "lastUpdateTimestamp"])
+    emit(await admin.topic_status(args.topic), args.json,
+         ["brokerName", "queueId", "minOffset", "maxOffset", "lastUpdateTimestamp"])
     return 0
 
 
 async def update_topic(admin: Admin, args: argparse.Namespace) -> int:
-    done = []
-    for name, addr in (await _targets(admin, args.cluster, args.broker)).items():
-        await admin.call(addr, RC.UPDATE_AND_CREATE_TOPIC, H.CreateTopicRequestHeader(
-            args.topic, "TBW102", args.read_queues, args.write_queues, args.perm,
-            "SINGLE_TAG", 0, bool(args.order)))
-        done.append({"broker": name, "addr": addr, "topic": args.topic,
-                     "readQueueNums": args.read_queues, "writeQueueNums": args.write_queues,
-                     "perm": args.perm})
+    done = await admin.update_topic(args.topic, args.cluster, args.broker, args.read_queues,
+                                    args.write_queues, args.perm, args.order)
     emit(done, args.json, ["broker", "addr", "topic", "readQueueNums", "writeQueueNums", "perm"])
     return 0
 
 
 async def delete_topic(admin: Admin, args: argparse.Namespace) -> int:
-    brokers = await _targets(admin, args.cluster, None)
-    for addr in brokers.values():
-        await admin.call(addr, RC.DELETE_TOPIC_IN_BROKER, H.DeleteTopicRequestHeader(args.topic))
-    for addr in admin.ns.addrs:
-        await admin.call(addr, RC.DELETE_TOPIC_IN_NAMESRV,
-                         H.DeleteTopicFromNamesrvRequestHeader(args.topic))
-    emit({"topic": args.topic, "brokers": sorted(brokers), "namesrvs": admin.ns.addrs},
-         args.json)
+    emit(await admin.delete_topic(args.topic, args.cluster), args.json)
     return 0
