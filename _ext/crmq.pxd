@@ -155,6 +155,9 @@ cdef extern from "rmq/store.h" nogil:
         int64_t consume_queues
         int64_t index_files
         int64_t flush_errors
+        int64_t flush_count
+        int64_t flush_ns_total
+        int64_t flush_ns_max
         int64_t dispatch_errors
         int64_t dispatch_lag_bytes
         int32_t write_error

@@ -695,6 +695,8 @@ cdef class Store:
             "flushed_phys_offset": st.flushed_phys_offset,
             "commitlog_segments": st.commitlog_segments, "consume_queues": st.consume_queues,
             "index_files": st.index_files, "flush_errors": st.flush_errors,
+            "flush_count": st.flush_count, "flush_ns_total": st.flush_ns_total,
+            "flush_ns_max": st.flush_ns_max,
             "dispatch_errors": st.dispatch_errors, "dispatch_lag_bytes": st.dispatch_lag_bytes,
             "write_error": st.write_error, "checkpoint_physic_ts": st.checkpoint_physic_ts,
             "checkpoint_logics_ts": st.checkpoint_logics_ts,

@@ -31,9 +31,17 @@ int rmq_store_flush_clog(rmq_store_t *s, int64_t target, int timeout_ms) {
             int64_t end = __atomic_load_n(&s->wrote, __ATOMIC_ACQUIRE);
             int64_t from = s->flushed;
             pthread_mutex_unlock(&s->flush_mu);
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             rc = rmq_mq_sync(&s->clog, from, end);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
+                         (t1.tv_nsec - t0.tv_nsec);
             pthread_mutex_lock(&s->flush_mu);
             s->flushing = 0;
+            s->flush_count++;
+            s->flush_ns_total += ns;
+            if (ns > s->flush_ns_max) s->flush_ns_max = ns;
             if (rc) {
                 s->flush_errors++;
                 __atomic_store_n(&s->write_error, rc, __ATOMIC_RELEASE);

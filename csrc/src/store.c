@@ -265,6 +265,9 @@ void rmq_store_stats(rmq_store_t *s, rmq_store_stats_t *o) {
     pthread_mutex_lock(&s->flush_mu);
     o->flushed_phys_offset = s->flushed;
     o->flush_errors = s->flush_errors;
+    o->flush_count = s->flush_count;
+    o->flush_ns_total = s->flush_ns_total;
+    o->flush_ns_max = s->flush_ns_max;
     o->write_error = s->write_error ? s->write_error : (s->disk_full ? RMQ_EDISKFULL : 0);
     o->checkpoint_physic_ts = s->cp.physic_ts;
     o->checkpoint_logics_ts = s->cp.logics_ts;

@@ -48,6 +48,8 @@ struct rmq_store {
 
     /* stats */
     int64_t put_count, put_bytes, get_count, flush_errors;
+    /* commitlog msyncs done and their time (ns), under flush_mu */
+    int64_t flush_count, flush_ns_total, flush_ns_max;
     int64_t dispatch_errors;     /* stored records whose dispatch failed (then retried)       */
     char last_error[RMQ_PATH_MAX + 128];
 };

@@ -52,6 +52,9 @@ int main(int argc, char **argv) {
     rmq_store_stats(store, &st);
     CHECK_EQ(st.flushed_phys_offset, st.max_phys_offset);
     CHECK_EQ(st.put_count, THREADS * PER_THREAD);
+    /* group commit: at least one msync, at most one per put; timed */
+    CHECK(st.flush_count >= 1 && st.flush_count <= THREADS * PER_THREAD);
+    CHECK(st.flush_ns_total > 0 && st.flush_ns_max > 0 && st.flush_ns_max <= st.flush_ns_total);
     CHECK_EQ(rmq_store_close(store), 0);
     rm_tree(root);
     CHECK_DONE();

@@ -134,6 +134,12 @@ class BrokerCollector(Collector):
             yield counter(name, doc, st.get(key, 0))
         for key, (name, doc) in _STORE_GAUGES.items():
             yield gauge(name, doc, st.get(key, 0))
+        yield counter("rocketmq_store_flushes", "Commitlog flushes (msync) done",
+                      st.get("flush_count", 0))
+        yield counter("rocketmq_store_flush_seconds", "Time spent flushing the commitlog",
+                      st.get("flush_ns_total", 0) / 1e9)
+        yield gauge("rocketmq_store_flush_max_seconds", "The slowest commitlog flush since "
+                    "the store opened", st.get("flush_ns_max", 0) / 1e9)
         yield gauge("rocketmq_store_flush_behind_bytes", "Commitlog bytes written, not flushed",
                     max(0, st.get("max_phys_offset", 0) - st.get("flushed_phys_offset", 0)))
         try:

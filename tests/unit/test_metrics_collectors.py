@@ -86,6 +86,9 @@ def test_broker_collector_reads_live_counters(ctx):
     assert one(m, "rocketmq_broker_connections") == 7
     assert one(m, "rocketmq_brokeruntime_commitlog_maxoffset") == ctx.store.max_phys_offset()
     assert one(m, "rocketmq_store_flush_behind_bytes") == 0
+    assert one(m, "rocketmq_store_flushes_total") >= 1       # the flush() above, timed in C
+    assert 0 < one(m, "rocketmq_store_flush_max_seconds") <= one(
+        m, "rocketmq_store_flush_seconds_total")
     assert 0 <= one(m, "rocketmq_brokeruntime_commitlog_disk_ratio") <= 1
     assert one(m, "rocketmq_store_recovery_clean_shutdown") == 1
     assert one(m, "rocketmq_store_retention_forced_deletions_total") == 0

@@ -249,6 +249,9 @@ typedef struct {
     int64_t consume_queues;
     int64_t index_files;
     int64_t flush_errors;
+    int64_t flush_count;             /* commitlog msyncs done (flusher, SYNC waits, close)      */
+    int64_t flush_ns_total;          /* time spent in them, ns                                  */
+    int64_t flush_ns_max;            /* the slowest one, ns                                     */
     int64_t dispatch_errors;         /* stored records whose CQ/index dispatch failed (retried) */
     int64_t dispatch_lag_bytes;      /* commitlog bytes stored but not dispatched yet           */
     int32_t write_error;             /* last write/flush error latched (0 = writable)           */
