@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 
 from rmqtest.cluster import running_cluster
@@ -101,3 +103,25 @@ def test_acl_on_a_real_broker(tmp_path):
         assert c.invoke(_send("Other")).code == ResponseCode.SUCCESS
         log = _wait_log(c.tmp / "broker.log", "keeping the previous ACL")
         assert log.count("keeping the previous ACL") == 1
+
+
+def test_cli_admin_commands_sign_with_access_key(tmp_path):
+    acl = tmp_path / "plain_acl.yml"
+    acl.write_text(ACL)
+    with running_cluster(tmp_path, "--set", "aclEnable=true",
+                         "--set", f"aclFile={acl}") as c:
+        def pyrmq(*extra: str, env: dict[str, str] | None = None):
+            return subprocess.run(
+                [sys.executable, "-m", "pyrmq", "updateTopic", "-t", "CliAcl", "-b",
+                 c.broker_addr, "-n", c.ns_addr, *extra], capture_output=True, text=True,
+                timeout=60, env={**os.environ, **(env or {})})
+        p = pyrmq()
+        assert p.returncode != 0 and "No accessKey is configured" in p.stderr, p.stderr
+        p = pyrmq("--access-key", "userAAAA", "--secret-key", "userSecret")
+        assert p.returncode != 0 and "Need admin permission" in p.stderr, p.stderr
+        p = pyrmq("--access-key", "adminAAAA")
+        assert p.returncode != 0 and "go together" in p.stderr
+        p = pyrmq("--access-key", "adminAAAA", "--secret-key", "adminSecret")
+        assert p.returncode == 0, p.stderr
+        p = pyrmq(env={"PYRMQ_ACCESS_KEY": "adminAAAA", "PYRMQ_SECRET_KEY": "adminSecret"})
+        assert p.returncode == 0, p.stderr
