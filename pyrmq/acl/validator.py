@@ -93,7 +93,8 @@ def check(acl: AclConfig, cmd: RemotingCommand, remote_ip: str) -> str | None:
     if acc.white is not None and acc.white.match(remote_ip):
         return None
     want = signature(content(cmd.ext_fields, cmd.body, _SKIP), acc.secret_key)
-    if not hmac.compare_digest(want, cmd.ext_fields.get(SIGNATURE, "")):
+    got = cmd.ext_fields.get(SIGNATURE, "").encode("utf-8", "replace")
+    if not hmac.compare_digest(want.encode("ascii"), got):
         return f"Check signature failed for accessKey={ak}"
     if cmd.code in ADMIN_CODES and not acc.admin:
         return f"Need admin permission for request code={cmd.code}, but accessKey={ak} is not"

@@ -4,8 +4,11 @@ pending requests by opaque, runs request handlers as tasks, writes frames back.
 Requests a peer sends are answered through a handler table (``code -> async handler``); an
 unknown code gets REQUEST_CODE_NOT_SUPPORTED, a header the decoder could read but not accept
 SYSTEM_ERROR, a handler exception SYSTEM_ERROR, too many requests in flight SYSTEM_BUSY. The
-connection closes only when framing is lost. What a peer's garbage makes us log is one line,
-rate-limited (never a traceback per request: that would be a log-flooding vector).
+connection closes only when framing is lost. An optional ``before`` hook (the broker's ACL)
+may refuse a request before its handler runs. What a peer's garbage makes us log is one line,
+rate-limited (never a traceback per request: that would be a log-flooding vector); every
+refusal (unsupported code, NO_PERMISSION, SYSTEM_BUSY, a refused header) gets such a line naming
+the code and the peer, keyed by kind and code so one flood cannot hide the others.
 """
 
 from __future__ import annotations

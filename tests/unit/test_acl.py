@@ -160,6 +160,8 @@ def test_check_rules_and_remarks() -> None:
     from dataclasses import replace
     assert check(acl, replace(tampered, body=b"y"), ip) == \
         "Check signature failed for accessKey=RocketMQ"
+    odd = replace(tampered, ext_fields={**tampered.ext_fields, "Signature": "\u00e9\udc80"})
+    assert check(acl, odd, ip) == "Check signature failed for accessKey=RocketMQ"
     assert go(request(RC.SEND_MESSAGE_V2, {"a": "pg", "b": "topicA"})) == \
         "No default permission for topic:topicA"
     assert go(request(RC.SEND_MESSAGE_V2, {"a": "pg", "b": "topicC"})) == \
