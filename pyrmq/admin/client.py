@@ -5,9 +5,11 @@ one line naming what failed; callers print it (CLI) or answer it as JSON (dashbo
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
+from pyrmq.acl.sign import SessionCredentials, sign
 from pyrmq.admin.errors import AdminError
 from pyrmq.client import PullConsumer
 from pyrmq.client.nameserver import NameServerClient, RouteNotFound
@@ -45,8 +47,10 @@ def _config_lines(body: bytes) -> dict[str, str]:
 class AdminClient:
     """Admin calls against the cluster behind ``namesrv`` (``;``-separated addresses)."""
 
-    def __init__(self, namesrv: str) -> None:
-        self.remoting = RemotingClient()
+    def __init__(self, namesrv: str, creds: SessionCredentials | None = None) -> None:
+        # with credentials every request is signed (a broker with aclEnable checks them)
+        self.remoting = RemotingClient(
+            before_send=None if creds is None else functools.partial(sign, creds=creds))
         self.ns = NameServerClient(namesrv, self.remoting)
 
     async def call(self, addr: str, code: int, fields: Header | None = None,

@@ -66,6 +66,10 @@ class BrokerConfig:
     duplicateFilterMaxEntries: int = 1_000_000
     # pyrmq's own: Prometheus text on http://<listen host>:<metricsPort>/metrics; 0 = off
     metricsPort: int = 0
+    # 4.9's plain ACL: every request checked against aclFile (plain_acl.yml format);
+    # aclFile "" = <storePathRootDir>/config/plain_acl.yml
+    aclEnable: bool = False
+    aclFile: str = ""
 
     def __post_init__(self) -> None:
         """The rules broker.conf, a startup override and UPDATE_BROKER_CONFIG all obey; a

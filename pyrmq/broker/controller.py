@@ -13,6 +13,8 @@ import logging
 import os
 import zlib
 
+from pyrmq.acl.hook import acl_hook
+from pyrmq.acl.watch import AclFile
 from pyrmq.broker import admin, admin_relay, admin_stats, consumer, pull, send
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.context import BrokerContext
@@ -30,6 +32,7 @@ from pyrmq.protocol.headers import (
     UnRegisterBrokerRequestHeader,
 )
 from pyrmq.remoting import Connection, RemotingClient, RemotingError, RemotingServer
+from pyrmq.remoting.connection import BeforeHook
 from pyrmq.store import MessageStore, StoreConfig
 
 log = logging.getLogger("pyrmq.broker")
@@ -67,6 +70,13 @@ class Broker:
         self._register_now = asyncio.Event()
 
     # -- wiring ----------------------------------------------------------------------------
+    def _acl_hook(self) -> BeforeHook | None:
+        """4.9's plain ACL when ``aclEnable`` (None, and no cost per request, when off)."""
+        if not self.cfg.aclEnable:
+            return None
+        path = self.cfg.aclFile or os.path.join(self.ctx.config_dir, "plain_acl.yml")
+        return acl_hook(AclFile(path))
+
     def _handlers(self):
         p = functools.partial
         table = {
@@ -140,7 +150,7 @@ class Broker:
         log.log(self.store.recovery.severity, "store %s opened: %s", self.root,
                 self.store.recovery.summary())
         self.server = RemotingServer(self._handlers(), self.listen_host, self.cfg.listenPort,
-                                     on_close=self._conn_closed)
+                                     on_close=self._conn_closed, before=self._acl_hook())
         if self.cfg.metricsPort:
             server = self.server
             self.metrics = BrokerMetrics(self.ctx, lambda: len(server.connections))

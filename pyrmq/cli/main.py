@@ -17,9 +17,20 @@ FAMILIES = ("pyrmq.cli.namesrv", "pyrmq.cli.broker", "pyrmq.cli.quickstart",
             "pyrmq.cli.store_tools", "pyrmq.cli.admin", "pyrmq.cli.dashboard")
 
 
+def package_version() -> str:
+    """The installed distribution's version, or ``pyrmq.__version__`` when not installed."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        return version("pyrmq")
+    except PackageNotFoundError:
+        from pyrmq import __version__
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyrmq", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"pyrmq {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in FAMILIES:
         try:

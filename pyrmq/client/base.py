@@ -5,10 +5,12 @@ offset look-ups, the group's consumer ids) -- Java's MQClientInstance / MQClient
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping
 from typing import TypeVar
 
+from pyrmq.acl.sign import SessionCredentials, sign
 from pyrmq.client.message import MessageQueue, new_client_id
 from pyrmq.client.nameserver import NameServerClient
 from pyrmq.client.route import Route
@@ -53,6 +55,11 @@ class ClientBase:
         self.namesrv = NameServerClient(namesrv, self.remoting)
         self.client_id = new_client_id(instance)
         self.routes: dict[str, Route] = {}
+
+    def set_credentials(self, creds: SessionCredentials | None) -> None:
+        """Sign every request from now on as Java's AclClientRPCHook (None: stop signing)."""
+        self.remoting.before_send = None if creds is None else functools.partial(
+            sign, creds=creds)
 
     async def start(self) -> None:
         """Start background work (heartbeats, rebalancing); nothing for a bare client."""

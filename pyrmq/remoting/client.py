@@ -4,7 +4,7 @@ sends back (e.g. NOTIFY_CONSUMER_IDS_CHANGED) go through a code -> handler table
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pyrmq.protocol.command import RemotingCommand
 from pyrmq.remoting.connection import (
@@ -14,6 +14,9 @@ from pyrmq.remoting.connection import (
 )
 
 CONNECT_TIMEOUT = 3.0
+
+#: rewrites every request this client sends (e.g. adds ACL signature fields)
+BeforeSend = Callable[[RemotingCommand], RemotingCommand]
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -28,8 +31,11 @@ class RemotingClient:
     """Connections to brokers/NameServers by ``"host:port"``; reconnects on next use."""
 
     def __init__(self, handlers: Mapping[int, Handler] | None = None, *,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 before_send: BeforeSend | None = None) -> None:
         self.handlers = dict(handlers or {})
+        #: applied to every request sent through ``invoke``/``invoke_oneway``; None = as is
+        self.before_send = before_send
         self.connect_timeout = connect_timeout
         self._conns: dict[str, Connection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -59,10 +65,14 @@ class RemotingClient:
                      ) -> RemotingCommand:
         """Send ``cmd`` to ``addr`` and wait for the response (bounded by ``timeout`` s)."""
         conn = await self.connection(addr)
+        if self.before_send is not None:
+            cmd = self.before_send(cmd)
         return await conn.invoke(cmd, timeout)
 
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand) -> None:
         conn = await self.connection(addr)
+        if self.before_send is not None:
+            cmd = self.before_send(cmd)
         conn.invoke_oneway(cmd)
 
     def close_connection(self, addr: str) -> None:

@@ -4,8 +4,11 @@ pending requests by opaque, runs request handlers as tasks, writes frames back.
 Requests a peer sends are answered through a handler table (``code -> async handler``); an
 unknown code gets REQUEST_CODE_NOT_SUPPORTED, a header the decoder could read but not accept
 SYSTEM_ERROR, a handler exception SYSTEM_ERROR, too many requests in flight SYSTEM_BUSY. The
-connection closes only when framing is lost. What a peer's garbage makes us log is one line,
-rate-limited (never a traceback per request: that would be a log-flooding vector).
+connection closes only when framing is lost. An optional ``before`` hook (the broker's ACL)
+may refuse a request before its handler runs. What a peer's garbage makes us log is one line,
+rate-limited (never a traceback per request: that would be a log-flooding vector); every
+refusal (unsupported code, NO_PERMISSION, SYSTEM_BUSY, a refused header) gets such a line naming
+the code and the peer, keyed by kind and code so one flood cannot hide the others.
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ log = logging.getLogger("pyrmq.remoting")
 Handler = Callable[["Connection", RemotingCommand], Awaitable["RemotingCommand | None"]]
 #: told of every answered request: (request code, response code or -1 for none, seconds)
 ResponseObserver = Callable[[int, int, float], None]
+#: runs before a peer's request is dispatched; returns a refusal response, or None to proceed
+BeforeHook = Callable[["Connection", RemotingCommand], "RemotingCommand | None"]
 
 DEFAULT_MAX_INFLIGHT = 256
+#: handler answers worth one log line (a refusal the peer may not report to anyone)
+_REFUSALS = frozenset((ResponseCode.NO_PERMISSION, ResponseCode.SYSTEM_BUSY))
 
 
 class RateLimitedLog:
@@ -82,9 +89,12 @@ class Connection(asyncio.Protocol):
     def __init__(self, handlers: Mapping[int, Handler] | None = None, *,
                  max_frame: int = DEFAULT_MAX_FRAME, max_inflight: int = DEFAULT_MAX_INFLIGHT,
                  on_close: Callable[[Connection], None] | None = None,
-                 on_response: ResponseObserver | None = None) -> None:
+                 on_response: ResponseObserver | None = None,
+                 before: BeforeHook | None = None) -> None:
         self.id = next(self._ids)
         self.on_response = on_response
+        #: may refuse a request before its handler runs (e.g. ACL); None costs nothing
+        self.before = before
         self.handlers: Mapping[int, Handler] = handlers or {}
         self.max_inflight = max_inflight
         self.attrs: dict[str, Any] = {}      # owners attach state here (e.g. client ids)
@@ -135,7 +145,8 @@ class Connection(asyncio.Protocol):
                     else:
                         fut.set_result(cmd)
             elif cmd.error:
-                bad_input_log.warning("header", "request code %d from %s refused: %s",
+                bad_input_log.warning(f"header:{cmd.code}",
+                                      "request code %d from %s refused: %s",
                                       cmd.code, self.remote_addr, cmd.error)
                 if not cmd.is_oneway:
                     self.send(cmd.response(ResponseCode.SYSTEM_ERROR, cmd.error))
@@ -168,15 +179,36 @@ class Connection(asyncio.Protocol):
     # -- requests from the peer ---------------------------------------------------------------
     def _dispatch(self, cmd: RemotingCommand) -> None:
         if self._inflight >= self.max_inflight:
-            self.send(cmd.response(ResponseCode.SYSTEM_BUSY,
-                                   f"[OVERLOAD] {self._inflight} requests in flight"))
-            if self.on_response is not None:
-                self.on_response(cmd.code, ResponseCode.SYSTEM_BUSY, 0.0)
+            self._refuse(cmd, cmd.response(ResponseCode.SYSTEM_BUSY,
+                                           f"[OVERLOAD] {self._inflight} requests in flight"))
             return
+        if self.before is not None:
+            try:
+                refusal = self.before(self, cmd)
+            except Exception as e:  # a broken hook refuses rather than letting a request by
+                log.debug("before hook failed for code %d", cmd.code, exc_info=True)
+                refusal = cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}")
+            if refusal is not None:
+                self._refuse(cmd, refusal)
+                return
         self._inflight += 1
         task = asyncio.get_event_loop().create_task(self._run(cmd))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _refuse(self, cmd: RemotingCommand, resp: RemotingCommand) -> None:
+        """Answer ``cmd`` with ``resp`` without running its handler; one rate-limited line
+        per (response code, request code) so one flood cannot hide the others."""
+        bad_input_log.warning(f"refused:{resp.code}:{cmd.code}",
+                              "request code %d from %s refused with %d: %s", cmd.code,
+                              self.remote_addr, resp.code, resp.remark)
+        if not cmd.is_oneway:
+            self.send(resp)
+        if self.on_response is not None:
+            try:
+                self.on_response(cmd.code, resp.code, 0.0)
+            except Exception:
+                log.debug("response observer failed", exc_info=True)
 
     async def _run(self, cmd: RemotingCommand) -> None:
         resp: RemotingCommand | None = None
@@ -184,11 +216,16 @@ class Connection(asyncio.Protocol):
         try:
             handler = self.handlers.get(cmd.code)
             if handler is None:
+                bad_input_log.warning(f"unsupported:{cmd.code}",
+                                      "request code %d from %s not supported", cmd.code,
+                                      self.remote_addr)
                 resp = cmd.response(ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
                                     f" request type {cmd.code} not supported")
             else:
                 resp = await handler(self, cmd)
-        except RemoteProtocolError as e:
+        except RemoteProtocolError as e:  # typically a header the typed decoder refused
+            bad_input_log.warning(f"protocol:{cmd.code}", "request code %d from %s refused: %s",
+                                  cmd.code, self.remote_addr, e)
             resp = cmd.response(e.response_code, str(e))
         except asyncio.CancelledError:
             raise
@@ -199,6 +236,10 @@ class Connection(asyncio.Protocol):
             resp = cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}"[:500])
         finally:
             self._inflight -= 1
+        if resp is not None and resp.code in _REFUSALS:
+            bad_input_log.warning(f"refused:{resp.code}:{cmd.code}",
+                                  "request code %d from %s refused with %d: %s", cmd.code,
+                                  self.remote_addr, resp.code, resp.remark)
         if self.on_response is not None:
             try:
                 self.on_response(cmd.code, -1 if resp is None else resp.code,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from pyrmq.protocol.frame import DEFAULT_MAX_FRAME
 from pyrmq.remoting.connection import (
     DEFAULT_MAX_INFLIGHT,
+    BeforeHook,
     Connection,
     Handler,
     ResponseObserver,
@@ -26,7 +27,8 @@ class RemotingServer:
                  max_inflight: int = DEFAULT_MAX_INFLIGHT, idle_timeout: float = 120.0,
                  on_connect: Callable[[Connection], None] | None = None,
                  on_close: Callable[[Connection], None] | None = None,
-                 on_response: ResponseObserver | None = None) -> None:
+                 on_response: ResponseObserver | None = None,
+                 before: BeforeHook | None = None) -> None:
         self.handlers = dict(handlers)
         self.host = host
         self.port = port
@@ -38,13 +40,15 @@ class RemotingServer:
         self._on_close = on_close
         #: told of every answered request (metrics); None costs nothing
         self.on_response = on_response
+        #: may refuse a request before its handler runs (ACL); read per new connection
+        self.before = before
         self._server: asyncio.AbstractServer | None = None
         self._idle_task: asyncio.Task[None] | None = None
 
     def _make(self) -> Connection:
         conn = Connection(self.handlers, max_frame=self.max_frame,
                           max_inflight=self.max_inflight, on_close=self._closed,
-                          on_response=self.on_response)
+                          on_response=self.on_response, before=self.before)
         self.connections.add(conn)
         if self._on_connect:
             self._on_connect(conn)

@@ -33,6 +33,8 @@ def produce(a) -> int:
 
     p = Producer(a.group or "PG_INTEROP")
     p.set_namesrv_addr(a.namesrv)
+    if a.access_key:
+        p.set_session_credentials(a.access_key, a.secret_key, "")
     p.start()
     try:
         def make(i: int):
@@ -62,6 +64,13 @@ def produce(a) -> int:
             elif a.mode == "orderly":
                 res = p.send_orderly(m, 7)
                 out(event="sent", i=i, status=int(res.status), offset=res.offset)
+            elif a.access_key:  # ACL tests: a refusal is an event, not a crash
+                try:
+                    res = p.send_sync(m)
+                except Exception as e:
+                    out(event="refused", i=i, error=str(e)[:300])
+                    continue
+                out(event="sent", i=i, status=int(res.status), msg_id=res.msg_id)
             else:
                 res = p.send_sync(m)
                 out(event="sent", i=i, status=int(res.status), msg_id=res.msg_id,
@@ -221,6 +230,8 @@ def main() -> int:
     p.add_argument("--prefix", default="m")
     p.add_argument("--body-size", type=int, default=0)
     p.add_argument("--delay", type=int, default=0)
+    p.add_argument("--access-key", default="")
+    p.add_argument("--secret-key", default="")
     b = sub.add_parser("bench-produce")
     b.add_argument("namesrv")
     b.add_argument("topic")
