@@ -21,8 +21,9 @@ def cluster(tmp_path):
         yield c
 
 
-def _push(ns: str, group: str, topic: str, on) -> PushConsumer:
-    c = PushConsumer(group, ns, consume_from=ConsumeFrom.FIRST_OFFSET, rebalance_interval=1.0)
+def _push(ns: str, group: str, topic: str, on, interval: float = 1.0) -> PushConsumer:
+    c = PushConsumer(group, ns, consume_from=ConsumeFrom.FIRST_OFFSET,
+                     rebalance_interval=interval)
     c.subscribe(topic, "*")
     c.listener = on
     return c
@@ -65,7 +66,8 @@ def test_first_retry_comes_back_after_ten_seconds(cluster):
 
         async with Producer("PG_RETRY", cluster.ns_addr) as p:
             await p.send(Message("RetryOnce", b"r"))
-        async with _push(cluster.ns_addr, "CG_RETRY_ONCE", "RetryOnce", on):
+        # the default 20 s rebalance interval: the retry queue must be picked up without it
+        async with _push(cluster.ns_addr, "CG_RETRY_ONCE", "RetryOnce", on, interval=20.0):
             await asyncio.wait_for(done.wait(), 40)
         assert 10.0 <= seen[1] - seen[0] < 11.0, seen[1] - seen[0]
 
