@@ -78,8 +78,9 @@ def apply_delay(ctx: BrokerContext, topic: str, queue_id: int, props: dict[str, 
 async def put_message(ctx: BrokerContext, topic: str, queue_id: int, body: bytes,
                       props: dict[str, str], *, flag: int = 0, sysflag: int = 0,
                       born_timestamp: int, born_host: tuple[str, int],
-                      reconsume_times: int = 0) -> PutResult:
-    """Store one message (delay applied, CLUSTER added, WAIT stripped). Every single-message
+                      reconsume_times: int = 0, delay: bool = True) -> PutResult:
+    """Store one message (delay applied unless ``delay`` is false, CLUSTER added, WAIT
+    stripped). Every single-message
     put passes here, so the topic is checked here too: names read back from stored properties
     (REAL_TOPIC of a half or scheduled message) never reach the store unchecked."""
     bad = topic_problem(topic)
@@ -87,7 +88,8 @@ async def put_message(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
         raise StoreRejected(ResponseCode.SYSTEM_ERROR, bad)
     if not 0 <= queue_id < 2**31:
         raise StoreRejected(ResponseCode.SYSTEM_ERROR, f"queueId[{queue_id}] is illegal")
-    topic, queue_id = apply_delay(ctx, topic, queue_id, props, sysflag)
+    if delay:
+        topic, queue_id = apply_delay(ctx, topic, queue_id, props, sysflag)
     props.pop(MessageConst.WAIT, None)
     props[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName
     raw = encode_properties(props)

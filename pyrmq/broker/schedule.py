@@ -83,11 +83,13 @@ class ScheduleService:
         if not topic:
             log.warning("scheduled message at %d has no REAL_TOPIC; skipped", msg.phys_offset)
             return True
-        props.pop(MessageConst.DELAY, None)
+        # Java keeps DELAY in the delivered message's properties (its stored property string is
+        # built before the level is cleared); delay=False stops it being parked again.
         try:
             await put_message(self.ctx, topic, qid, msg.body, props, flag=msg.flag,
                               sysflag=msg.sysflag & ~0x30, born_timestamp=msg.born_timestamp,
-                              born_host=msg.born_host, reconsume_times=msg.reconsume_times)
+                              born_host=msg.born_host, reconsume_times=msg.reconsume_times,
+                              delay=False)
         except StoreRejected as e:
             log.warning("cannot deliver scheduled message to %s: %s", topic, e)
             return False

@@ -22,6 +22,8 @@ log = logging.getLogger("pyrmq.client")
 Allocate = Callable[[str, list[MessageQueue], list[str]], list[MessageQueue]]
 HEARTBEAT_EVERY = 30.0
 LOCK_RENEW_EVERY = 20.0  # orderly consumers renew their 60 s broker locks this often
+MISSING_ROUTE_RETRY_S = 1.0  # a subscribed topic without a route yet is looked up again this soon
+MISSING_ROUTE_QUICK_PASSES = 30  # ... this many times, then at the normal interval
 
 
 class RebalanceService:
@@ -54,12 +56,15 @@ class RebalanceService:
         """The loop: until ``running`` is cleared."""
         self.running = True
         last_hb = 0.0
+        quick_left = MISSING_ROUTE_QUICK_PASSES
         while self.running:
+            missing = False
             try:
                 for topic in self.subscriptions:
                     try:
                         await self.client.route(topic)
                     except Exception as e:
+                        missing = True
                         log.debug("no route for %s yet: %s", topic, e)
                 if time.monotonic() - last_hb > HEARTBEAT_EVERY or not last_hb:
                     await self.heartbeat()
@@ -68,8 +73,15 @@ class RebalanceService:
             except Exception:
                 log.exception("rebalance of %s failed", self.client.group)
             self._now.clear()
+            # A route still missing (typically %RETRY%group, created by our first heartbeat and
+            # registered with the name server just after): look again in a second, a bounded
+            # number of times, so the first retry is not held back a whole interval.
+            wait = self.interval
+            if missing and quick_left > 0:
+                quick_left -= 1
+                wait = min(wait, MISSING_ROUTE_RETRY_S)
             try:
-                await asyncio.wait_for(self._now.wait(), self.interval)
+                await asyncio.wait_for(self._now.wait(), wait)
             except asyncio.TimeoutError:
                 pass
 

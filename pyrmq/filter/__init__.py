@@ -1,0 +1,1 @@
+"""Message filters evaluated on the broker's pull path (no I/O)."""
