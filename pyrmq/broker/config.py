@@ -45,6 +45,8 @@ class BrokerConfig:
     registerNameServerPeriod: int = 30_000
     registerBrokerTimeoutMills: int = 6000
     longPollingEnable: bool = True
+    #: SQL92 property filters (subscriptions with expressionType SQL92), off as in 4.9
+    enablePropertyFilter: bool = False
     shortPollingTimeMills: int = 1000
     notifyConsumerIdsChangedEnable: bool = True
     regionId: str = "DefaultRegion"

@@ -8,10 +8,17 @@ import random
 from typing import TYPE_CHECKING
 
 from pyrmq import _store
+from pyrmq.broker import pull
 from pyrmq.broker.messages import StoreRejected, put_message
 from pyrmq.broker.topics import dlq_topic, retry_topic
 from pyrmq.protocol import jsonx
-from pyrmq.protocol.bodies import HeartbeatData, mq_dict, parse_heartbeat, parse_lock_body
+from pyrmq.protocol.bodies import (
+    HeartbeatData,
+    mq_dict,
+    parse_heartbeat,
+    parse_lock_body,
+    parse_subscription,
+)
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import RemotingCommand
 from pyrmq.protocol.headers import (
@@ -221,4 +228,23 @@ async def unlock_batch(ctx: BrokerContext, conn: Connection, cmd: RemotingComman
     if bad is not None:
         return cmd.response(ResponseCode.SYSTEM_ERROR, bad)
     ctx.locks.unlock(group, client_id, mqs)
+    return cmd.response(ResponseCode.SUCCESS)
+
+
+async def check_client_config(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
+                              ) -> RemotingCommand:
+    """CHECK_CLIENT_CONFIG (46): a client asks before start whether the broker takes its
+    subscription (body CheckClientRequestBody: clientId, group, subscriptionData); a SQL92
+    one needs enablePropertyFilter and an expression that compiles."""
+    body = jsonx.loads(cmd.body)
+    if not isinstance(body, dict) or not isinstance(body.get("subscriptionData"), dict):
+        return cmd.response(ResponseCode.SYSTEM_ERROR, "check client config needs subscriptionData")
+    s = body["subscriptionData"]
+    sub = parse_subscription(str(s.get("topic", "")), s.get("subString"), 0,
+                             str(s.get("expressionType") or "TAG"))
+    _, refused = pull.property_filter(ctx, sub)
+    if refused is not None:
+        code = (ResponseCode.SUBSCRIPTION_PARSE_FAILED if "parse" in refused
+                else ResponseCode.SYSTEM_ERROR)
+        return cmd.response(code, refused)
     return cmd.response(ResponseCode.SUCCESS)

@@ -82,6 +82,7 @@ class Broker:
         table = {
             RC.SEND_MESSAGE: send.handle_send, RC.SEND_MESSAGE_V2: send.handle_send,
             RC.SEND_BATCH_MESSAGE: send.handle_send, RC.PULL_MESSAGE: pull.handle_pull,
+            RC.CHECK_CLIENT_CONFIG: consumer.check_client_config,
             RC.HEART_BEAT: consumer.heart_beat, RC.UNREGISTER_CLIENT: consumer.unregister_client,
             RC.GET_CONSUMER_LIST_BY_GROUP: consumer.consumer_list,
             RC.QUERY_CONSUMER_OFFSET: consumer.query_offset,

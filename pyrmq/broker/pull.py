@@ -1,4 +1,5 @@
-"""PULL_MESSAGE (11) with tag filtering and long polling (RocketMQ PullMessageProcessor)."""
+"""PULL_MESSAGE (11) with tag and SQL92 filtering and long polling (RocketMQ
+PullMessageProcessor)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from pyrmq.protocol.bodies import parse_subscription
+from pyrmq.filter import sql92
+from pyrmq.protocol.bodies import SubscriptionData, parse_subscription
 from pyrmq.protocol.codes import PermName, PullSysFlag, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
+from pyrmq.protocol.errors import RemoteProtocolError
 from pyrmq.protocol.headers import PullMessageRequestHeader, PullMessageResponseHeader
+from pyrmq.protocol.message import decode_record
 from pyrmq.remoting import Connection
 from pyrmq.store import GetMessageStatus, GetResult
 
@@ -28,6 +32,41 @@ _CODE = {
     GetMessageStatus.OFFSET_OVERFLOW_BADLY: ResponseCode.PULL_OFFSET_MOVED,
     GetMessageStatus.OFFSET_TOO_SMALL: ResponseCode.PULL_OFFSET_MOVED,
 }
+
+
+def property_filter(ctx: BrokerContext, sub: SubscriptionData
+                    ) -> tuple[sql92.Expr | None, str | None]:
+    """(compiled expression, None) for a SQL92 subscription, (None, None) for tags, or
+    (None, refusal remark) -- Java's checks: the broker must enable property filtering and the
+    expression must compile."""
+    if sub.expression_type in ("", "TAG"):
+        return None, None
+    if sub.expression_type != "SQL92" or not ctx.cfg.enablePropertyFilter:
+        return None, (f"The broker does not support consumer to filter message by "
+                      f"{sub.expression_type}")
+    try:
+        return sql92.compile(sub.sub_string), None
+    except sql92.SqlSyntaxError as e:
+        return None, f"parse the consumer's subscription[{sub.sub_string}] failed: {e}"
+
+
+def _matching(res: GetResult, expr: sql92.Expr) -> GetResult:
+    """``res`` with only the records whose properties (TAGS among them) match ``expr``; the
+    next offset still passes every record read. None matching = NO_MATCHED_MESSAGE."""
+    keep, pos, data = [], 0, res.data
+    while pos < len(data):
+        try:
+            m = decode_record(data, pos)
+        except RemoteProtocolError:
+            break
+        if expr.evaluate(m.properties):
+            keep.append(data[pos:pos + m.size])
+        pos += m.size
+    if len(keep) == res.count:
+        return res
+    status = GetMessageStatus.FOUND if keep else GetMessageStatus.NO_MATCHED_MESSAGE
+    return GetResult(status, res.next_begin_offset, res.min_offset, res.max_offset,
+                     len(keep), b"".join(keep))
 
 
 def _code(res: GetResult, offset: int) -> int:
@@ -65,17 +104,28 @@ async def handle_pull(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                             f"queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig."
                             f"readQueueNums:[{tc.readQueueNums}] consumer:[{conn.remote_addr}]")
     if sysflag & PullSysFlag.SUBSCRIPTION:
-        sub = parse_subscription(topic, h.subscription or "*", h.sub_version)
+        sub = parse_subscription(topic, h.subscription or "*", h.sub_version, h.expression_type)
     else:
         sub = ctx.consumers.subscription(group, topic)
         if sub is None:
             return cmd.response(ResponseCode.SUBSCRIPTION_NOT_EXIST,
                                 f"the consumer's subscription not exist, group: {group}")
+    expr, refused = property_filter(ctx, sub)
+    if refused is not None:
+        code = (ResponseCode.SUBSCRIPTION_PARSE_FAILED if "parse" in refused
+                else ResponseCode.SYSTEM_ERROR)
+        return cmd.response(code, refused)
     codes = None if sub.match_all else sub.code_set
+
+    def fetch() -> GetResult:
+        got = ctx.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
+        if expr is not None and got.status == GetMessageStatus.FOUND:
+            got = _matching(got, expr)
+        return got
     if sysflag & PullSysFlag.COMMIT_OFFSET and not ctx.is_slave:
         if h.commit_offset >= 0:
             ctx.offsets.commit(group, topic, queue_id, h.commit_offset)
-    res = ctx.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
+    res = fetch()
     code = _code(res, offset)
     if code == ResponseCode.PULL_NOT_FOUND and sysflag & PullSysFlag.SUSPEND:
         if ctx.cfg.longPollingEnable:
@@ -88,13 +138,13 @@ async def handle_pull(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
             if left <= 0 or ctx.closing:
                 break
             await ctx.holds.wait(topic, queue_id, left)
-            res = ctx.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
+            res = fetch()
             code = _code(res, offset)
             if code == ResponseCode.PULL_RETRY_IMMEDIATELY:
                 code = ResponseCode.PULL_NOT_FOUND  # a non-matching arrival: keep waiting
                 await asyncio.sleep(0)
         if code == ResponseCode.PULL_NOT_FOUND:
-            res = ctx.store.get(topic, queue_id, offset, max_msgs, tag_codes=codes)
+            res = fetch()
             code = _code(res, offset)
     fields = PullMessageResponseHeader(0, res.next_begin_offset, res.min_offset, res.max_offset)
     if code == ResponseCode.SUCCESS:

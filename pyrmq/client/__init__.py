@@ -13,11 +13,11 @@ from pyrmq.client.message import (
 from pyrmq.client.nameserver import NameServerClient, RouteNotFound
 from pyrmq.client.producer import Producer, SendError
 from pyrmq.client.pull_consumer import PullConsumer
-from pyrmq.client.push_consumer import PushConsumer
+from pyrmq.client.push_consumer import PushConsumer, SubscriptionRefused
 from pyrmq.client.sync import SyncProducer
 from pyrmq.client.transaction import LocalTransactionState, TransactionProducer
 
 __all__ = ["ConsumeFrom", "ConsumeStatus", "LitePullConsumer", "LocalTransactionState",
            "Message", "MessageModel", "MessageQueue", "NameServerClient", "Producer",
            "PullConsumer", "PushConsumer", "RouteNotFound", "SendError", "SendResult",
-           "SendStatus", "SyncProducer", "TransactionProducer"]
+           "SendStatus", "SubscriptionRefused", "SyncProducer", "TransactionProducer"]

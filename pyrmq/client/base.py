@@ -126,7 +126,7 @@ class ConsumerBase(ClientBase):
             sysflag |= PullSysFlag.COMMIT_OFFSET
         cmd = request(RequestCode.PULL_MESSAGE, PullMessageRequestHeader(
             self.group, mq.topic, mq.queue_id, offset, max_nums, int(sysflag), commit_offset,
-            suspend_ms, sub.sub_version, sub.sub_string, "TAG").to_ext())
+            suspend_ms, sub.sub_version, sub.sub_string, sub.expression_type or "TAG").to_ext())
         r = await self.remoting.invoke(self.broker_addr(mq.broker_name), cmd, timeout)
         if r.code not in PULL_RESULT_CODES:  # refused: no pull result header
             return r.code, offset, []

@@ -23,6 +23,7 @@ from pyrmq.client.offsets import LocalFileOffsetStore, OffsetStore, RemoteBroker
 from pyrmq.client.orderly import consume_orderly, lock_batch
 from pyrmq.client.rebalance import allocate_averagely
 from pyrmq.client.rebalance_service import Allocate, RebalanceService
+from pyrmq.protocol import jsonx
 from pyrmq.protocol.admin import ResetOffsetBody
 from pyrmq.protocol.bodies import ConsumerData, HeartbeatData, SubscriptionData, parse_subscription
 from pyrmq.protocol.codes import RequestCode, ResponseCode
@@ -44,6 +45,11 @@ def restore_retry_topic(msg: MessageExt) -> MessageExt:
     if real and msg.topic.startswith(RETRY_PREFIX):
         return dataclasses.replace(msg, topic=real)
     return msg
+
+
+class SubscriptionRefused(Exception):
+    """A broker refused a subscription at start (CHECK_CLIENT_CONFIG): property filtering
+    disabled, or a SQL92 expression that does not compile."""
 
 
 class PushConsumer(ConsumerBase):
@@ -83,9 +89,13 @@ class PushConsumer(ConsumerBase):
         self._running = False
         self._resets: dict[MessageQueue, int] = {}  # arrived while the queue's pull was out
 
-    def subscribe(self, topic: str, expression: str = "*") -> None:
-        """Consume ``topic``'s messages matching ``expression`` ("*" or "TagA || TagB")."""
-        self.subscriptions[topic] = parse_subscription(topic, expression, int(time.time() * 1000))
+    def subscribe(self, topic: str, expression: str = "*", *, sql: str | None = None) -> None:
+        """Consume ``topic``'s messages matching ``expression`` ("*" or "TagA || TagB"), or
+        with ``sql`` those whose properties match a SQL92 expression (``"a >= 5 AND TAGS IN
+        ('A')"``; the broker needs ``enablePropertyFilter=true``, checked at start)."""
+        now = int(time.time() * 1000)
+        self.subscriptions[topic] = (parse_subscription(topic, sql, now, "SQL92") if sql
+                                     else parse_subscription(topic, expression, now))
 
     async def start(self) -> None:
         if self.listener is None:
@@ -93,12 +103,34 @@ class PushConsumer(ConsumerBase):
         if self.model is MessageModel.CLUSTERING:
             self.subscriptions.setdefault(RETRY_PREFIX + self.group, parse_subscription(
                 RETRY_PREFIX + self.group, "*", int(time.time() * 1000)))
+        await self._check_client_config()
         self.offset_store.load()
         self.admin.started_ms = int(time.time() * 1000)
         self._running = self.rebalancer.running = True
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.rebalancer.run()),
                        loop.create_task(self._commit_loop())]
+
+    async def _check_client_config(self) -> None:
+        """CHECK_CLIENT_CONFIG to every master of each SQL92-subscribed topic, as Java's
+        checkClientInBroker: a broker without property filtering, or a bad expression, stops
+        the start with the broker's remark."""
+        for sub in self.subscriptions.values():
+            if sub.expression_type in ("", "TAG"):
+                continue
+            route = await self.route(sub.topic)
+            body = jsonx.dumps({"clientId": self.client_id, "group": self.group,
+                                "subscriptionData": sub.to_dict()})
+            for name in sorted(route.broker_addrs):
+                addr = route.master(name)
+                if addr is None:
+                    continue
+                r = await self.remoting.invoke(addr, request(RequestCode.CHECK_CLIENT_CONFIG,
+                                                             None, body), 5.0)
+                if r.code != ResponseCode.SUCCESS:
+                    raise SubscriptionRefused(
+                        f"broker {name} ({addr}) refused the {sub.expression_type} "
+                        f"subscription of {sub.topic}: {r.remark}")
 
     async def shutdown(self, grace: float = 5.0) -> None:
         """Stop pulling, wait (bounded) for in-flight messages, commit, unregister."""

@@ -179,9 +179,13 @@ class SubscriptionData:
                 "subVersion": self.sub_version, "tagsSet": self.tags, "topic": self.topic}
 
 
-def parse_subscription(topic: str, expression: str | None, sub_version: int = 0
-                       ) -> SubscriptionData:
-    """Tag expression ``"*"`` / ``"TagA || TagB"`` -> SubscriptionData (FilterAPI)."""
+def parse_subscription(topic: str, expression: str | None, sub_version: int = 0,
+                       expression_type: str | None = "TAG") -> SubscriptionData:
+    """Tag expression ``"*"`` / ``"TagA || TagB"`` -> SubscriptionData (FilterAPI); any other
+    ``expression_type`` (SQL92) keeps the expression as is, with no tags."""
+    if expression_type and expression_type != "TAG":
+        return SubscriptionData(topic, (expression or "").strip(), [], sub_version,
+                                expression_type)
     expr = (expression or "*").strip()
     tags = [] if expr in ("", "*") else [t.strip() for t in expr.split("||") if t.strip()]
     return SubscriptionData(topic, expr or "*", tags, sub_version)
@@ -227,11 +231,11 @@ def parse_heartbeat(body: bytes) -> HeartbeatData:
     for c in obj.get("consumerDataSet") or []:
         subs = []
         for s in c.get("subscriptionDataSet") or []:
+            etype = str(s.get("expressionType") or "TAG")
             sub = parse_subscription(str(s.get("topic", "")), s.get("subString"),
-                                     int(s.get("subVersion") or 0))
-            if s.get("tagsSet"):
+                                     int(s.get("subVersion") or 0), etype)
+            if s.get("tagsSet") and etype == "TAG":
                 sub.tags = [str(t) for t in s["tagsSet"]]
-            sub.expression_type = str(s.get("expressionType") or "TAG")
             subs.append(sub)
         hb.consumers.append(ConsumerData(
             str(c.get("groupName", "")),
