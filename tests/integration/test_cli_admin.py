@@ -7,11 +7,10 @@ import json
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from rmqtest.cluster import driver_start, driver_wait, msgs, running_cluster
-from rmqtest.procs import REPO
+from rmqtest.procs import REPO, until
 
 from pyrmq.client import Message, Producer
 
@@ -33,15 +32,6 @@ def admin(cluster, *args: str, ok: bool = True):
     return json.loads(p.stdout)
 
 
-def _until(fn, seconds: float = 10.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return fn()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
 
 
 class LiveProducer:
@@ -68,9 +58,9 @@ class LiveProducer:
 def test_admin_commands(cluster):
     rows = admin(cluster, "updateTopic", "-t", "Adm", "-r", "4", "-w", "4")
     assert rows[0]["topic"] == "Adm" and rows[0]["writeQueueNums"] == 4
-    _until(lambda: (lambda r: [q["writeQueueNums"] for q in r["queueDatas"]] == [4] or
+    until(lambda: (lambda r: [q["writeQueueNums"] for q in r["queueDatas"]] == [4] or
                     (_ for _ in ()).throw(AssertionError(r)))(
-        admin(cluster, "topicRoute", "-t", "Adm")))
+        admin(cluster, "topicRoute", "-t", "Adm")), 10.0)
     assert "Adm" in admin(cluster, "topicList")
     clusters = admin(cluster, "clusterList")
     assert clusters == [{"cluster": "DefaultCluster", "brokerName": "broker-a", "brokerId": 0,
@@ -101,12 +91,13 @@ def test_admin_commands(cluster):
 
     # a live consumer group: connections, progress, offset reset
     consumer = driver_start("consume", cluster.ns_addr, "Adm", "CG_ADM", "1", "--linger", "8")
-    conns = _until(lambda: admin(cluster, "consumerConnection", "-g", "CG_ADM"), 20)
+    conns = until(lambda: admin(cluster, "consumerConnection", "-g", "CG_ADM"), 20)
     assert conns[0]["messageModel"] == "CLUSTERING" and conns[0]["language"] == "CPP"
     assert [m["body"] for m in msgs(driver_wait(consumer))] == ["hello"]
-    prog = _until(lambda: (lambda p: p if p["totalLag"] == 0 and any(
+    prog = until(lambda: (lambda p: p if p["totalLag"] == 0 and any(
         q["consumerOffset"] == 1 for q in p["queues"]) else (_ for _ in ()).throw(
-        AssertionError(p)))(admin(cluster, "consumerProgress", "-g", "CG_ADM", "-t", "Adm")))
+        AssertionError(p)))(admin(cluster, "consumerProgress", "-g", "CG_ADM", "-t", "Adm")),
+        10.0)
     assert {q["topic"] for q in prog["queues"]} == {"Adm"}
     dry = admin(cluster, "resetOffsetByTime", "-g", "CG_ADM", "-t", "Adm", "-s", "0",
                 "--dry-run")

@@ -14,8 +14,11 @@ import pytest
 pytest.importorskip("aiohttp", reason="the dashboard needs aiohttp")
 
 from rmqtest.cluster import running_cluster  # noqa: E402
-from rmqtest.dashboard import admin_call, http, seed, start_dashboard, until  # noqa: E402
-from rmqtest.procs import REPO  # noqa: E402
+from rmqtest.dashboard import admin_call, http, seed, start_dashboard  # noqa: E402
+from rmqtest.procs import (
+    REPO,  # noqa: E402
+    until,  # noqa: E402
+)
 
 from pyrmq.client import ConsumeStatus, PushConsumer  # noqa: E402
 

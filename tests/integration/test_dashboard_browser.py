@@ -21,8 +21,8 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (te
 pytest.importorskip("aiohttp", reason="the dashboard needs aiohttp")
 
 from rmqtest.cluster import running_cluster  # noqa: E402
-from rmqtest.dashboard import admin_call, seed, start_dashboard, until  # noqa: E402
-from rmqtest.procs import REPO  # noqa: E402
+from rmqtest.dashboard import admin_call, seed, start_dashboard  # noqa: E402
+from rmqtest.procs import REPO, until  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402

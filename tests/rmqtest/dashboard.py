@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -45,18 +44,6 @@ def admin_call(ns_addr: str, method: str, *args: Any) -> Any:
         finally:
             await admin.close()
     return asyncio.run(go())
-
-
-def until(fn, seconds: float = 15.0):
-    """``fn()`` once it stops raising AssertionError (bounded)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return fn()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
 
 
 def seed(ns_addr: str, topic: str, group: str, count: int, key: str) -> list[dict[str, Any]]:

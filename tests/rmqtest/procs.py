@@ -93,3 +93,15 @@ def start_namesrv(tmp: Path, **kw) -> Proc:
     extra = [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
     return start_pyrmq(["namesrv", "--listen", f"127.0.0.1:{port}", *extra],
                        tmp / f"namesrv-{port}.log", port)
+
+
+def until(fn, seconds: float = 15.0):
+    """``fn()`` once it stops raising AssertionError (bounded)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return fn()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
