@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         props[k.strip()] = v.strip()
     if args.namesrv:
         props["namesrvAddr"] = args.namesrv
-    if args.listen_port:
+    if args.listen_port is not None:  # 0 reaches the range check (ephemeral ports would
+        # put a wrong port into every message id), not the 10911 default
         props["listenPort"] = str(args.listen_port)
     if args.store:
         props["storePathRootDir"] = args.store

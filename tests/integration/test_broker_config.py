@@ -61,3 +61,12 @@ def test_bad_broker_conf_is_one_clear_line(tmp_path, conf, key):
     assert p.returncode == 2
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and key in lines[0] and "Traceback" not in p.stderr, p.stderr
+
+
+def test_listen_port_zero_is_refused_not_defaulted(tmp_path):
+    """``--listen-port 0`` used to be read as "not given" and bind 10911."""
+    p = subprocess.run([sys.executable, "-m", "pyrmq", "broker", "--listen-port", "0",
+                        "--store", str(tmp_path / "store")],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 2
+    assert "listenPort" in p.stderr and "Traceback" not in p.stderr, p.stderr
