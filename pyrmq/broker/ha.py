@@ -8,6 +8,10 @@ sync. Raw TCP on the HA port (listenPort + 1 by default), not remoting frames:
 The master starts a new slave (report 0) at the beginning of its last segment, otherwise at the
 reported offset; the slave appends verbatim and dispatches consume queues and indexes itself.
 SYNC_MASTER sends wait until a slave has acknowledged the message's end.
+
+With failover on (``epochs`` set on both sides by ``pyrmq.failover``; pyrmq peers only) the
+master's first frame is ``[i64 epoch][i32 -1]``; a slave refuses a master whose epoch is lower
+than its own (a fenced old master) and otherwise adopts the master's epoch.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import asyncio
 import logging
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pyrmq import _store
 from pyrmq.broker.groups import checked_group_config
@@ -38,6 +42,16 @@ TRANSFER_BATCH = 32 * 1024
 HEARTBEAT_S = 5.0
 HOUSEKEEPING_S = 20.0
 SLAVE_FALLBEHIND_MAX = 256 * 1024 * 1024
+EPOCH_FRAME = -1  # size field of the failover epoch frame
+
+
+class Epochs(Protocol):
+    """The store's failover epoch as the HA services see it (``failover.epoch.EpochFile``)."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    def adopt(self, epoch: int) -> None: ...
 
 
 class HAMaster:
@@ -49,6 +63,8 @@ class HAMaster:
         self._server: asyncio.AbstractServer | None = None
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: failover on: the epoch announced to every slave at connect
+        self.epochs: Epochs | None = None
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._serve, host, port)
@@ -106,6 +122,8 @@ class HAMaster:
 
         reader_task = asyncio.ensure_future(read_reports())
         try:
+            if self.epochs is not None:
+                writer.write(HEADER.pack(self.epochs.epoch, EPOCH_FRAME))
             first = await asyncio.wait_for(reports.get(), HOUSEKEEPING_S)
             store = self.ctx.store
             seg = self.ctx.store_cfg.mappedFileSizeCommitLog
@@ -149,6 +167,8 @@ class HASlave:
         self.master_ha = ctx.cfg.haMasterAddress
         self.master_addr = ""
         self._tasks: list[asyncio.Task[None]] = []
+        #: failover on: refuse a master of a lower epoch, adopt the master's
+        self.epochs: Epochs | None = None
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -178,6 +198,8 @@ class HASlave:
         try:
             writer.write(OFFSET.pack(store.max_phys_offset()))
             await writer.drain()
+            if self.epochs is not None:
+                await self._check_epoch(reader, addr)
             last_report = time.monotonic()
             while True:
                 head = await asyncio.wait_for(reader.readexactly(HEADER.size), HOUSEKEEPING_S)
@@ -195,6 +217,17 @@ class HASlave:
                     last_report = time.monotonic()
         finally:
             writer.close()
+
+    async def _check_epoch(self, reader: asyncio.StreamReader, addr: str) -> None:
+        assert self.epochs is not None
+        head = await asyncio.wait_for(reader.readexactly(HEADER.size), HOUSEKEEPING_S)
+        epoch, size = HEADER.unpack(head)
+        if size != EPOCH_FRAME:
+            raise ConnectionError(f"master {addr} sent no failover epoch")
+        if epoch < self.epochs.epoch:
+            raise ConnectionError(f"master {addr} has epoch {epoch}, lower than ours "
+                                  f"({self.epochs.epoch}): a fenced old master, refused")
+        self.epochs.adopt(epoch)
 
     async def _sync(self) -> None:
         await asyncio.sleep(1.0)

@@ -1,0 +1,311 @@
+"""The failover agent: one per broker replica, in the broker process, Patroni-style on etcd.
+
+It owns the :class:`~pyrmq.broker.Broker` and restarts it inside the process on every role
+change (close, reconcile the store, start with the new role) — the simplest safe switch, as
+every service of a role starts and stops with the Broker it belongs to. Each tick it:
+
+1. renews its lease (TTL ``failoverLeaseTtlMs``) and publishes its status under it;
+2. as master: fences itself — refuses writes at once, then restarts as slave — when the lease
+   has not been renewed for ``TTL - margin`` (measured from when the renewal was *sent*, so
+   this happens before etcd can let the key expire and another member win);
+3. reads the group's keys; follows the leader (reconciling a divergent tail first), or, when
+   there is none and ``rules.candidate`` says so, campaigns with a txn that creates the
+   leader key and bumps the epoch only if both are as it read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+
+from pyrmq.broker import Broker
+from pyrmq.broker.config import BrokerConfig
+from pyrmq.failover import etcd as E
+from pyrmq.failover.epoch import EpochFile
+from pyrmq.failover.rules import Epochs, Member, View, candidate, group_prefix
+from pyrmq.store import StoreConfig
+from pyrmq.store.truncate import cut_commitlog
+
+log = logging.getLogger("pyrmq.failover")
+
+
+class FailoverBroker:
+    """``serve(fb.start, fb.close)`` like a Broker; ``broker`` is the Broker of the moment."""
+
+    def __init__(self, cfg: BrokerConfig, store_cfg: StoreConfig, *,
+                 listen_host: str = "0.0.0.0") -> None:
+        if cfg.brokerRole == "SLAVE":
+            raise ValueError("failoverEnable: brokerRole must be the role the leader takes "
+                             "(SYNC_MASTER or ASYNC_MASTER), not SLAVE")
+        self.cfg, self.store_cfg, self.listen_host = cfg, store_cfg, listen_host
+        self.etcd = E.EtcdClient([e for e in cfg.etcdEndpoints.split(";") if e.strip()],
+                                 timeout=min(1.0, cfg.failoverLeaseTtlMs / 6000))
+        self.keys = group_prefix(cfg.failoverKeyPrefix, cfg.brokerClusterName, cfg.brokerName)
+        self.name = cfg.broker_addr
+        self.epochs = EpochFile(store_cfg.storePathRootDir)
+        self.ttl_s = max(2, math.ceil(cfg.failoverLeaseTtlMs / 1000))
+        #: fence this long before the lease could expire (clock rate skew, a slow loop)
+        self.margin_s = max(0.5, self.ttl_s / 4)
+        self.tick_s = min(0.5, self.ttl_s / 6)
+        self.broker: Broker | None = None
+        self.role = "NONE"          # MASTER / SLAVE / FENCED (between brokers) / NONE
+        self.leader: Member | None = None
+        self.lease = 0
+        self.lease_until = 0.0      # monotonic time before which the lease surely lives
+        self._renewed = 0.0
+        self._ack_published = -1
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start as a slave of whoever leads (nobody yet is fine); the loop takes it from
+        there. A store or port problem raises as Broker.start does."""
+        await self._restart("SLAVE", None)
+        self._started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()), loop.create_task(self._watchdog())]
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.broker is not None:
+            await self.broker.close()
+            self.broker = None
+        if self.lease:  # let the others take over now rather than after the TTL
+            try:
+                await self.etcd.revoke(self.lease)
+            except E.EtcdError as e:
+                log.info("lease revoke at close failed: %s", e)
+        await self.etcd.close()
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except E.EtcdUnavailable as e:
+                log.warning("etcd unavailable: %s", e)
+            except E.EtcdError as e:
+                log.warning("etcd error: %s", e)
+            except Exception:  # one bad tick must not end failover for this replica
+                log.exception("failover tick failed")
+            if self.role == "MASTER" and self._writes_stopped():
+                await self._fence("lease not renewed in time")
+            await asyncio.sleep(self.tick_s)
+
+    async def _watchdog(self) -> None:
+        """Refuse writes the moment the lease may be about to expire, whatever the main loop
+        is waiting for (an etcd call, a restart)."""
+        while True:
+            if self.role == "MASTER" and time.monotonic() >= self.lease_until - self.margin_s:
+                self._stop_writes()
+            await asyncio.sleep(0.05)
+
+    def _stop_writes(self) -> None:
+        b = self.broker
+        if b is not None and not b.ctx.is_slave:
+            b.ctx.cfg = b.ctx.cfg.replace(brokerRole="SLAVE")  # the send path refuses at once
+            log.warning("lease renewal overdue: writes refused from now on")
+
+    def _writes_stopped(self) -> bool:
+        return self.broker is not None and self.broker.ctx.is_slave
+
+    async def tick(self) -> None:
+        """One round: lease, status, decision."""
+        await self._keep_lease()
+        await self._publish()
+        view = await self.read_view()
+        await self._decide(view)
+
+    async def _keep_lease(self) -> None:
+        now = time.monotonic()
+        if self.lease and now - self._renewed < self.ttl_s / 3:
+            return
+        if not self.lease:
+            self.lease = await self.etcd.grant(self.ttl_s)
+            self.lease_until, self._renewed = now + self.ttl_s, now
+            return
+        ttl = await self.etcd.keepalive(self.lease)
+        if ttl <= 0:
+            log.warning("lease %x expired", self.lease)
+            self.lease = 0
+            self.lease_until = 0.0
+            if self.role == "MASTER":
+                await self._fence("lease expired")
+            return
+        self.lease_until, self._renewed = now + min(ttl, self.ttl_s), now
+
+    def _me(self) -> Member:
+        role = self.role if self.role in ("MASTER", "SLAVE") else "FENCED"
+        return Member(self.name, self.cfg.broker_addr, self.cfg.ha_addr, self.confirmed(),
+                      self.epochs.epoch, role)
+
+    def confirmed(self) -> int:
+        """The end of the last whole record in the store (what a promotion would keep)."""
+        if self.broker is None or self.broker.store is None:
+            return 0
+        st = self.broker.store.stats()
+        return st["max_phys_offset"] - st["dispatch_lag_bytes"]
+
+    def raw_end(self) -> int:
+        """The store's write position, a partly received record included."""
+        if self.broker is None or self.broker.store is None:
+            return 0
+        return self.broker.store.max_phys_offset()
+
+    async def _publish(self) -> None:
+        if not self.lease:
+            return
+        await self.etcd.put(self.keys + b"members/" + self.name.encode(), self._me().encode(),
+                            self.lease)
+        ha = self.broker.ha_master if self.broker is not None else None
+        if self.role == "MASTER" and self.cfg.brokerRole == "SYNC_MASTER" and ha is not None:
+            acked = ha.max_acked()
+            if acked > self._ack_published:
+                await self.etcd.put(self.keys + b"ackpoint", _ack(self.epochs.epoch, acked))
+                self._ack_published = acked
+
+    async def read_view(self) -> View:
+        kvs, _ = await self.etcd.get_prefix(self.keys)
+        leader, members, epochs, ack, epoch_rev = None, [], Epochs(), 0, 0
+        for kv in kvs:
+            sub = kv.key[len(self.keys):]
+            if sub == b"leader":
+                leader = Member.decode(kv.value)
+            elif sub.startswith(b"members/"):
+                m = Member.decode(kv.value)
+                if m is not None:
+                    members.append(m)
+            elif sub == b"epoch":
+                epochs, epoch_rev = Epochs.decode(kv.value), kv.mod_revision
+            elif sub == b"ackpoint":
+                ack = _ack_offset(kv.value)
+        return View(leader, tuple(members), epochs, ack, epoch_rev)
+
+    async def _decide(self, view: View) -> None:
+        leader = view.leader
+        if leader is not None and leader.name == self.name:
+            return  # mine (or an earlier run's, which goes with its lease)
+        if leader is not None:
+            if self.role == "MASTER":
+                await self._fence(f"{leader.name} leads now")
+            await self._follow(leader, view.epochs)
+            return
+        # members starting together all publish before anyone campaigns: wait one TTL
+        settled = time.monotonic() - self._started >= self.ttl_s
+        if self.role == "SLAVE" and self.lease and settled and candidate(view, self._me()):
+            await self._campaign(view)
+
+    # -- role changes ------------------------------------------------------------------------
+    async def _follow(self, leader: Member, epochs: Epochs) -> None:
+        cut_at = epochs.divergence(self.epochs.epoch) if epochs.epoch > self.epochs.epoch else None
+        needs_cut = cut_at is not None and self.raw_end() > cut_at
+        same = self.leader is not None and self.leader.ha == leader.ha
+        if self.role == "SLAVE" and same and not needs_cut:
+            return
+        if self.role == "SLAVE" and not needs_cut and self.broker is not None \
+                and self.broker.ha_slave is not None:
+            log.info("following %s (HA %s, epoch %d)", leader.name, leader.ha, epochs.epoch)
+            self.leader = leader
+            self.broker.ha_slave.master_ha = leader.ha
+            self.broker.ha_slave.master_addr = leader.addr
+            return
+        self.leader = leader
+        await self._restart("SLAVE", leader, cut_at if needs_cut else None, epochs)
+
+    async def _campaign(self, view: View) -> None:
+        broker = self.broker
+        assert broker is not None and broker.ha_slave is not None
+        await broker.ha_slave.stop()  # nothing more arrives: the offset below is final
+        start = self.confirmed()
+        nxt = view.epochs.next(start)
+        leader = Member(self.name, self.cfg.broker_addr, self.cfg.ha_addr, start, nxt.epoch,
+                        "MASTER")
+        won = False
+        try:
+            if time.monotonic() < self.lease_until - self.margin_s:
+                won = await self.etcd.txn(
+                    [E.absent(self.keys + b"leader"),
+                     E.mod_revision_is(self.keys + b"epoch", view.epoch_revision)],
+                    [E.put_op(self.keys + b"leader", leader.encode(), self.lease),
+                     E.put_op(self.keys + b"epoch", nxt.encode())])
+        finally:
+            if not won:
+                log.info("campaign for epoch %d lost; staying a slave", nxt.epoch)
+                broker.ha_slave.start()
+        if not won:
+            return
+        log.warning("elected master of %s/%s: epoch %d begins at CommitLog offset %d",
+                    self.cfg.brokerClusterName, self.cfg.brokerName, nxt.epoch, start)
+        self.epochs.save(nxt)
+        self.leader = leader
+        self._ack_published = -1
+        await self._restart("MASTER", None)
+        end = self.broker.store.max_phys_offset() if self.broker is not None else start
+        if end != start:
+            log.error("epoch %d was published starting at %d but the store opened at %d",
+                      nxt.epoch, start, end)
+
+    async def _fence(self, why: str) -> None:
+        """Stop accepting writes now, then run as a slave until the group says otherwise."""
+        self._stop_writes()
+        self.role = "FENCED"
+        log.warning("fenced: no longer master (%s)", why)
+        self.leader = None
+        await self._restart("SLAVE", None)
+
+    async def _restart(self, role: str, leader: Member | None, cut_at: int | None = None,
+                       epochs: Epochs | None = None) -> None:
+        if self.broker is not None:
+            await self.broker.close()
+            self.broker = None
+        if cut_at is not None:
+            self._cut(cut_at)
+        if epochs is not None and epochs.epoch > self.epochs.epoch:
+            self.epochs.save(epochs)
+        if role == "MASTER":
+            cfg = self.cfg.replace(brokerId=0, haMasterAddress="")
+            store_cfg = self.store_cfg.replace(brokerRole=self.cfg.brokerRole)
+        else:
+            cfg = self.cfg.replace(brokerRole="SLAVE", brokerId=self.cfg.brokerId or 1,
+                                   haMasterAddress=leader.ha if leader else "")
+            store_cfg = self.store_cfg.replace(brokerRole="SLAVE")
+        broker = Broker(cfg, store_cfg, listen_host=self.listen_host)
+        for ha in (broker.ha_master, broker.ha_slave):
+            if ha is not None:
+                ha.epochs = self.epochs
+        if broker.ha_slave is not None and leader is not None:
+            broker.ha_slave.master_addr = leader.addr
+        try:
+            await broker.start()
+        except BaseException:
+            await broker.close()
+            raise
+        self.broker = broker
+        self.role = role
+        log.info("running as %s%s", role, f" of {leader.name}" if leader else "")
+
+    def _cut(self, at: int) -> None:
+        root = self.store_cfg.storePathRootDir
+        report = cut_commitlog(root, at, f"commitlog-cut-epoch{self.epochs.epoch}-{at}.bin")
+        if report is not None:
+            log.warning("CommitLog [%d, %d) (%d bytes) never reached the new master: cut, "
+                        "kept in %s", report.start, report.end, report.bytes, report.side)
+
+
+def _ack(epoch: int, offset: int) -> bytes:
+    return json.dumps({"epoch": epoch, "offset": offset}).encode()
+
+
+def _ack_offset(data: bytes) -> int:
+    try:
+        return int(json.loads(data)["offset"])
+    except (ValueError, KeyError, TypeError):
+        return 0
