@@ -16,7 +16,6 @@ every service of a role starts and stops with the Broker it belongs to. Each tic
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
@@ -25,7 +24,8 @@ from pyrmq.broker import Broker
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.failover import etcd as E
 from pyrmq.failover.epoch import EpochFile
-from pyrmq.failover.rules import Epochs, Member, View, candidate, group_prefix
+from pyrmq.failover.group import GroupKeys
+from pyrmq.failover.rules import Epochs, Member, View, candidate
 from pyrmq.store import StoreConfig
 from pyrmq.store.truncate import cut_commitlog
 
@@ -43,7 +43,8 @@ class FailoverBroker:
         self.cfg, self.store_cfg, self.listen_host = cfg, store_cfg, listen_host
         self.etcd = E.EtcdClient([e for e in cfg.etcdEndpoints.split(";") if e.strip()],
                                  timeout=min(1.0, cfg.failoverLeaseTtlMs / 6000))
-        self.keys = group_prefix(cfg.failoverKeyPrefix, cfg.brokerClusterName, cfg.brokerName)
+        self.group = GroupKeys(self.etcd, cfg.failoverKeyPrefix, cfg.brokerClusterName,
+                               cfg.brokerName)
         self.name = cfg.broker_addr
         self.epochs = EpochFile(store_cfg.storePathRootDir)
         self.ttl_s = max(2, math.ceil(cfg.failoverLeaseTtlMs / 1000))
@@ -121,7 +122,7 @@ class FailoverBroker:
         """One round: lease, status, decision."""
         await self._keep_lease()
         await self._publish()
-        view = await self.read_view()
+        view = await self.group.read_view()
         await self._decide(view)
 
     async def _keep_lease(self) -> None:
@@ -163,31 +164,13 @@ class FailoverBroker:
     async def _publish(self) -> None:
         if not self.lease:
             return
-        await self.etcd.put(self.keys + b"members/" + self.name.encode(), self._me().encode(),
-                            self.lease)
+        await self.group.publish(self._me(), self.lease)
         ha = self.broker.ha_master if self.broker is not None else None
         if self.role == "MASTER" and self.cfg.brokerRole == "SYNC_MASTER" and ha is not None:
             acked = ha.max_acked()
             if acked > self._ack_published:
-                await self.etcd.put(self.keys + b"ackpoint", _ack(self.epochs.epoch, acked))
+                await self.group.publish_ack(self.epochs.epoch, acked)
                 self._ack_published = acked
-
-    async def read_view(self) -> View:
-        kvs, _ = await self.etcd.get_prefix(self.keys)
-        leader, members, epochs, ack, epoch_rev = None, [], Epochs(), 0, 0
-        for kv in kvs:
-            sub = kv.key[len(self.keys):]
-            if sub == b"leader":
-                leader = Member.decode(kv.value)
-            elif sub.startswith(b"members/"):
-                m = Member.decode(kv.value)
-                if m is not None:
-                    members.append(m)
-            elif sub == b"epoch":
-                epochs, epoch_rev = Epochs.decode(kv.value), kv.mod_revision
-            elif sub == b"ackpoint":
-                ack = _ack_offset(kv.value)
-        return View(leader, tuple(members), epochs, ack, epoch_rev)
 
     async def _decide(self, view: View) -> None:
         leader = view.leader
@@ -231,11 +214,7 @@ class FailoverBroker:
         won = False
         try:
             if time.monotonic() < self.lease_until - self.margin_s:
-                won = await self.etcd.txn(
-                    [E.absent(self.keys + b"leader"),
-                     E.mod_revision_is(self.keys + b"epoch", view.epoch_revision)],
-                    [E.put_op(self.keys + b"leader", leader.encode(), self.lease),
-                     E.put_op(self.keys + b"epoch", nxt.encode())])
+                won = await self.group.campaign(view, leader, nxt, self.lease)
         finally:
             if not won:
                 log.info("campaign for epoch %d lost; staying a slave", nxt.epoch)
@@ -290,7 +269,7 @@ class FailoverBroker:
             raise
         self.broker = broker
         self.role = role
-        log.info("running as %s%s", role, f" of {leader.name}" if leader else "")
+        log.info("running as %s%s", role, f", following {leader.name}" if leader else "")
 
     def _cut(self, at: int) -> None:
         root = self.store_cfg.storePathRootDir
@@ -299,13 +278,3 @@ class FailoverBroker:
             log.warning("CommitLog [%d, %d) (%d bytes) never reached the new master: cut, "
                         "kept in %s", report.start, report.end, report.bytes, report.side)
 
-
-def _ack(epoch: int, offset: int) -> bytes:
-    return json.dumps({"epoch": epoch, "offset": offset}).encode()
-
-
-def _ack_offset(data: bytes) -> int:
-    try:
-        return int(json.loads(data)["offset"])
-    except (ValueError, KeyError, TypeError):
-        return 0

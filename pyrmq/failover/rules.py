@@ -85,23 +85,22 @@ class View:
     epoch_revision: int = 0   # mod_revision of ``epoch`` (0: absent), for the campaign txn
 
 
-def candidate(view: View, me: Member) -> bool:
-    """Whether ``me`` may campaign now: no leader, my log belongs to the current epoch (a
-    member with an older epoch must reconcile and follow first), I hold at least everything
-    the SYNC_MASTER had acknowledged, and no live member of the current epoch is further
-    ahead (ties go to the smallest name, so one member tries)."""
-    if view.leader is not None:
-        return False
-    if me.epoch != view.epochs.epoch or me.offset < view.ack_point:
-        return False
-    peers = [m for m in view.members if m.name != me.name and m.epoch == view.epochs.epoch
-             and m.role != "FENCED"]
-    best = max(peers, key=lambda m: (m.offset, _neg(m.name)), default=None)
-    if best is None:
+def current(view: View, m: Member) -> bool:
+    """Whether ``m``'s log is a prefix of the group's: it belongs to the current epoch, or to
+    an earlier one and ends at or before where the next epoch began."""
+    if m.epoch == view.epochs.epoch:
         return True
-    return (me.offset, _neg(me.name)) > (best.offset, _neg(best.name))
+    cut = view.epochs.divergence(m.epoch)
+    return m.epoch < view.epochs.epoch and cut is not None and m.offset <= cut
 
 
-def _neg(name: str) -> tuple[int, ...]:
-    """Sort key that orders names descending (so the smallest name wins a tie)."""
-    return tuple(-b for b in name.encode())
+def candidate(view: View, me: Member) -> bool:
+    """Whether ``me`` may campaign now: no leader; my log is current (a member with a tail
+    the group never had must reconcile and follow first); I hold at least everything the
+    SYNC_MASTER had acknowledged; and no live current member is further ahead (ties go to
+    the smallest name, so one member tries)."""
+    if view.leader is not None or not current(view, me) or me.offset < view.ack_point:
+        return False
+    peers = [m for m in view.members if m.name != me.name and current(view, m)]
+    best = min([me, *peers], key=lambda m: (-m.offset, m.name))
+    return best is me
