@@ -4,16 +4,14 @@ SYNC_MASTER group of two failover-enabled replicas (pyrmq.failover)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import pytest
-from rmqtest.failover import Group, have_etcd, start_group, store_bodies
+from rmqtest.failover import Group, Ledger, have_etcd, start_group, store_bodies
 from rmqtest.procs import until
 from rmqtest.proxy import FaultProxy, Mode
 from rmqtest.store import record_body, split_records
 
-from pyrmq.client import Message, Producer, SendStatus
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import request
 from pyrmq.remoting import RemotingClient, RemotingError
@@ -47,56 +45,12 @@ def _members(g: Group, n: int):
     return leader, others
 
 
-class Ledger:
-    """A producer sending unique bodies, remembering which were acknowledged (SEND_OK) and
-    when each acknowledged send returned."""
-
-    def __init__(self, ns: str) -> None:
-        self.ns = ns
-        self.acked: set[bytes] = set()
-        self.ack_times: list[float] = []
-        self.other = 0
-        self.last_error = ""
-        self.stop = False
-
-    async def run(self, deadline: float) -> None:
-        async with Producer("PG_FO", self.ns, send_timeout=1.0) as p:
-            i = 0
-            while not self.stop and time.monotonic() < deadline:
-                body = f"fo-{i}".encode()
-                i += 1
-                try:
-                    r = await p.send(Message(TOPIC, body))
-                except Exception as e:  # no route / broker down: retried with the next body
-                    self.other += 1
-                    self.last_error = str(e)
-                    await asyncio.sleep(0.05)
-                    # a cached route without a writable queue is kept 30 s by this client
-                    # (issue 11 item 0, fixed on the hafast branch): re-query it here
-                    with contextlib.suppress(Exception):
-                        await p.route(TOPIC, refresh=True)
-                    continue
-                if r.status == SendStatus.SEND_OK:
-                    self.acked.add(body)
-                    self.ack_times.append(time.monotonic())
-                else:
-                    self.other += 1
-                    self.last_error = str(r.status)
-                await asyncio.sleep(0.01)
-
-    def gap_after(self, t: float) -> float:
-        """Seconds from ``t`` to the first acknowledged send after it."""
-        after = [x for x in self.ack_times if x > t]
-        assert after, "no send acknowledged after the failover"
-        return after[0] - t
-
-
 def test_kill9_master_promotes_slave_and_old_master_rejoins_with_its_tail_cut(group):
     g = group
     old, slaves = _members(g, 3)  # SYNC_MASTER needs a slave to answer SEND_OK after failover
 
     async def main() -> tuple[Ledger, float]:
-        ledger = Ledger(g.ns_addr)
+        ledger = Ledger(g.ns_addr, TOPIC)
         task = asyncio.ensure_future(ledger.run(time.monotonic() + 90))
         await asyncio.sleep(2.0)
         assert ledger.acked, "nothing acknowledged before the failover"

@@ -3,7 +3,9 @@ tests/integration/test_failover.py and bench/failover_bench.py). Every wait is b
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyrmq.client import Message, Producer, SendStatus
 from rmqtest.procs import SMALL_STORE, Proc, free_port, start_namesrv, start_pyrmq
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
@@ -195,3 +198,48 @@ def store_bodies(root: Path, topic: str, queues: int = 8) -> set[bytes]:
                 out.update(record_body(rec) for rec in split_records(r.data))
                 off = r.next_begin_offset
     return out
+
+
+class Ledger:
+    """A producer sending unique bodies, remembering which were acknowledged (SEND_OK) and
+    when each acknowledged send returned."""
+
+    def __init__(self, ns: str, topic: str) -> None:
+        self.ns = ns
+        self.topic = topic
+        self.acked: set[bytes] = set()
+        self.ack_times: list[float] = []
+        self.other = 0
+        self.last_error = ""
+        self.stop = False
+
+    async def run(self, deadline: float) -> None:
+        async with Producer("PG_FO", self.ns, send_timeout=1.0) as p:
+            i = 0
+            while not self.stop and time.monotonic() < deadline:
+                body = f"fo-{i}".encode()
+                i += 1
+                try:
+                    r = await p.send(Message(self.topic, body))
+                except Exception as e:  # no route / broker down: retried with the next body
+                    self.other += 1
+                    self.last_error = str(e)
+                    await asyncio.sleep(0.05)
+                    # a cached route without a writable queue is kept 30 s by this client
+                    # (issue 11 item 0, fixed on the hafast branch): re-query it here
+                    with contextlib.suppress(Exception):
+                        await p.route(self.topic, refresh=True)
+                    continue
+                if r.status == SendStatus.SEND_OK:
+                    self.acked.add(body)
+                    self.ack_times.append(time.monotonic())
+                else:
+                    self.other += 1
+                    self.last_error = str(r.status)
+                await asyncio.sleep(0.01)
+
+    def gap_after(self, t: float) -> float:
+        """Seconds from ``t`` to the first acknowledged send after it."""
+        after = [x for x in self.ack_times if x > t]
+        assert after, "no send acknowledged after the failover"
+        return after[0] - t
