@@ -55,7 +55,7 @@ def _run(runs: int, ttl_ms: int, tmp: Path) -> dict:
                 victim = g.member(g.leader() or "")
                 victim.proc.kill9()
                 t_kill = time.monotonic()
-                await _wait(lambda t=t_kill: any(x > t for x in ledger.ack_times), 60,
+                await _wait(lambda t=t_kill: ledger.acked_since(t), 60,
                             f"run {i}: writes did not resume")
                 gaps.append(ledger.gap_after(t_kill))
                 victim.proc.stop()

@@ -209,6 +209,7 @@ class Ledger:
         self.topic = topic
         self.acked: set[bytes] = set()
         self.ack_times: list[float] = []
+        self.ack_started: list[float] = []  # when each acknowledged send began
         self.other = 0
         self.last_error = ""
         self.stop = False
@@ -219,6 +220,7 @@ class Ledger:
             while not self.stop and time.monotonic() < deadline:
                 body = f"fo-{i}".encode()
                 i += 1
+                started = time.monotonic()
                 try:
                     r = await p.send(Message(self.topic, body))
                 except Exception as e:  # no route / broker down: retried with the next body
@@ -233,13 +235,18 @@ class Ledger:
                 if r.status == SendStatus.SEND_OK:
                     self.acked.add(body)
                     self.ack_times.append(time.monotonic())
+                    self.ack_started.append(started)
                 else:
                     self.other += 1
                     self.last_error = str(r.status)
                 await asyncio.sleep(0.01)
 
+    def acked_since(self, t: float) -> bool:
+        return any(begun > t for begun in self.ack_started)
+
     def gap_after(self, t: float) -> float:
-        """Seconds from ``t`` to the first acknowledged send after it."""
-        after = [x for x in self.ack_times if x > t]
+        """Seconds from ``t`` to the first acknowledged send begun after it (an answer the
+        dead master sent before ``t`` but read later does not count)."""
+        after = [done for begun, done in zip(self.ack_started, self.ack_times) if begun > t]
         assert after, "no send acknowledged after the failover"
         return after[0] - t
