@@ -247,6 +247,7 @@ class Ledger:
     def gap_after(self, t: float) -> float:
         """Seconds from ``t`` to the first acknowledged send begun after it (an answer the
         dead master sent before ``t`` but read later does not count)."""
-        after = [done for begun, done in zip(self.ack_started, self.ack_times) if begun > t]
+        after = [done for begun, done in zip(self.ack_started, self.ack_times, strict=True)
+                 if begun > t]
         assert after, "no send acknowledged after the failover"
         return after[0] - t
