@@ -80,6 +80,9 @@ class BrokerConfig:
     etcdEndpoints: str = "http://127.0.0.1:2379"
     failoverLeaseTtlMs: int = 5000
     failoverKeyPrefix: str = "/pyrmq/failover"
+    #: the HA address published to the other replicas; "" = brokerIP2 (or brokerIP1) and
+    #: the HA port; set it when they reach this broker through NAT or a proxy
+    failoverHaAddress: str = ""
 
     def __post_init__(self) -> None:
         """The rules broker.conf, a startup override and UPDATE_BROKER_CONFIG all obey; a
@@ -109,10 +112,12 @@ class BrokerConfig:
             host, sep, port = addr.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"namesrvAddr: {addr!r} is not host:port")
-        if self.haMasterAddress:
-            host, sep, port = self.haMasterAddress.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"haMasterAddress: {self.haMasterAddress!r} is not host:port")
+        for key in ("haMasterAddress", "failoverHaAddress"):
+            value = getattr(self, key)
+            if value:
+                host, sep, port = value.rpartition(":")
+                if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                    raise ValueError(f"{key}: {value!r} is not host:port")
 
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> BrokerConfig:

@@ -11,7 +11,10 @@ SYNC_MASTER sends wait until a slave has acknowledged the message's end.
 
 With failover on (``epochs`` set on both sides by ``pyrmq.failover``; pyrmq peers only) the
 master's first frame is ``[i64 epoch][i32 -1]``; a slave refuses a master whose epoch is lower
-than its own (a fenced old master) and otherwise adopts the master's epoch.
+than its own (a fenced old master) and otherwise adopts the master's epoch. The master also
+sends ``[i64 seq][i32 -2]`` pings every ``ping_s``; the slave answers ``-(seq + 1)`` in place of
+an offset and promises not to campaign for ``promise_s`` from receipt (``promised_until``):
+that is what lets a master keep serving while etcd is down (``pyrmq.failover`` failsafe).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ HEARTBEAT_S = 5.0
 HOUSEKEEPING_S = 20.0
 SLAVE_FALLBEHIND_MAX = 256 * 1024 * 1024
 EPOCH_FRAME = -1  # size field of the failover epoch frame
+PING_FRAME = -2   # size field of a failover ping
 
 
 class Epochs(Protocol):
@@ -65,6 +69,10 @@ class HAMaster:
         self._tasks: set[asyncio.Task[None]] = set()
         #: failover on: the epoch announced to every slave at connect
         self.epochs: Epochs | None = None
+        #: failover on: ping every slave this often; ``pongs`` holds, per connection, when the
+        #: newest answered ping was sent
+        self.ping_s: float | None = None
+        self.pongs: dict[int, float] = {}
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._serve, host, port)
@@ -79,6 +87,12 @@ class HAMaster:
 
     def max_acked(self) -> int:
         return max(self.acked.values(), default=-1)
+
+    def promised_since(self, n: int) -> float | None:
+        """The send time of the ping that ``n`` connected slaves have all answered (the
+        latest such); None when fewer than ``n`` slaves answered any."""
+        times = sorted(self.pongs.values(), reverse=True)
+        return times[n - 1] if n >= 1 and len(times) >= n else None
 
     async def wait_replicated(self, end: int, timeout: float) -> int:
         """SYNC_MASTER: SUCCESS once a slave acknowledged ``end``; SLAVE_NOT_AVAILABLE when no
@@ -104,6 +118,7 @@ class HAMaster:
         key = id(writer)
         peer = writer.get_extra_info("peername")
         reports: asyncio.Queue[int] = asyncio.Queue()
+        pings: dict[int, float] = {}  # seq -> when sent
 
         async def read_reports() -> None:
             buf = b""
@@ -112,13 +127,19 @@ class HAMaster:
                 if not chunk:
                     raise ConnectionError("slave closed")
                 buf += chunk
-                n = len(buf) - len(buf) % 8  # use the last complete report
-                if n:
-                    (off,) = OFFSET.unpack_from(buf, n - 8)
-                    buf = buf[n:]
-                    self.acked[key] = off
+                n = len(buf) - len(buf) % 8
+                offs = [v for (v,) in OFFSET.iter_unpack(buf[:n])]
+                buf = buf[n:]
+                for v in offs:
+                    if v < 0:  # a pong: -(seq + 1)
+                        sent = pings.pop(-v - 1, None)
+                        if sent is not None:
+                            self.pongs[key] = max(self.pongs.get(key, 0.0), sent)
+                offs = [v for v in offs if v >= 0]
+                if offs:  # use the last report
+                    self.acked[key] = offs[-1]
                     self._changed.set()
-                    reports.put_nowait(off)
+                    reports.put_nowait(offs[-1])
 
         reader_task = asyncio.ensure_future(read_reports())
         try:
@@ -133,8 +154,17 @@ class HAMaster:
             else:
                 nxt = first
             log.info("slave %s attached at %d, sending from %d", peer, first, nxt)
-            last_send = time.monotonic()
+            last_send = last_ping = time.monotonic()
+            seq = 0
             while not reader_task.done():
+                if self.ping_s is not None and time.monotonic() - last_ping >= self.ping_s:
+                    last_ping = time.monotonic()
+                    seq += 1
+                    pings[seq] = last_ping
+                    for old in [s for s in pings if s < seq - 64]:
+                        del pings[old]
+                    writer.write(HEADER.pack(seq, PING_FRAME))
+                    await writer.drain()
                 data = store.read_raw(nxt, TRANSFER_BATCH)
                 if data:
                     writer.write(HEADER.pack(nxt, len(data)) + data)
@@ -154,6 +184,7 @@ class HAMaster:
         finally:
             reader_task.cancel()
             self.acked.pop(key, None)
+            self.pongs.pop(key, None)
             writer.close()
             self._tasks.discard(task)
 
@@ -169,6 +200,9 @@ class HASlave:
         self._tasks: list[asyncio.Task[None]] = []
         #: failover on: refuse a master of a lower epoch, adopt the master's
         self.epochs: Epochs | None = None
+        #: failover on: answering a ping promises not to campaign for this long
+        self.promise_s = 0.0
+        self.promised_until = 0.0
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -204,6 +238,14 @@ class HASlave:
             while True:
                 head = await asyncio.wait_for(reader.readexactly(HEADER.size), HOUSEKEEPING_S)
                 phys, size = HEADER.unpack(head)
+                if size == PING_FRAME:
+                    self.promised_until = max(self.promised_until,
+                                              time.monotonic() + self.promise_s)
+                    writer.write(OFFSET.pack(-phys - 1))
+                    await writer.drain()
+                    continue
+                if size < 0:
+                    raise ConnectionError(f"master {addr} sent a frame of size {size}")
                 if size:
                     data = await asyncio.wait_for(reader.readexactly(size), HOUSEKEEPING_S)
                     mine = store.max_phys_offset()

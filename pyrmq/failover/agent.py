@@ -31,6 +31,8 @@ from pyrmq.store.truncate import cut_commitlog
 
 log = logging.getLogger("pyrmq.failover")
 
+PING_S = 1.0  # master -> slave failsafe pings
+
 
 class FailoverBroker:
     """``serve(fb.start, fb.close)`` like a Broker; ``broker`` is the Broker of the moment."""
@@ -46,6 +48,8 @@ class FailoverBroker:
         self.group = GroupKeys(self.etcd, cfg.failoverKeyPrefix, cfg.brokerClusterName,
                                cfg.brokerName)
         self.name = cfg.broker_addr
+        #: what the others replicate from (a NAT or proxy address when configured)
+        self.ha_addr = cfg.failoverHaAddress or cfg.ha_addr
         self.epochs = EpochFile(store_cfg.storePathRootDir)
         self.ttl_s = max(2, math.ceil(cfg.failoverLeaseTtlMs / 1000))
         #: fence this long before the lease could expire (clock rate skew, a slow loop)
@@ -60,6 +64,9 @@ class FailoverBroker:
         self._ack_published = -1
         self._tasks: list[asyncio.Task[None]] = []
         self._started = 0.0
+        self._view: View | None = None   # the last view etcd gave
+        self._etcd_ok = True
+        self._failsafe_logged = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -89,12 +96,15 @@ class FailoverBroker:
         while True:
             try:
                 await self.tick()
+                if not self._etcd_ok:
+                    log.warning("etcd reachable again")
+                self._etcd_ok = True
             except asyncio.CancelledError:
                 raise
-            except E.EtcdUnavailable as e:
-                log.warning("etcd unavailable: %s", e)
-            except E.EtcdError as e:
-                log.warning("etcd error: %s", e)
+            except E.EtcdError as e:  # said once per outage, not every tick
+                if self._etcd_ok:
+                    log.warning("etcd: %s", e)
+                self._etcd_ok = False
             except Exception:  # one bad tick must not end failover for this replica
                 log.exception("failover tick failed")
             if self.role == "MASTER" and self._writes_stopped():
@@ -106,8 +116,29 @@ class FailoverBroker:
         is waiting for (an etcd call, a restart)."""
         while True:
             if self.role == "MASTER" and time.monotonic() >= self.lease_until - self.margin_s:
-                self._stop_writes()
+                if self._failsafe():
+                    if not self._failsafe_logged:
+                        log.warning("lease renewal overdue, but every slave has promised not "
+                                    "to campaign: still master (failsafe)")
+                        self._failsafe_logged = True
+                else:
+                    self._stop_writes()
+            else:
+                self._failsafe_logged = False
             await asyncio.sleep(0.05)
+
+    def _failsafe(self) -> bool:
+        """Patroni's failsafe mode: with etcd out of reach the master keeps serving while
+        every other member of the last view has answered a ping sent less than
+        ``TTL - margin`` ago (each answer promises not to campaign for a TTL from its
+        receipt, so none can be elected meanwhile). A member that is gone ends it."""
+        b, view = self.broker, self._view
+        if b is None or b.ha_master is None or view is None:
+            return False
+        others = len([m for m in view.members if m.name != self.name])
+        since = b.ha_master.promised_since(others)
+        return others >= 1 and since is not None and \
+            time.monotonic() < since + self.ttl_s - self.margin_s
 
     def _stop_writes(self) -> None:
         b = self.broker
@@ -138,14 +169,31 @@ class FailoverBroker:
             log.warning("lease %x expired", self.lease)
             self.lease = 0
             self.lease_until = 0.0
-            if self.role == "MASTER":
-                await self._fence("lease expired")
+            if self.role == "MASTER" and not self._writes_stopped():
+                await self._reacquire()
             return
         self.lease_until, self._renewed = now + min(ttl, self.ttl_s), now
 
+    async def _reacquire(self) -> None:
+        """A master whose lease went while it served in failsafe: take the leader key again
+        under a new lease if nobody has been elected since (no leader, same epoch record),
+        otherwise step down."""
+        now = time.monotonic()
+        lease = await self.etcd.grant(self.ttl_s)
+        view, won = self._view, False
+        if view is not None:
+            won = await self.group.campaign(view, self._me(), self.epochs.state, lease)
+        if won:
+            self.lease, self.lease_until, self._renewed = lease, now + self.ttl_s, now
+            log.warning("leader key taken again under a new lease (epoch %d)",
+                        self.epochs.epoch)
+            return
+        await self.etcd.revoke(lease)
+        await self._fence("lease expired and the leader key could not be taken again")
+
     def _me(self) -> Member:
         role = self.role if self.role in ("MASTER", "SLAVE") else "FENCED"
-        return Member(self.name, self.cfg.broker_addr, self.cfg.ha_addr, self.confirmed(),
+        return Member(self.name, self.cfg.broker_addr, self.ha_addr, self.confirmed(),
                       self.epochs.epoch, role)
 
     def confirmed(self) -> int:
@@ -173,6 +221,7 @@ class FailoverBroker:
                 self._ack_published = acked
 
     async def _decide(self, view: View) -> None:
+        self._view = view
         leader = view.leader
         if leader is not None and leader.name == self.name:
             return  # mine (or an earlier run's, which goes with its lease)
@@ -206,10 +255,15 @@ class FailoverBroker:
     async def _campaign(self, view: View) -> None:
         broker = self.broker
         assert broker is not None and broker.ha_slave is not None
+        if time.monotonic() < broker.ha_slave.promised_until:
+            return  # a master still counts on our promise (failsafe)
         await broker.ha_slave.stop()  # nothing more arrives: the offset below is final
+        if time.monotonic() < broker.ha_slave.promised_until:  # a ping came meanwhile
+            broker.ha_slave.start()
+            return
         start = self.confirmed()
         nxt = view.epochs.next(start)
-        leader = Member(self.name, self.cfg.broker_addr, self.cfg.ha_addr, start, nxt.epoch,
+        leader = Member(self.name, self.cfg.broker_addr, self.ha_addr, start, nxt.epoch,
                         "MASTER")
         won = False
         try:
@@ -260,6 +314,10 @@ class FailoverBroker:
         for ha in (broker.ha_master, broker.ha_slave):
             if ha is not None:
                 ha.epochs = self.epochs
+        if broker.ha_master is not None:
+            broker.ha_master.ping_s = PING_S
+        if broker.ha_slave is not None:
+            broker.ha_slave.promise_s = float(self.ttl_s)
         if broker.ha_slave is not None and leader is not None:
             broker.ha_slave.master_addr = leader.addr
         try:

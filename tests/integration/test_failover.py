@@ -114,9 +114,10 @@ def test_kill9_master_promotes_slave_and_old_master_rejoins_with_its_tail_cut(gr
 def test_partitioned_master_stops_writes_before_another_is_elected(group):
     g = group
     px = FaultProxy(g.etcd_addr).start()  # the first member reaches etcd through it
+    first = g.add(etcd=px.addr)
+    ha_px = FaultProxy(f"127.0.0.1:{first.ha_port}").start()  # and its slaves reach it so
     try:
-        first = g.add(etcd=px.addr)
-        g.start(first)
+        g.start(first, "--set", f"failoverHaAddress={ha_px.addr}")
         old = g.wait_leader()
         assert old is first
         new = g.add()
@@ -140,7 +141,9 @@ def test_partitioned_master_stops_writes_before_another_is_elected(group):
                             code = -1
                         seen[addr].append((t0, time.monotonic(), code))
                     if not t_cut and time.monotonic() > t_end - 58:
-                        px.set_mode(Mode.PARTITION)  # 2 s in: cut the master from etcd
+                        # 2 s in: the master loses etcd and its slave (the slave keeps etcd)
+                        px.set_mode(Mode.PARTITION)
+                        ha_px.set_mode(Mode.PARTITION)
                         t_cut = time.monotonic()
                     accepted_new = [s for s, _, code in seen[new.addr] if code in STORED]
                     if accepted_new and time.monotonic() - accepted_new[0] > 2.0:
@@ -161,10 +164,43 @@ def test_partitioned_master_stops_writes_before_another_is_elected(group):
         assert g.leader() == new.addr
 
         px.set_mode(Mode.PASS)  # healed: the old master follows the new one
+        ha_px.set_mode(Mode.PASS)
         until(lambda: _assert_in(f"following {new.addr}", g.log(old)), 30)
         g.wait_attached(new, 1)
     finally:
         px.stop()
+        ha_px.stop()
+
+
+def test_master_keeps_serving_while_etcd_is_down_and_nobody_flaps(group):
+    g = group
+    leader, (slave,) = _members(g, 2)
+
+    async def main() -> tuple[Ledger, float, float]:
+        ledger = Ledger(g.ns_addr, TOPIC)
+        task = asyncio.ensure_future(ledger.run(time.monotonic() + 60))
+        await asyncio.sleep(2.0)
+        g.etcd.kill9()
+        t_down = time.monotonic()
+        await asyncio.sleep(3 * g.ttl_ms / 1000)  # well past the lease TTL
+        await asyncio.to_thread(g.restart_etcd)
+        t_up = time.monotonic()
+        await asyncio.sleep(2 * g.ttl_ms / 1000)
+        ledger.stop = True
+        await asyncio.wait_for(task, 20)
+        return ledger, t_down, t_up
+
+    ledger, t_down, t_up = asyncio.run(asyncio.wait_for(main(), 90))
+    # writes never stopped: acknowledged sends all along, no gap near a lease TTL
+    times = [t for t in ledger.ack_times if t > t_down - 1]
+    assert times and times[-1] > t_up + 1
+    worst = max(b - a for a, b in zip(times, times[1:], strict=False))
+    assert worst < g.ttl_ms / 2000, f"writes paused {worst:.1f}s with etcd down"
+    assert "failsafe" in g.log(leader)
+    for m in (leader, slave):
+        assert "fenced" not in g.log(m) and "writes refused" not in g.log(m), g.log(m)[-3000:]
+    assert "elected" not in g.log(slave)
+    until(lambda: _assert_eq(g.leader(), leader.addr), 10)
 
 
 def _send_cmd():

@@ -27,10 +27,11 @@ def have_etcd() -> bool:
     return os.path.exists(ETCD)
 
 
-def start_etcd(tmp: Path, client_port: int | None = None) -> Proc:
-    """One etcd member with its data in ``tmp/etcd``, answering on ``client_port``."""
+def start_etcd(tmp: Path, client_port: int | None = None, peer_port: int | None = None) -> Proc:
+    """One etcd member with its data in ``tmp/etcd``, answering on ``client_port`` (a
+    restart gives the same ports and finds its data again)."""
     port = client_port or free_port()
-    peer = free_port()
+    peer = peer_port or free_port()
     data = tmp / "etcd"
     p = Proc([ETCD, "--name", "t", "--data-dir", str(data),
               "--listen-client-urls", f"http://127.0.0.1:{port}",
@@ -43,6 +44,7 @@ def start_etcd(tmp: Path, client_port: int | None = None) -> Proc:
     while True:  # the port opens before the member has elected itself
         try:
             etcd_range(f"127.0.0.1:{port}", b"/")
+            p.peer_port = peer  # type: ignore[attr-defined]
             return p
         except OSError:
             if time.monotonic() > deadline:
@@ -105,13 +107,19 @@ class Group:
         self.members.append(m)
         return m
 
-    def start(self, m: Member) -> None:
+    def restart_etcd(self) -> None:
+        """Start the (stopped) etcd member again on the same ports and data."""
+        self.etcd.stop()
+        self.etcd = start_etcd(self.tmp, self.etcd.port, self.etcd.peer_port)
+
+    def start(self, m: Member, *extra: str) -> None:
         args = ["broker", "-n", self.ns_addr, "--listen-port", str(m.port),
                 "--listen-host", "127.0.0.1", "--store", str(m.store),
                 "--set", "brokerName=broker-a", "--set", f"brokerId={m.index}",
                 "--set", f"haListenPort={m.ha_port}", "--set", "brokerRole=SYNC_MASTER",
                 "--set", "failoverEnable=true", "--set", f"etcdEndpoints=http://{m.etcd}",
-                "--set", f"failoverLeaseTtlMs={self.ttl_ms}", *SMALL_STORE, *self.extra]
+                "--set", f"failoverLeaseTtlMs={self.ttl_ms}", *SMALL_STORE, *self.extra,
+                *extra]
         m.proc = start_pyrmq(args, self.tmp / f"member{m.index}.log", m.port)
 
     def keys(self) -> dict[bytes, bytes]:
