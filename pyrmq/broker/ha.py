@@ -203,6 +203,20 @@ class HASlave:
         #: failover on: answering a ping promises not to campaign for this long
         self.promise_s = 0.0
         self.promised_until = 0.0
+        self._retarget = asyncio.Event()
+
+    def follow(self, master_ha: str, master_addr: str) -> None:
+        """Replicate from another master (failover); a waiting reconnect happens at once."""
+        self.master_ha, self.master_addr = master_ha, master_addr
+        self._retarget.set()
+
+    async def _pause(self) -> None:
+        """The 1 s between connection attempts, cut short by :meth:`follow`."""
+        try:
+            await asyncio.wait_for(self._retarget.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        self._retarget.clear()
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -216,14 +230,14 @@ class HASlave:
     async def _replicate(self) -> None:
         while True:
             if not self.master_ha:
-                await asyncio.sleep(1.0)
+                await self._pause()
                 continue
             try:
                 await self._session(self.master_ha)
             except (OSError, ConnectionError, asyncio.TimeoutError,
                     asyncio.IncompleteReadError, _store.StoreError) as e:
                 log.info("HA connection to %s ended: %s", self.master_ha, e)
-            await asyncio.sleep(1.0)
+            await self._pause()
 
     async def _session(self, addr: str) -> None:
         host, port = split_addr(addr)

@@ -246,8 +246,7 @@ class FailoverBroker:
                 and self.broker.ha_slave is not None:
             log.info("following %s (HA %s, epoch %d)", leader.name, leader.ha, epochs.epoch)
             self.leader = leader
-            self.broker.ha_slave.master_ha = leader.ha
-            self.broker.ha_slave.master_addr = leader.addr
+            self.broker.ha_slave.follow(leader.ha, leader.addr)
             return
         self.leader = leader
         await self._restart("SLAVE", leader, cut_at if needs_cut else None, epochs)

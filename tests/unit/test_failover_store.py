@@ -103,3 +103,19 @@ def test_slave_refuses_a_master_of_a_lower_epoch_and_adopts_a_higher_one():
     assert _check(3, HEADER.pack(5, EPOCH_FRAME)) == 5
     with pytest.raises(ConnectionError, match="no failover epoch"):
         _check(0, HEADER.pack(0, 1024))
+
+
+def test_follow_cuts_the_reconnect_pause_short():
+    slave = HASlave(SimpleNamespace(cfg=SimpleNamespace(haMasterAddress="")), None)
+
+    async def go() -> float:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        pause = asyncio.ensure_future(slave._pause())
+        await asyncio.sleep(0.05)
+        slave.follow("127.0.0.1:2", "127.0.0.1:1")
+        await asyncio.wait_for(pause, 2)
+        return loop.time() - t0
+
+    assert asyncio.run(go()) < 0.5  # the pause is 1 s without follow()
+    assert (slave.master_ha, slave.master_addr) == ("127.0.0.1:2", "127.0.0.1:1")
