@@ -19,7 +19,8 @@ _INT_RANGES = {"listenPort": (1, 65535), "haListenPort": (0, 65535),
                "defaultTopicQueueNums": (1, 1024), "retryMaxTimes": (0, 2**31 - 1),
                "transactionCheckMax": (0, 2**31 - 1),
                "duplicateFilterWindowSeconds": (1, 86_400),
-               "duplicateFilterMaxEntries": (1, 100_000_000)}
+               "duplicateFilterMaxEntries": (1, 100_000_000),
+               "failoverLeaseTtlMs": (2000, 600_000)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,16 @@ class BrokerConfig:
     # aclFile "" = <storePathRootDir>/config/plain_acl.yml
     aclEnable: bool = False
     aclFile: str = ""
+    # pyrmq's own: automatic master failover on etcd (pyrmq.failover, docs/operations.md);
+    # brokerRole is then the role the elected leader takes, brokerId (>= 1) the one it has as
+    # a slave; etcdEndpoints is ';'-separated http://host:port
+    failoverEnable: bool = False
+    etcdEndpoints: str = "http://127.0.0.1:2379"
+    failoverLeaseTtlMs: int = 5000
+    failoverKeyPrefix: str = "/pyrmq/failover"
+    #: the HA address published to the other replicas; "" = brokerIP2 (or brokerIP1) and
+    #: the HA port; set it when they reach this broker through NAT or a proxy
+    failoverHaAddress: str = ""
 
     def __post_init__(self) -> None:
         """The rules broker.conf, a startup override and UPDATE_BROKER_CONFIG all obey; a
@@ -101,10 +112,12 @@ class BrokerConfig:
             host, sep, port = addr.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"namesrvAddr: {addr!r} is not host:port")
-        if self.haMasterAddress:
-            host, sep, port = self.haMasterAddress.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"haMasterAddress: {self.haMasterAddress!r} is not host:port")
+        for key in ("haMasterAddress", "failoverHaAddress"):
+            value = getattr(self, key)
+            if value:
+                host, sep, port = value.rpartition(":")
+                if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                    raise ValueError(f"{key}: {value!r} is not host:port")
 
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> BrokerConfig:

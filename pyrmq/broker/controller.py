@@ -278,7 +278,7 @@ class Broker:
                                               timeout)
                 if r.code != 0:
                     log.warning("register with NameServer %s refused: %s", addr, r.remark)
-                elif self.ha_slave is not None:
+                elif self.ha_slave is not None and not self.cfg.failoverEnable:  # etcd says
                     rh = RegisterBrokerResponseHeader.from_ext(r.ext_fields)
                     if rh.master_addr:
                         self.ha_slave.master_addr = rh.master_addr

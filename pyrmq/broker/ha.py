@@ -8,6 +8,13 @@ sync. Raw TCP on the HA port (listenPort + 1 by default), not remoting frames:
 The master starts a new slave (report 0) at the beginning of its last segment, otherwise at the
 reported offset; the slave appends verbatim and dispatches consume queues and indexes itself.
 SYNC_MASTER sends wait until a slave has acknowledged the message's end.
+
+With failover on (``epochs`` set on both sides by ``pyrmq.failover``; pyrmq peers only) the
+master's first frame is ``[i64 epoch][i32 -1]``; a slave refuses a master whose epoch is lower
+than its own (a fenced old master) and otherwise adopts the master's epoch. The master also
+sends ``[i64 seq][i32 -2]`` pings every ``ping_s``; the slave answers ``-(seq + 1)`` in place of
+an offset and promises not to campaign for ``promise_s`` from receipt (``promised_until``):
+that is what lets a master keep serving while etcd is down (``pyrmq.failover`` failsafe).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import asyncio
 import logging
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pyrmq import _store
 from pyrmq.broker.groups import checked_group_config
@@ -38,6 +45,17 @@ TRANSFER_BATCH = 32 * 1024
 HEARTBEAT_S = 5.0
 HOUSEKEEPING_S = 20.0
 SLAVE_FALLBEHIND_MAX = 256 * 1024 * 1024
+EPOCH_FRAME = -1  # size field of the failover epoch frame
+PING_FRAME = -2   # size field of a failover ping
+
+
+class Epochs(Protocol):
+    """The store's failover epoch as the HA services see it (``failover.epoch.EpochFile``)."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    def adopt(self, epoch: int) -> None: ...
 
 
 class HAMaster:
@@ -49,6 +67,12 @@ class HAMaster:
         self._server: asyncio.AbstractServer | None = None
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: failover on: the epoch announced to every slave at connect
+        self.epochs: Epochs | None = None
+        #: failover on: ping every slave this often; ``pongs`` holds, per connection, when the
+        #: newest answered ping was sent
+        self.ping_s: float | None = None
+        self.pongs: dict[int, float] = {}
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._serve, host, port)
@@ -63,6 +87,12 @@ class HAMaster:
 
     def max_acked(self) -> int:
         return max(self.acked.values(), default=-1)
+
+    def promised_since(self, n: int) -> float | None:
+        """The send time of the ping that ``n`` connected slaves have all answered (the
+        latest such); None when fewer than ``n`` slaves answered any."""
+        times = sorted(self.pongs.values(), reverse=True)
+        return times[n - 1] if n >= 1 and len(times) >= n else None
 
     async def wait_replicated(self, end: int, timeout: float) -> int:
         """SYNC_MASTER: SUCCESS once a slave acknowledged ``end``; SLAVE_NOT_AVAILABLE when no
@@ -88,6 +118,7 @@ class HAMaster:
         key = id(writer)
         peer = writer.get_extra_info("peername")
         reports: asyncio.Queue[int] = asyncio.Queue()
+        pings: dict[int, float] = {}  # seq -> when sent
 
         async def read_reports() -> None:
             buf = b""
@@ -96,16 +127,24 @@ class HAMaster:
                 if not chunk:
                     raise ConnectionError("slave closed")
                 buf += chunk
-                n = len(buf) - len(buf) % 8  # use the last complete report
-                if n:
-                    (off,) = OFFSET.unpack_from(buf, n - 8)
-                    buf = buf[n:]
-                    self.acked[key] = off
+                n = len(buf) - len(buf) % 8
+                offs = [v for (v,) in OFFSET.iter_unpack(buf[:n])]
+                buf = buf[n:]
+                for v in offs:
+                    if v < 0:  # a pong: -(seq + 1)
+                        sent = pings.pop(-v - 1, None)
+                        if sent is not None:
+                            self.pongs[key] = max(self.pongs.get(key, 0.0), sent)
+                offs = [v for v in offs if v >= 0]
+                if offs:  # use the last report
+                    self.acked[key] = offs[-1]
                     self._changed.set()
-                    reports.put_nowait(off)
+                    reports.put_nowait(offs[-1])
 
         reader_task = asyncio.ensure_future(read_reports())
         try:
+            if self.epochs is not None:
+                writer.write(HEADER.pack(self.epochs.epoch, EPOCH_FRAME))
             first = await asyncio.wait_for(reports.get(), HOUSEKEEPING_S)
             store = self.ctx.store
             seg = self.ctx.store_cfg.mappedFileSizeCommitLog
@@ -115,8 +154,17 @@ class HAMaster:
             else:
                 nxt = first
             log.info("slave %s attached at %d, sending from %d", peer, first, nxt)
-            last_send = time.monotonic()
+            last_send = last_ping = time.monotonic()
+            seq = 0
             while not reader_task.done():
+                if self.ping_s is not None and time.monotonic() - last_ping >= self.ping_s:
+                    last_ping = time.monotonic()
+                    seq += 1
+                    pings[seq] = last_ping
+                    for old in [s for s in pings if s < seq - 64]:
+                        del pings[old]
+                    writer.write(HEADER.pack(seq, PING_FRAME))
+                    await writer.drain()
                 data = store.read_raw(nxt, TRANSFER_BATCH)
                 if data:
                     writer.write(HEADER.pack(nxt, len(data)) + data)
@@ -136,6 +184,7 @@ class HAMaster:
         finally:
             reader_task.cancel()
             self.acked.pop(key, None)
+            self.pongs.pop(key, None)
             writer.close()
             self._tasks.discard(task)
 
@@ -149,6 +198,25 @@ class HASlave:
         self.master_ha = ctx.cfg.haMasterAddress
         self.master_addr = ""
         self._tasks: list[asyncio.Task[None]] = []
+        #: failover on: refuse a master of a lower epoch, adopt the master's
+        self.epochs: Epochs | None = None
+        #: failover on: answering a ping promises not to campaign for this long
+        self.promise_s = 0.0
+        self.promised_until = 0.0
+        self._retarget = asyncio.Event()
+
+    def follow(self, master_ha: str, master_addr: str) -> None:
+        """Replicate from another master (failover); a waiting reconnect happens at once."""
+        self.master_ha, self.master_addr = master_ha, master_addr
+        self._retarget.set()
+
+    async def _pause(self) -> None:
+        """The 1 s between connection attempts, cut short by :meth:`follow`."""
+        try:
+            await asyncio.wait_for(self._retarget.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        self._retarget.clear()
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -162,14 +230,14 @@ class HASlave:
     async def _replicate(self) -> None:
         while True:
             if not self.master_ha:
-                await asyncio.sleep(1.0)
+                await self._pause()
                 continue
             try:
                 await self._session(self.master_ha)
             except (OSError, ConnectionError, asyncio.TimeoutError,
                     asyncio.IncompleteReadError, _store.StoreError) as e:
                 log.info("HA connection to %s ended: %s", self.master_ha, e)
-            await asyncio.sleep(1.0)
+            await self._pause()
 
     async def _session(self, addr: str) -> None:
         host, port = split_addr(addr)
@@ -178,10 +246,20 @@ class HASlave:
         try:
             writer.write(OFFSET.pack(store.max_phys_offset()))
             await writer.drain()
+            if self.epochs is not None:
+                await self._check_epoch(reader, addr)
             last_report = time.monotonic()
             while True:
                 head = await asyncio.wait_for(reader.readexactly(HEADER.size), HOUSEKEEPING_S)
                 phys, size = HEADER.unpack(head)
+                if size == PING_FRAME:
+                    self.promised_until = max(self.promised_until,
+                                              time.monotonic() + self.promise_s)
+                    writer.write(OFFSET.pack(-phys - 1))
+                    await writer.drain()
+                    continue
+                if size < 0:
+                    raise ConnectionError(f"master {addr} sent a frame of size {size}")
                 if size:
                     data = await asyncio.wait_for(reader.readexactly(size), HOUSEKEEPING_S)
                     mine = store.max_phys_offset()
@@ -195,6 +273,17 @@ class HASlave:
                     last_report = time.monotonic()
         finally:
             writer.close()
+
+    async def _check_epoch(self, reader: asyncio.StreamReader, addr: str) -> None:
+        assert self.epochs is not None
+        head = await asyncio.wait_for(reader.readexactly(HEADER.size), HOUSEKEEPING_S)
+        epoch, size = HEADER.unpack(head)
+        if size != EPOCH_FRAME:
+            raise ConnectionError(f"master {addr} sent no failover epoch")
+        if epoch < self.epochs.epoch:
+            raise ConnectionError(f"master {addr} has epoch {epoch}, lower than ours "
+                                  f"({self.epochs.epoch}): a fenced old master, refused")
+        self.epochs.adopt(epoch)
 
     async def _sync(self) -> None:
         await asyncio.sleep(1.0)

@@ -9,6 +9,7 @@ from pyrmq.broker.config import read_properties
 from pyrmq.broker.overrides import apply_overrides
 from pyrmq.cli.output import fail
 from pyrmq.cli.serve import serve
+from pyrmq.failover import FailoverBroker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,5 +53,12 @@ def run(args: argparse.Namespace) -> int:
         cfg, store_cfg = apply_overrides(props)
     except ValueError as e:
         return fail(f"bad broker configuration{' in ' + args.config if args.config else ''}: {e}")
-    broker = Broker(cfg, store_cfg, listen_host=args.listen_host)
+    if cfg.failoverEnable:  # the agent runs the Broker and restarts it on role changes
+        try:
+            broker: Broker | FailoverBroker = FailoverBroker(cfg, store_cfg,
+                                                             listen_host=args.listen_host)
+        except ValueError as e:
+            return fail(f"bad broker configuration: {e}")
+    else:
+        broker = Broker(cfg, store_cfg, listen_host=args.listen_host)
     return serve(broker.start, broker.close)
