@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import platform
 import random
 import statistics
@@ -106,6 +107,7 @@ async def _l1(side, name: str, addr: str, key: str, args, meter: Meter) -> dict:
             raise RuntimeError(f"L1 producer exited {proc.returncode}: {err.decode()[-800:]}")
         info = json.loads(out.decode().strip().splitlines()[-1])
         extra["producer_cpu_us"] = info["cpu_us"]
+        extra["sent"] = info["sent"]
         return info["sent"]
 
     await side.l1_consume(addr, key, args.pull_batch, produce, lat)
@@ -208,6 +210,14 @@ def table(results: dict, runs: int) -> str:
     return "\n".join(out)
 
 
+def hiredis_version() -> str | None:
+    try:
+        import hiredis
+    except ImportError:
+        return None
+    return hiredis.__version__
+
+
 def header(args) -> str:
     import redis
 
@@ -224,15 +234,20 @@ def header(args) -> str:
         loop = f"uvloop {uvloop.__version__}"
     else:
         loop = "asyncio (uvloop not installed)"
+    parser = (f"hiredis {hiredis_version()}" if hiredis_version() else
+              "pure-Python parser (no hiredis)")
     rv = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
                         timeout=10).stdout.split()
     flush = ("SYNC_FLUSH vs appendfsync always" if args.sync
              else "ASYNC_FLUSH vs appendfsync everysec")
     return (f"pyrmq {commit} vs Redis {rv[2][2:] if len(rv) > 2 else '?'} Streams; {flush}; "
-            f"loop {loop}; Python {platform.python_version()}; redis-py {redis.__version__}\n"
+            f"loop {loop}; Python {platform.python_version()}; redis-py {redis.__version__} "
+            f"({parser})\n"
             f"{args.messages:,} x {args.size} B per workload, P2 batches of {args.batch} x "
             f"{args.inflight} in flight, pulls/reads of {args.pull_batch}, L1 {args.l1_rate:g}/s"
-            f" for {args.l1_seconds:g} s, {args.runs} run(s); {time.strftime('%Y-%m-%d %H:%M')}")
+            f" for {args.l1_seconds:g} s, {args.runs} run(s); "
+            f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.2f} at start")
 
 
 def _producer_main(args) -> int:

@@ -126,6 +126,26 @@ class Servers:
             raise RuntimeError(f"{name} failed to start: {e}\n{tail}") from None
 
     def __enter__(self) -> Servers:
+        """Start all three; a start failure (say a free port taken meanwhile by another
+        process on this shared machine) is retried twice with new ports."""
+        for attempt in range(3):
+            try:
+                return self._start_all()
+            except RuntimeError as e:
+                if attempt == 2:
+                    self.__exit__(None, None, None)
+                    raise
+                print(f"servers did not start, retrying with new ports: {e}",
+                      file=sys.stderr, flush=True)
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+        raise AssertionError("unreachable")
+
+    def _start_all(self) -> Servers:
+        self.procs, self._logs = {}, []
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
         try:
             nsp, bp, self.redis_port = free_port(), free_port(), free_port()
             self.namesrv_addr = f"127.0.0.1:{nsp}"
@@ -144,7 +164,7 @@ class Servers:
                 "--appendfsync", "always" if self.sync else "everysec", "--daemonize", "no"],
                 self.redis_port)
         except BaseException:
-            self.__exit__(None, None, None)
+            self._stop_all()
             raise
         return self
 
@@ -158,9 +178,12 @@ class Servers:
                 tail = (self.tmp / f"{name}.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{name} exited with {p.returncode}:\n{tail}")
 
-    def __exit__(self, *exc: object) -> None:
+    def _stop_all(self) -> None:
         for p in reversed(list(self.procs.values())):
             _stop(p)
         for log in self._logs:
             log.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop_all()
         shutil.rmtree(self.tmp, ignore_errors=True)
