@@ -66,6 +66,11 @@ class Meter:
         self._self0 = cpu_us()
         self._t0 = time.perf_counter()
 
+    def close(self) -> None:
+        """Stop the sampler of a measurement that failed half way."""
+        if self._sampler is not None:
+            self._sampler.stop()
+
     def stop(self, count: int) -> None:
         secs = time.perf_counter() - self._t0
         client = cpu_us() - self._self0
@@ -110,8 +115,7 @@ async def _l1(side, name: str, addr: str, key: str, args, meter: Meter) -> dict:
         extra["sent"] = info["sent"]
         return info["sent"]
 
-    await side.l1_consume(addr, key, args.pull_batch, produce, lat)
-    meter.stop(len(lat))
+    await side.l1_consume(addr, key, args.pull_batch, produce, lat, meter)
     lat.sort()
     if not lat:
         raise RuntimeError("L1: nothing received")
@@ -148,6 +152,7 @@ def run_one(wl: str, name: str, servers: Servers, args, body: bytes, run: int) -
             _workload(wl, name, addr, key, args, body, meter), bound))
         servers.alive()
     except Exception as e:  # one line per failure, the run goes on
+        meter.close()
         return {"error": f"{type(e).__name__}: {e}"}
     fig = {**meter.fig, **extra}
     msgs = max(1, fig["msgs"])

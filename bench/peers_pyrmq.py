@@ -28,9 +28,9 @@ def _group(kind: str) -> str:
     return f"{kind}_PEERS_{os.getpid()}_{time.monotonic_ns()}"
 
 
-def _check(res_status: SendStatus) -> None:
-    if res_status is not SendStatus.SEND_OK:
-        raise RuntimeError(f"send answered {res_status.name}")
+def _check(status: SendStatus) -> None:
+    if status is not SendStatus.SEND_OK:
+        raise RuntimeError(f"send answered {status.name}")
 
 
 async def p1(addr: str, topic: str, n: int, body: bytes, meter) -> None:
@@ -125,10 +125,11 @@ async def c1c(addr: str, topic: str, n: int, pull_batch: int, meter) -> None:
 
 
 async def l1_consume(addr: str, topic: str, pull_batch: int,
-                     produce: Callable[[], Awaitable[int]], lat_ns: list[int]) -> None:
+                     produce: Callable[[], Awaitable[int]], lat_ns: list[int], meter) -> None:
     """A PushConsumer on a fresh topic; once it delivers a warm-up message, ``produce()``
-    runs the producer process and returns how many it sent; each timed body's latency
-    (receive time - the time_ns in its first 19 bytes) goes to ``lat_ns``."""
+    starts the meter, runs the producer process and returns how many it sent; each timed
+    body's latency (receive time - the time_ns in its first 19 bytes) goes to ``lat_ns``;
+    the meter stops at the last one."""
     got_warm = asyncio.Event()
     enough = asyncio.Event()
     want = [1 << 62]
@@ -155,6 +156,7 @@ async def l1_consume(addr: str, topic: str, pull_batch: int,
         if len(lat_ns) >= want[0]:
             enough.set()
         await asyncio.wait_for(enough.wait(), 30)
+        meter.stop(len(lat_ns))
     finally:
         await c.shutdown()
 

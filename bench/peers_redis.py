@@ -112,9 +112,10 @@ async def c1c(port: str, key: str, n: int, pull_batch: int, meter) -> None:
 
 
 async def l1_consume(port: str, key: str, pull_batch: int,
-                     produce: Callable[[], Awaitable[int]], lat_ns: list[int]) -> None:
+                     produce: Callable[[], Awaitable[int]], lat_ns: list[int], meter) -> None:
     """A consumer group on a fresh stream, XREADGROUP BLOCK + XACK (the usual ack, as
-    pyrmq's PushConsumer); ``produce()`` runs the producer process once the group reads."""
+    pyrmq's PushConsumer); ``produce()`` starts the meter and runs the producer process once
+    the group reads; the meter stops at the last entry."""
     r = _client(port)
     stop = False
     want = 1 << 62
@@ -137,6 +138,7 @@ async def l1_consume(port: str, key: str, pull_batch: int,
         try:
             want = await produce()
             await asyncio.wait_for(asyncio.shield(reader), 30)
+            meter.stop(len(lat_ns))
         finally:
             stop = True
             await asyncio.wait_for(reader, 5)
