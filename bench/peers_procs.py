@@ -1,0 +1,189 @@
+"""bench/peers.py's process side: start the pyrmq NameServer + Broker and a redis-server on
+127.0.0.1 with fresh temp dirs, stop them by PID, and read CPU time and RssAnon from /proc.
+
+Kept in bench/ (bench code does not import tests/); every wait is bounded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def cpu_us(pid: int | None = None) -> float:
+    """utime + stime of ``pid`` (this process when None), in µs, from /proc/PID/stat."""
+    with open(f"/proc/{pid or 'self'}/stat") as f:
+        # the command name (field 2) may hold spaces: split after its closing parenthesis
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_US  # fields 14 and 15 of stat(5)
+
+
+def rss_anon_kib(pid: int) -> int:
+    """RssAnon of ``pid`` (resident memory not backed by a file: mapped store pages are not
+    counted), in KiB; 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Max RssAnon of some PIDs, sampled every ``interval`` s on a thread until stop()."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 0.1) -> None:
+        self.pids = pids
+        self.interval = interval
+        self.max_kib = {name: 0 for name in pids}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        for name, pid in self.pids.items():
+            self.max_kib[name] = max(self.max_kib[name], rss_anon_kib(pid))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def start(self) -> None:
+        self._sample()
+        self._thread.start()
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        self._thread.join(5)
+        self._sample()
+        return self.max_kib
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+class Servers:
+    """A pyrmq NameServer + Broker (ASYNC_FLUSH, or SYNC_FLUSH with ``sync``) and a
+    redis-server (AOF everysec, or always with ``sync``; no RDB snapshots), each its own
+    process with a fresh temp dir. Use as a context manager: everything started is stopped by
+    PID and the temp dir removed on exit."""
+
+    def __init__(self, sync: bool = False) -> None:
+        self.sync = sync
+        self.tmp = Path(tempfile.mkdtemp(prefix="pyrmq-peers-"))
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._logs: list = []
+        self.namesrv_addr = ""
+        self.redis_port = 0
+
+    def _start(self, name: str, args: list[str], port: int) -> None:
+        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed in __exit__
+        self._logs.append(log)
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                             start_new_session=True)
+        self.procs[name] = p
+        try:
+            wait_port(port, p)
+        except Exception as e:
+            tail = (self.tmp / f"{name}.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{name} failed to start: {e}\n{tail}") from None
+
+    def __enter__(self) -> Servers:
+        """Start all three; a start failure (say a free port taken meanwhile by another
+        process on this shared machine) is retried twice with new ports."""
+        for attempt in range(3):
+            try:
+                return self._start_all()
+            except RuntimeError as e:
+                if attempt == 2:
+                    self.__exit__(None, None, None)
+                    raise
+                print(f"servers did not start, retrying with new ports: {e}",
+                      file=sys.stderr, flush=True)
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+        raise AssertionError("unreachable")
+
+    def _start_all(self) -> Servers:
+        self.procs, self._logs = {}, []
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
+        try:
+            nsp, bp, self.redis_port = free_port(), free_port(), free_port()
+            self.namesrv_addr = f"127.0.0.1:{nsp}"
+            py = [sys.executable, "-m", "pyrmq"]
+            self._start("namesrv", [*py, "namesrv", "--listen", self.namesrv_addr], nsp)
+            flush = "SYNC_FLUSH" if self.sync else "ASYNC_FLUSH"
+            self._start("broker", [*py, "broker", "-n", self.namesrv_addr, "--listen-host",
+                                   "127.0.0.1", "--listen-port", str(bp), "--store",
+                                   str(self.tmp / "store"), "--set", f"flushDiskType={flush}"],
+                        bp)
+            rdir = self.tmp / "redis"
+            rdir.mkdir()
+            self._start("redis", [
+                shutil.which("redis-server") or "redis-server", "--port", str(self.redis_port),
+                "--bind", "127.0.0.1", "--dir", str(rdir), "--save", "", "--appendonly", "yes",
+                "--appendfsync", "always" if self.sync else "everysec", "--daemonize", "no"],
+                self.redis_port)
+        except BaseException:
+            self._stop_all()
+            raise
+        return self
+
+    def pid(self, name: str) -> int:
+        return self.procs[name].pid
+
+    def alive(self) -> None:
+        """Raise if a server process has died (its log tail in the message)."""
+        for name, p in self.procs.items():
+            if p.poll() is not None:
+                tail = (self.tmp / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} exited with {p.returncode}:\n{tail}")
+
+    def _stop_all(self) -> None:
+        for p in reversed(list(self.procs.values())):
+            _stop(p)
+        for log in self._logs:
+            log.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop_all()
+        shutil.rmtree(self.tmp, ignore_errors=True)
