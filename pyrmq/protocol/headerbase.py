@@ -136,8 +136,10 @@ def _int(wire: str, value: Any, lo: int, hi: int) -> int:
 
 
 def _bool(wire: str, value: Any) -> bool:
-    if value is True or value is False:
-        return value
+    if value == "false" or value is False:  # what Java and pyrmq send, first
+        return False
+    if value == "true" or value is True:
+        return True
     low = str(value).strip().lower()
     if low in ("true", "1"):
         return True
