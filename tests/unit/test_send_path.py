@@ -1,11 +1,13 @@
 """Pieces of the send path made cheaper for issue 9 keep their results: UNIQ_KEY text, the
-request metrics (children cached per code pair, the cache bounded), the born host cache."""
+request metrics (plain counts turned into the families at scrape time, what prometheus-client
+would expose, the key cache bounded), the born host cache."""
 
 from __future__ import annotations
 
+import random
 import struct
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from pyrmq.broker.send import born_host_of
 from pyrmq.client import message as client_message
@@ -47,9 +49,34 @@ def test_request_metrics_count_through_cached_children():
     assert counts[(("code", "310"),)] == 4
     for code in range(100_000, 105_000):  # a peer inventing codes cannot grow the cache
         m.observe(code, 0, 0.0)
-    assert len(m._children) <= 4096
+    assert len(m._keys) <= 4096
     assert _samples(reg, "rocketmq_requests_total")[(("code", "other"), ("response", "0"))] \
         == 5002
+
+
+def test_request_metrics_expose_what_prometheus_client_metrics_would():
+    from pyrmq.metrics import requests as mod
+
+    reg, ref_reg = CollectorRegistry(), CollectorRegistry()
+    m = RequestMetrics(reg)
+    ref_c = Counter("rocketmq_requests", "d", ["code", "response"], registry=ref_reg)
+    ref_h = Histogram("rocketmq_request_latency_seconds", "d", ["code"], registry=ref_reg,
+                      buckets=mod._BUCKETS)
+    rng = random.Random(7)
+    edges = [*mod._BUCKETS, 0.0, 100.0]
+    for _ in range(2000):
+        code, resp = rng.choice([10, 11, 310, 99999]), rng.choice([0, 1, 2, -1, 777])
+        secs = rng.choice(edges) if rng.random() < 0.3 else rng.expovariate(50)
+        m.observe(code, resp, secs)
+        ref_c.labels(mod._label(code, mod._REQUEST_CODES),
+                     "-1" if resp == -1 else mod._label(resp, mod._RESPONSE_CODES)).inc()
+        ref_h.labels(mod._label(code, mod._REQUEST_CODES)).observe(secs)
+    for name in ("rocketmq_requests_total", "rocketmq_request_latency_seconds_bucket",
+                 "rocketmq_request_latency_seconds_count"):
+        assert _samples(reg, name) == _samples(ref_reg, name), name
+    got, want = (_samples(r, "rocketmq_request_latency_seconds_sum") for r in (reg, ref_reg))
+    assert got.keys() == want.keys()
+    assert all(abs(got[k] - want[k]) < 1e-6 for k in got)
 
 
 class _Conn:
