@@ -205,6 +205,22 @@ def decode_json_header(raw: bytes) -> dict[str, Any]:
         return decode_json_header_py(raw)
     if obj.__class__ is not dict:
         return decode_json_header_py(raw)
+    if _USUAL_KEYS.issuperset(obj):  # what every RocketMQ client sends: checked in one go
+        code, opaque = obj.get("code", 0), obj.get("opaque", 0)
+        flag, version = obj.get("flag", 0), obj.get("version", 0)
+        language, remark = obj.get("language", "OTHER"), obj.get("remark")
+        ext, rpc = obj.get("extFields"), obj.get("serializeTypeCurrentRPC")
+        if (code.__class__ is int and opaque.__class__ is int and flag.__class__ is int
+                and version.__class__ is int and -2147483648 <= code <= 2147483647
+                and -2147483648 <= opaque <= 2147483647 and -2147483648 <= flag <= 2147483647
+                and -2147483648 <= version <= 2147483647 and language.__class__ is str
+                and (remark is None or remark.__class__ is str)
+                and (rpc is None or rpc.__class__ is str)
+                and (not ext or (ext.__class__ is dict
+                                 and _ONLY_STR.issuperset(map(type, ext.values()))))):
+            return {"code": code, "opaque": opaque, "flag": flag, "version": version,
+                    "remark": remark, "language": language, "ext_fields": ext or {},
+                    "serialize_type": SERIALIZE_JSON}
     fields = {"code": 0, "opaque": 0, "flag": 0, "version": 0, "remark": None,
               "language": "OTHER", "ext_fields": {}, "serialize_type": SERIALIZE_JSON}
     for k, v in obj.items():
@@ -250,6 +266,8 @@ def decode_json_header(raw: bytes) -> dict[str, Any]:
 #: the header fields read as Java ints
 _INT_KEYS = frozenset(("code", "opaque", "flag", "version"))
 _ONLY_STR = frozenset((str,))
+_USUAL_KEYS = frozenset(("code", "opaque", "flag", "version", "language", "remark", "extFields",
+                         "serializeTypeCurrentRPC"))
 
 
 def decode_json_header_py(raw: bytes) -> dict[str, Any]:
