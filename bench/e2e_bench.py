@@ -9,12 +9,12 @@ batch send TPS, and end-to-end (consumed) TPS. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import shutil
 import tempfile
 
 from pyrmq.cli.quickstart import quickstart
+from pyrmq.remoting import loop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
             d = tempfile.mkdtemp(prefix="pyrmq-e2e-")
             try:
                 n = args.messages if senders > 1 or batch else args.messages // 4
-                s = asyncio.run(quickstart(n, size, senders, d, 120, batch=batch, quiet=True))
+                s = loop.run(quickstart(  # uvloop where installed, as `pyrmq quickstart`
+                    n, size, senders, d, 120, batch=batch, quiet=True))
             finally:
                 shutil.rmtree(d, ignore_errors=True)
             label = f"{size} B, {senders} sender(s)" + (f", batches of {batch}" if batch else "")

@@ -52,7 +52,7 @@ class _UniqKeys:
         with self.lock:
             n = next(self.counter) & 0xFFFF
         diff = int((time.time() - self.month_start) * 1000) & 0x7FFFFFFF
-        return self.prefix + struct.pack(">iH", diff, n).hex().upper()
+        return f"{self.prefix}{diff:08X}{n:04X}"  # = struct ">iH" as upper hex (diff >= 0)
 
 
 _uniq = _UniqKeys()

@@ -155,7 +155,9 @@ class Producer(ClientBase):
         avoid = None
         for attempt in range(1 + (0 if queue else self.retry_times)):
             mq = queue or self._pick(queues, avoid)
-            cmd = request(code, self._header(msg, mq, props, sysflag, batch), body)
+            # the V2 header is text already: no second stringify pass through request()
+            cmd = RemotingCommand(code, ext_fields=self._header(msg, mq, props, sysflag, batch),
+                                  body=body)
             t0 = time.monotonic()
             try:
                 r = await self._send_to(mq, cmd, route, self.send_timeout)

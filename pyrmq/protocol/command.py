@@ -13,10 +13,13 @@ import json
 import math
 import re
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
 
+import orjson
+
 from .errors import LocalProtocolError, RemoteProtocolError
+from .headerbase import _compile_init
 
 SERIALIZE_JSON = 0
 SERIALIZE_ROCKETMQ = 1
@@ -71,8 +74,14 @@ class RemotingCommand:
                                ext_fields=_fields(ext_fields), body=body,
                                serialize_type=self.serialize_type)
 
-    def with_opaque(self, opaque: int) -> RemotingCommand:
-        return replace(self, opaque=opaque)
+    def with_opaque(self, opaque: int, flag: int | None = None) -> RemotingCommand:
+        """A copy with another opaque (and flag, when given)."""
+        return RemotingCommand(self.code, opaque, self.flag if flag is None else flag,
+                               self.remark, self.ext_fields, self.body, self.language,
+                               self.version, self.serialize_type, self.error)
+
+
+RemotingCommand.__init__ = _compile_init(RemotingCommand)  # type: ignore[method-assign]
 
 
 def request(code: int, ext_fields: Mapping[str, Any] | _ToExt | None = None, body: bytes = b"",
@@ -112,6 +121,11 @@ def stringify(fields: Mapping[str, Any]) -> dict[str, str]:
 
 
 # --- JSON header -------------------------------------------------------------------------------
+
+_orjson_loads = orjson.loads
+_orjson_dumps = orjson.dumps
+_OrjsonDecodeError = orjson.JSONDecodeError
+_OrjsonEncodeError = orjson.JSONEncodeError
 
 class _NonFinite(str):
     """NaN / Infinity / a number past float range in a JSON header (not acceptable)."""
@@ -181,6 +195,85 @@ def _int_field(obj: dict[str, Any], name: str) -> int:
 def decode_json_header(raw: bytes) -> dict[str, Any]:
     """Parse a JSON header into the keyword arguments of :class:`RemotingCommand`.
 
+    orjson parses; a header of the usual shape (integer fields in range, extFields values text,
+    numbers or booleans, every other value a string, integer or boolean) is converted here. Any
+    other header, and anything orjson refuses, goes to :func:`decode_json_header_py`, the
+    reference, so what is accepted or refused and how never depends on orjson."""
+    try:
+        obj = _orjson_loads(raw)
+    except _OrjsonDecodeError:
+        return decode_json_header_py(raw)
+    if obj.__class__ is not dict:
+        return decode_json_header_py(raw)
+    if _USUAL_KEYS.issuperset(obj):  # what every RocketMQ client sends: checked in one go
+        code, opaque = obj.get("code", 0), obj.get("opaque", 0)
+        flag, version = obj.get("flag", 0), obj.get("version", 0)
+        language, remark = obj.get("language", "OTHER"), obj.get("remark")
+        ext, rpc = obj.get("extFields"), obj.get("serializeTypeCurrentRPC")
+        if (code.__class__ is int and opaque.__class__ is int and flag.__class__ is int
+                and version.__class__ is int and -2147483648 <= code <= 2147483647
+                and -2147483648 <= opaque <= 2147483647 and -2147483648 <= flag <= 2147483647
+                and -2147483648 <= version <= 2147483647 and language.__class__ is str
+                and (remark is None or remark.__class__ is str)
+                and (rpc is None or rpc.__class__ is str)
+                and (not ext or (ext.__class__ is dict
+                                 and _ONLY_STR.issuperset(map(type, ext.values()))))):
+            return {"code": code, "opaque": opaque, "flag": flag, "version": version,
+                    "remark": remark, "language": language, "ext_fields": ext or {},
+                    "serialize_type": SERIALIZE_JSON}
+    fields = {"code": 0, "opaque": 0, "flag": 0, "version": 0, "remark": None,
+              "language": "OTHER", "ext_fields": {}, "serialize_type": SERIALIZE_JSON}
+    for k, v in obj.items():
+        cls = v.__class__
+        if k in _INT_KEYS:
+            if cls is not int or not -2147483648 <= v <= 2147483647:
+                return decode_json_header_py(raw)
+            fields[k] = v
+        elif k == "extFields":
+            if not v:
+                continue
+            if cls is not dict:
+                return decode_json_header_py(raw)
+            if _ONLY_STR.issuperset(map(type, v.values())):  # the usual case: all text
+                fields["ext_fields"] = v
+                continue
+            ext = {}
+            for ek, ev in v.items():
+                ecls = ev.__class__
+                if ecls is str:
+                    ext[ek] = ev
+                elif ecls is int:
+                    ext[ek] = str(ev)
+                elif ecls is bool:
+                    ext[ek] = "true" if ev else "false"
+                elif ev is None:
+                    ext[ek] = ""
+                else:
+                    return decode_json_header_py(raw)
+            fields["ext_fields"] = ext
+        elif cls is not str and cls is not int and cls is not bool and v is not None:
+            return decode_json_header_py(raw)  # a float or a nested value: the reference
+        elif k == "remark":
+            fields["remark"] = v if cls is str else None
+        elif k == "language":
+            if cls is str:
+                fields["language"] = v
+            elif cls is int:
+                fields["language"] = LANGUAGES[v] if 0 <= v < len(LANGUAGES) else "OTHER"
+    return fields
+
+
+#: the header fields read as Java ints
+_INT_KEYS = frozenset(("code", "opaque", "flag", "version"))
+_ONLY_STR = frozenset((str,))
+_USUAL_KEYS = frozenset(("code", "opaque", "flag", "version", "language", "remark", "extFields",
+                         "serializeTypeCurrentRPC"))
+
+
+def decode_json_header_py(raw: bytes) -> dict[str, Any]:
+    """The reference JSON header decoder (the standard library's parser); same result as
+    :func:`decode_json_header`.
+
     Text that is not JSON (or not UTF-8, or nested past the parser's depth) loses the request's
     opaque: a fatal error. A readable header whose other fields cannot be accepted (a lone
     surrogate, NaN/Infinity, a number past the field's range) comes back with ``error`` set,
@@ -227,6 +320,28 @@ def decode_json_header(raw: bytes) -> dict[str, Any]:
 
 
 def encode_json_header(cmd: RemotingCommand) -> bytes:
+    """The JSON header of ``cmd`` (orjson; what it cannot write, e.g. a lone surrogate or an
+    integer past 64 bits, goes to :func:`encode_json_header_py`, which raises the same error
+    as before for text that is not UTF-8)."""
+    obj: dict[str, Any] = {"code": cmd.code}
+    if cmd.ext_fields:
+        obj["extFields"] = cmd.ext_fields if cmd.ext_fields.__class__ is dict \
+            else dict(cmd.ext_fields)
+    obj["flag"] = cmd.flag
+    obj["language"] = cmd.language
+    obj["opaque"] = cmd.opaque
+    if cmd.remark is not None:
+        obj["remark"] = cmd.remark
+    obj["serializeTypeCurrentRPC"] = "JSON"
+    obj["version"] = cmd.version
+    try:
+        return _orjson_dumps(obj)
+    except _OrjsonEncodeError:
+        return encode_json_header_py(cmd)
+
+
+def encode_json_header_py(cmd: RemotingCommand) -> bytes:
+    """The reference JSON header encoder (the standard library's)."""
     obj: dict[str, Any] = {"code": cmd.code}
     if cmd.ext_fields:
         obj["extFields"] = dict(cmd.ext_fields)

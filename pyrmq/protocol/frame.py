@@ -47,10 +47,29 @@ class FrameDecoder:
         """Add received bytes; return every command now complete (possibly none)."""
         if self._error is not None:
             raise self._error
-        self._buf += data
         out: list[RemotingCommand] = []
+        if self._pos == len(self._buf) and data.__class__ is bytes:
+            # nothing buffered (the usual case): parse the chunk in place, keep only its tail
+            pos = self._parse(data, 0, out)
+            if pos < len(data):
+                self._buf = bytearray(data[pos:]) if pos else bytearray(data)
+                self._pos = 0
+            return out
+        self._buf += data
         buf = self._buf
-        pos = self._pos
+        pos = self._parse(buf, self._pos, out)
+        if pos == len(buf):
+            buf.clear()
+            pos = 0
+        elif pos > 65536 and pos * 2 > len(buf):
+            del buf[:pos]
+            pos = 0
+        self._pos = pos
+        return out
+
+    def _parse(self, buf: bytes | bytearray, pos: int, out: list[RemotingCommand]) -> int:
+        """Append every complete command in ``buf[pos:]`` to ``out``; the position after the
+        last one. A fatal error poisons the decoder."""
         try:
             while len(buf) - pos >= 8:
                 length, word = _PREFIX.unpack_from(buf, pos)
@@ -69,10 +88,9 @@ class FrameDecoder:
                     break
                 hstart = pos + 8
                 header = bytes(buf[hstart:hstart + hlen])
-                body = bytes(buf[hstart + hlen:end])
                 fields = (decode_json_header(header) if stype == SERIALIZE_JSON
                           else decode_binary_header(header))
-                out.append(RemotingCommand(body=body, **fields))
+                out.append(RemotingCommand(body=bytes(buf[hstart + hlen:end]), **fields))
                 pos = end
         except RemoteProtocolError as e:
             self._error = e
@@ -81,14 +99,7 @@ class FrameDecoder:
             self._error = RemoteProtocolError(f"undecodable frame: {type(e).__name__}",
                                               fatal=True)
             raise self._error from None
-        if pos == len(buf):
-            buf.clear()
-            pos = 0
-        elif pos > 65536 and pos * 2 > len(buf):
-            del buf[:pos]
-            pos = 0
-        self._pos = pos
-        return out
+        return pos
 
 
 def encode(cmd: RemotingCommand, max_frame: int = DEFAULT_MAX_FRAME) -> bytes:

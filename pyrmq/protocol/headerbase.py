@@ -136,8 +136,10 @@ def _int(wire: str, value: Any, lo: int, hi: int) -> int:
 
 
 def _bool(wire: str, value: Any) -> bool:
-    if value is True or value is False:
-        return value
+    if value == "false" or value is False:  # what Java and pyrmq send, first
+        return False
+    if value == "true" or value is True:
+        return True
     low = str(value).strip().lower()
     if low in ("true", "1"):
         return True
@@ -200,11 +202,17 @@ def _compile(cls: type, names: Mapping[str, str] | None = None,
 
 def _compile_init(cls: type) -> Any:
     """Generate ``__init__`` setting each slot through its descriptor (what the frozen
-    dataclass ``__init__`` does through ``object.__setattr__``, about twice as fast)."""
-    ns: dict[str, Any] = {}
+    dataclass ``__init__`` does through ``object.__setattr__``, about twice as fast). Works for
+    any frozen slotted dataclass (``default_factory`` fields get a fresh value per call)."""
+    ns: dict[str, Any] = {"_MISSING": dataclasses.MISSING}
     params, body = ["self"], []
     for i, f in enumerate(dataclasses.fields(cls)):
         ns[f"_set{i}"] = cls.__dict__[f.name].__set__
+        if f.default_factory is not dataclasses.MISSING:
+            ns[f"_f{i}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            body.append(f"    _set{i}(self, _f{i}() if {f.name} is _MISSING else {f.name})")
+            continue
         if f.default is dataclasses.MISSING:
             params.append(f.name)
         else:

@@ -64,7 +64,9 @@ class RemotingClient:
     async def invoke(self, addr: str, cmd: RemotingCommand, timeout: float = 3.0
                      ) -> RemotingCommand:
         """Send ``cmd`` to ``addr`` and wait for the response (bounded by ``timeout`` s)."""
-        conn = await self.connection(addr)
+        conn = self._conns.get(addr)
+        if conn is None or not conn.is_open:
+            conn = await self.connection(addr)
         if self.before_send is not None:
             cmd = self.before_send(cmd)
         return await conn.invoke(cmd, timeout)

@@ -1,5 +1,10 @@
 """One remoting connection (either side): feeds bytes to the sans-IO codec, matches responses to
-pending requests by opaque, runs request handlers as tasks, writes frames back.
+pending requests by opaque, runs request handlers, writes frames back.
+
+A handler starts at once, inside ``data_received``: one that never suspends (a send stored on
+the loop, most admin calls) answers without a Task being created; one that awaits continues as a
+Task from where it suspended. A request's timeout is a timer handle on the loop, cancelled when
+the response arrives (no ``wait_for`` and no extra Task per call).
 
 Requests a peer sends are answered through a handler table (``code -> async handler``); an
 unknown code gets REQUEST_CODE_NOT_SUPPORTED, a header the decoder could read but not accept
@@ -17,8 +22,9 @@ import asyncio
 import itertools
 import logging
 import socket
+import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from typing import Any
 
 from pyrmq.protocol.codes import ResponseCode
@@ -81,6 +87,45 @@ class RemotingClosedError(RemotingError):
     """The connection closed before the response arrived."""
 
 
+class _Resume:
+    """The rest of a coroutine that already ran up to its first suspension, as an awaitable a
+    Task can drive: ``first`` is what it yielded there (a future, or None for a bare yield)."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, value = self.coro, self.first
+        self.first = None
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as e:  # e.g. the Task's CancelledError: pass it on
+                try:
+                    value = coro.throw(e)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+async def _resume(rest: _Resume) -> None:
+    await rest
+
+
+#: Python 3.12+ starts a Task eagerly itself (current_task() set during the first step)
+_EAGER = sys.version_info >= (3, 12)
+
+
 class Connection(asyncio.Protocol):
     """A framed RocketMQ remoting connection over one transport."""
 
@@ -110,7 +155,8 @@ class Connection(asyncio.Protocol):
         self._close_callbacks: list[Callable[[Connection], None]] = []
         if on_close:
             self._close_callbacks.append(on_close)
-        self.closed = asyncio.get_event_loop().create_future()
+        self._loop = asyncio.get_event_loop()
+        self.closed = self._loop.create_future()
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -192,7 +238,17 @@ class Connection(asyncio.Protocol):
                 self._refuse(cmd, refusal)
                 return
         self._inflight += 1
-        task = asyncio.get_event_loop().create_task(self._run(cmd))
+        coro = self._run(cmd)
+        if _EAGER:
+            task = asyncio.Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg]
+            if task.done():
+                return
+        else:
+            try:  # run it here up to its first suspension: most handlers never suspend
+                first = coro.send(None)
+            except StopIteration:
+                return
+            task = self._loop.create_task(_resume(_Resume(coro, first)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -269,30 +325,34 @@ class Connection(asyncio.Protocol):
                 raise
         self._transport.write(data)
 
-    async def invoke(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
-        """Send a request and wait for its response (RemotingTimeoutError after timeout s)."""
+    async def invoke(self, cmd: RemotingCommand, timeout: float | None) -> RemotingCommand:
+        """Send a request and wait for its response (RemotingTimeoutError after ``timeout`` s;
+        None waits until the response or the connection's end)."""
         if not self.is_open:
             raise RemotingClosedError(f"connection to {self.remote_addr} is closed")
         opaque = next(self._opaque) & 0x7FFFFFFF
         cmd = cmd.with_opaque(opaque)
-        fut: asyncio.Future[RemotingCommand] = asyncio.get_event_loop().create_future()
+        fut: asyncio.Future[RemotingCommand] = self._loop.create_future()
         self._pending[opaque] = fut
+        timer = (None if timeout is None
+                 else self._loop.call_later(timeout, self._expire, fut, cmd.code, timeout))
         try:
             self.send(cmd)
-            return await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            raise RemotingTimeoutError(
-                f"no response to code {cmd.code} from {self.remote_addr} in {timeout:.1f}s"
-            ) from None
+            return await fut
         finally:
+            if timer is not None:
+                timer.cancel()
             self._pending.pop(opaque, None)
+
+    def _expire(self, fut: asyncio.Future[RemotingCommand], code: int, timeout: float) -> None:
+        if not fut.done():
+            fut.set_exception(RemotingTimeoutError(
+                f"no response to code {code} from {self.remote_addr} in {timeout:.1f}s"))
 
     def invoke_oneway(self, cmd: RemotingCommand) -> None:
         """Send a request flagged ONEWAY (no response expected)."""
         opaque = next(self._opaque) & 0x7FFFFFFF
-        from dataclasses import replace
-
-        self.send(replace(cmd, opaque=opaque, flag=cmd.flag | FLAG_ONEWAY))
+        self.send(cmd.with_opaque(opaque, cmd.flag | FLAG_ONEWAY))
 
     def add_close_callback(self, cb: Callable[[Connection], None]) -> None:
         self._close_callbacks.append(cb)

@@ -1,0 +1,168 @@
+"""The send path of one side in one process, without sockets: CPU per send of the code alone.
+
+    .venv/bin/python bench/send_inproc.py broker|client [--sends 10000] [--profile]
+
+``broker``: SEND_MESSAGE_V2 frames fed to a broker-side Connection (the send handler over a
+real store, ASYNC_FLUSH, 1 KiB, the request metrics observer on), one loop iteration per frame;
+what is written back is counted, not sent. ``client``: ``Producer.send`` against a fake broker
+transport that answers each request from the same loop. Prints CPU µs per send; ``--profile``
+prints cProfile's top functions. Used by ``bench/send_profile.py``'s section of RESULTS.md to
+compare code versions side by side (run it with ``PYTHONPATH=<other checkout>`` for the other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from prometheus_client import CollectorRegistry  # noqa: E402
+
+from pyrmq.protocol import headers as H  # noqa: E402
+from pyrmq.protocol.codes import RequestCode  # noqa: E402
+from pyrmq.protocol.command import RemotingCommand  # noqa: E402
+from pyrmq.protocol.frame import FrameDecoder, encode  # noqa: E402
+from pyrmq.remoting.connection import Connection  # noqa: E402
+
+WARM = 500
+
+
+class _Transport(asyncio.Transport):
+    """Counts writes, or answers each send request through ``answer``."""
+
+    def __init__(self, answer=None) -> None:
+        super().__init__()
+        self.writes = 0
+        self.answer = answer
+        self.frames = FrameDecoder()
+
+    def write(self, data) -> None:  # type: ignore[override]
+        self.writes += 1
+        if self.answer is not None:
+            for cmd in self.frames.feed(bytes(data)):
+                self.answer(cmd)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name, default=None):
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        pass
+
+
+def _timed(n: int, profile: bool):
+    class Timer:
+        def __enter__(self):
+            self.prof = cProfile.Profile() if profile else None
+            if self.prof:
+                self.prof.enable()
+            self.c0 = time.process_time()
+            return self
+
+        def __exit__(self, *exc):
+            self.us = (time.process_time() - self.c0) / n * 1e6
+            if self.prof:
+                self.prof.disable()
+                pstats.Stats(self.prof).sort_stats("tottime").print_stats(25)
+    return Timer()
+
+
+async def _broker(n: int, profile: bool) -> float:
+    from rmqtest.store import small_config
+
+    from pyrmq.broker import send
+    from pyrmq.broker.config import BrokerConfig
+    from pyrmq.broker.context import BrokerContext
+    from pyrmq.client.message import new_uniq_key
+    from pyrmq.metrics.requests import RequestMetrics
+    from pyrmq.protocol.message import encode_properties
+    from pyrmq.store import MessageStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = small_config(storePathRootDir=tmp, mappedFileSizeCommitLog=256 * 1024 * 1024)
+        store = MessageStore(tmp, cfg, store_host=("127.0.0.1", 10911))
+        ctx = BrokerContext.create(BrokerConfig(storePathRootDir=tmp), cfg, store)
+        try:
+            ctx.topics.ensure("BenchT", 4)
+            frames = []
+            for i in range(n + WARM):
+                props = encode_properties({"UNIQ_KEY": new_uniq_key(), "WAIT": "true"})
+                hdr = H.SendMessageRequestHeader("PG", "BenchT", "TBW102", 4, i % 4, 0,
+                                                 1_700_000_000_000, 0, props.decode(), 0,
+                                                 False, False)
+                frames.append(encode(RemotingCommand(RequestCode.SEND_MESSAGE_V2, opaque=i,
+                                                     ext_fields=hdr.to_ext_v2(),
+                                                     body=b"x" * 1024)))
+
+            async def handler(conn, cmd):
+                return await send.handle_send(ctx, conn, cmd)
+            conn = Connection({RequestCode.SEND_MESSAGE_V2: handler},
+                              on_response=RequestMetrics(CollectorRegistry()).observe)
+            t = _Transport()
+            conn.connection_made(t)
+            for f in frames[:WARM]:
+                conn.data_received(f)
+                await asyncio.sleep(0)
+            with _timed(n, profile) as timer:
+                for f in frames[WARM:]:
+                    conn.data_received(f)
+                    await asyncio.sleep(0)  # lets a handler run as a Task where it is one
+            assert t.writes == n + WARM, t.writes
+            return timer.us
+        finally:
+            ctx.executor.shutdown(wait=True)
+            store.close()
+
+
+async def _client(n: int, profile: bool) -> float:
+    from pyrmq.client import Message, Producer
+    from pyrmq.client.route import Route
+    from pyrmq.protocol.route import BrokerData, QueueData, TopicRouteData
+
+    loop = asyncio.get_running_loop()
+    p = Producer("PG", "127.0.0.1:1")
+    conn = Connection(p.remoting.handlers)
+    reply = H.SendMessageResponseHeader("7F000001000000000000000000000000", 0, 5)
+
+    def answer(cmd: RemotingCommand) -> None:
+        loop.call_soon(conn.data_received, encode(cmd.response(0, ext_fields=reply)))
+    conn.connection_made(_Transport(answer))
+    p.remoting._conns["127.0.0.1:2"] = conn
+    route = Route("T", TopicRouteData([QueueData("b", 1, 1, 6, 0)],
+                                      [BrokerData("c", "b", {0: "127.0.0.1:2"})]))
+    p.routes["T"] = route
+    p._route_time["T"] = time.monotonic() + 1e9  # never refreshed
+    body = b"x" * 1024
+    for _ in range(WARM):
+        await p.send(Message("T", body))
+    with _timed(n, profile) as timer:
+        for _ in range(n):
+            await p.send(Message("T", body))
+    return timer.us
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("side", choices=("broker", "client"))
+    ap.add_argument("--sends", type=int, default=10000)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args(argv)
+    from pyrmq.remoting.loop import new_event_loop
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        fn = _broker if args.side == "broker" else _client
+        us = runner.run(fn(args.sends, args.profile))
+    print(f"{args.side}: {us:.1f} us CPU per send (in process, no sockets, {args.sends} sends)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,192 @@
+"""Send-path profile: CPU per sync send of the client and of the broker, from /proc.
+
+    .venv/bin/python bench/send_profile.py [--sends 20000] [--size 1024] [--inflight 1]
+        [--batch 0] [--loop auto|asyncio|uvloop] [--broker-loop auto|asyncio]
+        [--py-spy broker.json] [--py-spy-client client.json]
+
+Starts a NameServer and a Broker as separate processes (ASYNC_FLUSH), then sends from this
+process with pyrmq's Producer: ``--inflight`` concurrent senders, each awaiting every ack
+(``--batch N`` sends ``send_batch`` of N messages instead). Prints msgs/s and the CPU time
+(user + system, from ``/proc/<pid>/stat``) the client and the broker spent per message during
+the timed sends. ``--py-spy FILE`` records the broker with ``py-spy record --nonblocking`` in
+speedscope format for the timed part (collapsed stacks when FILE ends in ``.txt``; py-spy
+must be on PATH or in the venv; its sampling pauses the target, so CPU figures of a profiled run
+are inflated). Nothing is
+asserted; timings are noisy on a shared machine: compare runs made side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, proc: subprocess.Popen, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing on port {port} after {seconds}s")
+
+
+def cpu_seconds(pid: int | str = "self") -> tuple[float, float]:
+    """(utime, stime) of a process (its threads included), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
+
+
+def _py_spy(pid: int, out: str) -> subprocess.Popen | None:
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not os.path.exists(exe):
+        print(f"py-spy not found ({exe}); not profiling", file=sys.stderr)
+        return None
+    fmt = "raw" if out.endswith(".txt") else "speedscope"  # raw = collapsed stacks
+    return subprocess.Popen([exe, "record", "--nonblocking", "-r", "500",
+                             "--format", fmt, "-o", out, "--pid", str(pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop_spy(spy: subprocess.Popen | None) -> None:
+    if spy is None:
+        return
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait(5)
+
+
+async def _run(ns: str, broker_pid: int, args: argparse.Namespace) -> dict[str, float]:
+    from pyrmq.client import Message, Producer
+
+    topic = "SendProfile"
+    body = b"x" * args.size
+    async with Producer("PG_SEND_PROFILE", ns) as p:
+        for _ in range(200):  # warm-up: route, connection, topic creation, code paths
+            await p.send(Message(topic, body))
+        per = args.sends // args.inflight
+        batch = args.batch
+
+        async def one() -> None:
+            if batch:
+                msgs = [Message(topic, body) for _ in range(batch)]
+                for _ in range(max(1, per // batch)):
+                    await p.send_batch(msgs)
+            else:
+                for _ in range(per):
+                    await p.send(Message(topic, body))
+
+        spies = [_py_spy(broker_pid, args.py_spy) if args.py_spy else None,
+                 _py_spy(os.getpid(), args.py_spy_client) if args.py_spy_client else None]
+        c0, b0, t0 = cpu_seconds(), cpu_seconds(broker_pid), time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(args.inflight)))
+        dt = time.perf_counter() - t0
+        c1, b1 = cpu_seconds(), cpu_seconds(broker_pid)
+        for spy in spies:
+            _stop_spy(spy)
+    n = (max(1, per // batch) * batch if batch else per) * args.inflight
+    us = 1e6 / n
+    return {"msgs": n, "seconds": dt,
+            "client_user": (c1[0] - c0[0]) * us, "client_sys": (c1[1] - c0[1]) * us,
+            "broker_user": (b1[0] - b0[0]) * us, "broker_sys": (b1[1] - b0[1]) * us}
+
+
+def _loop_factory(name: str):
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    from pyrmq.remoting.loop import new_event_loop
+    return new_event_loop
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sends", type=int, default=20000, help="messages in the timed part")
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--runs", type=int, default=1, help="timed runs against the same broker")
+    ap.add_argument("--inflight", type=int, default=1, help="concurrent senders")
+    ap.add_argument("--batch", type=int, default=0, help="send_batch of N instead of send")
+    ap.add_argument("--loop", choices=("auto", "asyncio"), default="auto",
+                    help="client loop: auto = uvloop when installed")
+    ap.add_argument("--broker-env", action="append", default=[],
+                    help="KEY=VALUE for the broker's environment (repeatable)")
+    ap.add_argument("--py-spy", metavar="FILE", help="record the broker with py-spy")
+    ap.add_argument("--py-spy-client", metavar="FILE", help="record this client with py-spy")
+    args = ap.parse_args(argv)
+    tmp = tempfile.mkdtemp(prefix="pyrmq-sendprof-")
+    nsp, bp = _port(), _port()
+    env = dict(os.environ)
+    env.update(kv.split("=", 1) for kv in args.broker_env)
+    procs: list[subprocess.Popen] = []
+    try:
+        ns = subprocess.Popen([sys.executable, "-m", "pyrmq", "namesrv", "--listen",
+                               f"127.0.0.1:{nsp}"], cwd=REPO, stderr=subprocess.DEVNULL)
+        procs.append(ns)
+        _wait(nsp, ns)
+        br = subprocess.Popen([sys.executable, "-m", "pyrmq", "broker", "-n", f"127.0.0.1:{nsp}",
+                               "--listen-port", str(bp), "--listen-host", "127.0.0.1",
+                               "--store", os.path.join(tmp, "store"),
+                               "--set", f"mappedFileSizeCommitLog={256 * 1024 * 1024}",
+                               "--set", f"haListenPort={_port()}"],
+                              cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+        procs.append(br)
+        _wait(bp, br)
+        time.sleep(1.0)  # first registration with the NameServer
+        what = f"send_batch({args.batch})" if args.batch else "send"
+        runs = []
+        for _ in range(args.runs):
+            with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
+                r = runner.run(_run(f"127.0.0.1:{nsp}", br.pid, args))
+            runs.append(r)
+            print(f"{what} x{r['msgs']} of {args.size} B, {args.inflight} in flight: "
+                  f"{r['msgs'] / r['seconds']:,.0f} msgs/s; CPU us per message (user+sys): "
+                  f"client {r['client_user'] + r['client_sys']:.1f} ({r['client_user']:.1f}+"
+                  f"{r['client_sys']:.1f}), broker {r['broker_user'] + r['broker_sys']:.1f} "
+                  f"({r['broker_user']:.1f}+{r['broker_sys']:.1f})", flush=True)
+        if len(runs) > 1:  # on a shared machine the least disturbed run says most
+            tps = sorted(r["msgs"] / r["seconds"] for r in runs)
+            cli = sorted(r["client_user"] + r["client_sys"] for r in runs)
+            bro = sorted(r["broker_user"] + r["broker_sys"] for r in runs)
+            mid = len(runs) // 2
+            print(f"best of {len(runs)}: {tps[-1]:,.0f} msgs/s, client {cli[0]:.1f} us, broker "
+                  f"{bro[0]:.1f} us; median: {tps[mid]:,.0f} msgs/s, client {cli[mid]:.1f} us, "
+                  f"broker {bro[mid]:.1f} us")
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

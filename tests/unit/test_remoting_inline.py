@@ -1,0 +1,127 @@
+"""Request handlers start inside data_received: one that never suspends answers before
+data_received returns (no Task); one that suspends goes on as a Task from where it stopped,
+sees what it awaited (results, exceptions, cancellation). Invoke timeouts are timer handles."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pyrmq.protocol.codes import ResponseCode
+from pyrmq.protocol.command import RemotingCommand, request
+from pyrmq.protocol.frame import FrameDecoder, encode
+from pyrmq.remoting import RemotingTimeoutError
+from pyrmq.remoting.connection import Connection
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames = FrameDecoder()
+        self.out: list[RemotingCommand] = []
+        self.closing = False
+
+    def write(self, data) -> None:
+        self.out += self.frames.feed(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        pass
+
+
+def connected(handlers) -> tuple[Connection, FakeTransport]:
+    conn = Connection(handlers)
+    t = FakeTransport()
+    conn.connection_made(t)
+    return conn, t
+
+
+def test_a_handler_that_never_suspends_answers_inside_data_received():
+    async def echo(conn, cmd):
+        return cmd.response(ResponseCode.SUCCESS, body=cmd.body)
+
+    async def main():
+        conn, t = connected({1: echo})
+        frames = b"".join(encode(request(1, body=b"%d" % i, opaque=i)) for i in range(3))
+        conn.data_received(frames)
+        # answered already, in order, without a task or a loop iteration
+        assert [(r.opaque, r.body) for r in t.out] == [(0, b"0"), (1, b"1"), (2, b"2")]
+        assert not conn._tasks and conn._inflight == 0
+    asyncio.run(main())
+
+
+def test_a_handler_that_suspends_goes_on_as_a_task():
+    gate: dict[str, asyncio.Future] = {}
+    seen: list[str] = []
+
+    async def waits(conn, cmd):
+        fut = gate[cmd.ext_fields["k"]] = asyncio.get_running_loop().create_future()
+        await asyncio.sleep(0)  # a bare yield first
+        try:
+            value = await fut
+        except ValueError as e:
+            return cmd.response(ResponseCode.SYSTEM_ERROR, f"got {e}")
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return cmd.response(ResponseCode.SUCCESS, remark=value)
+
+    async def main():
+        conn, t = connected({1: waits})
+        conn.data_received(encode(request(1, {"k": "a"}, opaque=1)) +
+                           encode(request(1, {"k": "b"}, opaque=2)) +
+                           encode(request(1, {"k": "c"}, opaque=3)))
+        assert not t.out and len(conn._tasks) == 3 and conn._inflight == 3
+        await asyncio.sleep(0.01)
+        gate["a"].set_result("fine")
+        gate["b"].set_exception(ValueError("bad"))
+        await asyncio.sleep(0.01)
+        assert [(r.opaque, r.code, r.remark) for r in t.out] == [
+            (1, ResponseCode.SUCCESS, "fine"), (2, ResponseCode.SYSTEM_ERROR, "got bad")]
+        for task in list(conn._tasks):  # what a closing server's drain may do
+            task.cancel()
+        await asyncio.sleep(0.01)
+        assert seen == ["cancelled"] and not conn._tasks and conn._inflight == 0
+        assert len(t.out) == 2  # a cancelled handler sends nothing
+    asyncio.run(main())
+
+
+def test_a_handler_failing_after_a_suspension_is_answered():
+    async def fails_late(conn, cmd):
+        await asyncio.sleep(0)
+        raise KeyError("late")
+
+    async def main():
+        conn, t = connected({1: fails_late})
+        conn.data_received(encode(request(1, opaque=7)))
+        await asyncio.sleep(0.01)
+        assert [(r.opaque, r.code) for r in t.out] == [(7, ResponseCode.SYSTEM_ERROR)]
+        assert "late" in t.out[0].remark
+    asyncio.run(main())
+
+
+def test_invoke_times_out_on_its_timer_and_forgets_the_request():
+    async def main():
+        conn, t = connected({})
+        loop = asyncio.get_running_loop()
+        with pytest.raises(RemotingTimeoutError, match="no response to code 5"):
+            await conn.invoke(request(5), 0.05)
+        assert not conn._pending
+        # a late answer to it is ignored; an answered invoke leaves no timer behind
+        conn.data_received(encode(t.out[0].response(ResponseCode.SUCCESS)))
+        call = loop.create_task(conn.invoke(request(6), 30))
+        await asyncio.sleep(0)
+        conn.data_received(encode(t.out[1].response(ResponseCode.SUCCESS)))
+        assert (await call).code == ResponseCode.SUCCESS
+        assert not conn._pending
+        assert not [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+    asyncio.run(main())
