@@ -70,6 +70,10 @@ class StoreConfig:
     # Not a RocketMQ key: reserve a segment's blocks when it is created, so a full disk fails
     # the roll with ENOSPC instead of a SIGBUS on a write into a sparse mapping.
     preallocateMappedFile: bool = True
+    # RocketMQ's key (its spelling): pre-fault the commitlog segment that a background thread
+    # makes ahead of each roll, so appends do not pay the kernel's first-touch page zeroing.
+    # The pages are clean page cache of the segment file (RssFile, not RssAnon).
+    warmMapedFileEnable: bool = True
 
     def __post_init__(self) -> None:
         if self.flushDiskType not in FLUSH_TYPES:
@@ -136,6 +140,7 @@ class StoreConfig:
             "disk_max_used_space_ratio": self.diskMaxUsedSpaceRatio,
             "disk_space_warning_level_ratio": self.diskSpaceWarningLevelRatio,
             "preallocate": int(self.preallocateMappedFile),
+            "warm_mapped_file": int(self.warmMapedFileEnable),
             "delay_level_ms": list(self.delay_levels_ms),
         }
 
