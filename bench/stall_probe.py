@@ -97,7 +97,17 @@ async def consume(ns: str, n: int, timeout: float) -> None:
     try:
         await asyncio.wait_for(ready.wait(), 60)
         print("ready", flush=True)
-        await asyncio.wait_for(done.wait(), timeout)
+        # until all arrived, or nothing arrived for 30 s (bounded by timeout in all)
+        deadline, seen, idle_since = time.monotonic() + timeout, 0, time.monotonic()
+        while not done.is_set() and time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(done.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+            if len(lat) != seen:
+                seen, idle_since = len(lat), time.monotonic()
+            elif time.monotonic() - idle_since > 30:
+                break
     except asyncio.TimeoutError:
         pass
     finally:
@@ -183,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         _wait_port(b_port, bp)
         time.sleep(1.0)  # registered with the NameServer
         asyncio.run(warm_up(ns))
-        timeout = args.messages / args.rate + 60
+        timeout = 3 * args.messages / args.rate + 120
         cp = subprocess.Popen([py, os.path.abspath(__file__), "--consumer", ns,
                                str(args.messages), str(timeout)],
                               stdout=subprocess.PIPE, text=True)

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rmq/errors.h"
@@ -29,6 +31,9 @@ static void clear_dir(const char *dir) {
 
 static void *alloc_main(void *arg) {
     rmq_prealloc_t *a = arg;
+    /* background work: under CPU contention the writers go first (Linux niceness is per
+     * thread; failure only means no change) */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) { /* keep the default */ }
     pthread_mutex_lock(&a->mu);
     for (;;) {
         if (a->ready && a->want == a->ready->base) a->want = -1; /* made already */
