@@ -52,12 +52,12 @@ def _wait_port(port: int, proc: subprocess.Popen, seconds: float = 30.0) -> None
     raise SystemExit(f"port {port} not accepting after {seconds} s")
 
 
-def rss_anon_kib(pid: int) -> int:
-    """RssAnon of pid in KiB (0 when unreadable)."""
+def rss_anon_kib(pid: int, field: str = "RssAnon") -> int:
+    """RssAnon (or another /proc/PID/status field) of pid in KiB (0 when unreadable)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("RssAnon:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         lat = json.loads(out.strip().splitlines()[-1])
         info = asyncio.run(runtime_info(f"127.0.0.1:{b_port}"))
         peak.append(rss_anon_kib(bp.pid))
+        rss_file = rss_anon_kib(bp.pid, "RssFile")
         print(f"stall probe: {args.messages:,} x {args.size} B at {args.rate:,.0f}/s, consumer "
               f"in another process; broker set {args.broker_set or '-'}")
         print(f"  consumed {len(lat):,}/{args.messages:,}; produce-to-consume latency ms: "
@@ -229,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{info.get('loop_stalls', '?')}, longest GC pass "
               f"{info.get('gc_pause_max_ms', '?')} ms; "
               f"broker RssAnon peak {max(peak) / 1024:.1f} MiB "
-              f"(at start {peak[0] / 1024:.1f} MiB)")
+              f"(at start {peak[0] / 1024:.1f} MiB; mapped file pages, RssFile, "
+              f"{rss_file / 1024:.0f} MiB at the end)")
         logf.flush()
         with open(os.path.join(work, "procs.log"), errors="replace") as f:
             slow = [ln.rstrip() for ln in f

@@ -4,7 +4,8 @@ and every request on the broker waited that long; a lag above ``warn_after`` is 
 line naming it, at most one per ``warn_every`` seconds (the worst lag seen since the last line
 is the one named). Where /proc/thread-self/schedstat exists the line splits the stall into
 time the loop thread ran on a CPU (work on the loop: a blocking computation, GC), waited for a
-CPU (the machine is overloaded) and neither (blocked in a system call: disk I/O, a lock).
+CPU (the machine is overloaded) and neither beyond the timer's own sleep (blocked in a system
+call, on a lock, or waiting for the GIL that another thread holds).
 
     probe = LoopLagProbe()
     probe.start()          # in a running loop
@@ -98,7 +99,9 @@ class LoopLagProbe:
                 where = ""
                 if lag > self.warn_after and before and after:
                     run, wait = after[0] - before[0], after[1] - before[1]
-                    blocked = max(0.0, interval + lag - run - wait)
+                    # off a CPU and not runnable, beyond the timer's own sleep: a system call
+                    # or a lock (the GIL held by another thread counts here)
+                    blocked = max(0.0, lag - run - wait)
                     where = (f" (on a CPU {run * 1000:.0f} ms, waiting for a CPU "
                              f"{wait * 1000:.0f} ms, blocked {blocked * 1000:.0f} ms)")
                 self.observe(lag, now, where)
