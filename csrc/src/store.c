@@ -47,7 +47,7 @@ void rmq_store_config_default(rmq_store_config_t *c) {
     c->disk_max_used_space_ratio = 75;
     c->disk_space_warning_level_ratio = 90;
     c->preallocate = 1;
-    c->warm_mapped_file = 1;
+    c->warm_mapped_file = 0;
     c->store_host[0] = 127;
     c->store_host[3] = 1;
     c->store_host_port = 10911;

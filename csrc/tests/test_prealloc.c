@@ -77,6 +77,7 @@ static void test_rolls_take_the_ready_segment(void) {
     rmq_store_config_t c;
     small_config(&c, 4096);
     c.preallocate = 1;
+    c.warm_mapped_file = 1;
     rmq_store_t *s = open_root(root, &c, NULL);
     fill(s, 1000); /* ~350 KiB: five or six rolls */
     rmq_store_stats_t st;
@@ -109,6 +110,7 @@ static void test_close_while_making(void) {
     rmq_store_config_t c;
     small_config(&c, 4096);
     c.mapped_file_size_commitlog = 256LL << 20;
+    c.warm_mapped_file = 1;
     for (int i = 0; i < 3; i++) {
         rmq_store_t *s = open_root(root, &c, NULL);
         if (i == 1) fill(s, 10); /* the first segment taken, the second in the making */

@@ -53,9 +53,9 @@ typedef struct {
                                              puts fail with RMQ_EDISKFULL (checked each second)  */
     int32_t preallocate;                  /* 1: reserve segment blocks on creation (fallocate) so a
                                              full disk fails the roll, never a write into the map  */
-    int32_t warm_mapped_file;             /* warmMapedFileEnable: pre-fault the commitlog segment
-                                             made ahead of the roll (1 by default here; the next
-                                             segment is always made ahead, as in RocketMQ)         */
+    int32_t warm_mapped_file;             /* warmMapedFileEnable, 0: also pre-fault the commitlog
+                                             segment made ahead of the roll (the next segment is
+                                             always made ahead, as in RocketMQ)                    */
     uint8_t store_host[16];               /* broker address written as STOREHOST                   */
     int32_t store_host_v6;                /* 0: first 4 bytes of store_host are IPv4              */
     int32_t store_host_port;
