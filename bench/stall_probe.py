@@ -25,12 +25,14 @@ import sys
 import tempfile
 import time
 
+from pyrmq.broker.lag import LoopLagProbe
 from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer
 from pyrmq.protocol.codes import RequestCode
 from pyrmq.protocol.command import request
 from pyrmq.remoting import RemotingClient
 
 TOPIC = "StallProbe"
+PRODUCER_LAG: list[float] = []  # the producer loop's worst lag (ms), set by produce()
 
 
 def _free_port() -> int:
@@ -93,6 +95,8 @@ async def consume(ns: str, n: int, timeout: float) -> None:
                      rebalance_interval=2.0)
     c.subscribe(TOPIC)
     c.listener = on_message
+    probe = LoopLagProbe()
+    probe.start()
     await c.start()
     try:
         await asyncio.wait_for(ready.wait(), 60)
@@ -112,7 +116,8 @@ async def consume(ns: str, n: int, timeout: float) -> None:
         pass
     finally:
         await c.shutdown()
-    print(json.dumps(lat), flush=True)
+        await probe.stop()
+    print(json.dumps({"lat": lat, "lag_ms": probe.max_lag * 1000}), flush=True)
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -121,6 +126,8 @@ async def produce(ns: str, rate: float, n: int, size: int) -> list[float]:
     p = Producer("StallProbeProducer", ns)
     await p.start()
     lat = []
+    probe = LoopLagProbe()
+    probe.start()
     try:
         pad = b"x" * max(0, size - 8)
         t0 = time.monotonic()
@@ -134,6 +141,8 @@ async def produce(ns: str, rate: float, n: int, size: int) -> list[float]:
             lat.append((time.monotonic_ns() - s) / 1e6)
     finally:
         await p.shutdown()
+        await probe.stop()
+    PRODUCER_LAG.append(probe.max_lag * 1000)
     return lat
 
 
@@ -216,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
 
         send_lat = asyncio.run(drive())
         out, _ = cp.communicate(timeout=timeout + 30)
-        lat = json.loads(out.strip().splitlines()[-1])
+        res = json.loads(out.strip().splitlines()[-1])
+        lat = res["lat"]
         info = asyncio.run(runtime_info(f"127.0.0.1:{b_port}"))
         peak.append(rss_anon_kib(bp.pid))
         rss_file = rss_anon_kib(bp.pid, "RssFile")
@@ -236,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(os.path.join(work, "procs.log"), errors="replace") as f:
             slow = [ln.rstrip() for ln in f
                     if "stalled" in ln or "Executing" in ln or "held the event loop" in ln]
+        print(f"  worst loop lag of the clients: producer {PRODUCER_LAG[-1]:.1f} ms, consumer "
+              f"{res['lag_ms']:.1f} ms")
         for ln in slow[:args.show_log]:
             print("  log:", ln[:300])
         return 0
