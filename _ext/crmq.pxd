@@ -51,6 +51,7 @@ cdef extern from "rmq/store.h" nogil:
         int32_t disk_max_used_space_ratio
         int32_t disk_space_warning_level_ratio
         int32_t preallocate
+        int32_t warm_mapped_file
         uint8_t store_host[16]
         int32_t store_host_v6
         int32_t store_host_port
@@ -164,6 +165,8 @@ cdef extern from "rmq/store.h" nogil:
         int64_t checkpoint_physic_ts
         int64_t checkpoint_logics_ts
         int64_t checkpoint_index_ts
+        int64_t segments_precreated
+        int64_t segments_made_on_roll
 
     void rmq_store_stats(rmq_store_t *s, rmq_store_stats_t *out)
     int32_t rmq_java_hash(const void *utf8, size_t len)

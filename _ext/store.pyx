@@ -244,6 +244,8 @@ cdef void _set_config_field(c.rmq_store_config_t *cfg, str key, int64_t v) excep
         cfg.disk_space_warning_level_ratio = <int32_t>v
     elif key == "preallocate":
         cfg.preallocate = <int32_t>v
+    elif key == "warm_mapped_file":
+        cfg.warm_mapped_file = <int32_t>v
     else:
         raise ValueError(f"unknown store config field {key!r}")
 
@@ -701,4 +703,6 @@ cdef class Store:
             "write_error": st.write_error, "checkpoint_physic_ts": st.checkpoint_physic_ts,
             "checkpoint_logics_ts": st.checkpoint_logics_ts,
             "checkpoint_index_ts": st.checkpoint_index_ts,
+            "segments_precreated": st.segments_precreated,
+            "segments_made_on_roll": st.segments_made_on_roll,
         }

@@ -282,6 +282,66 @@ int64_t rmq_mq_min_base(rmq_mq_t *mq) {
     return b;
 }
 
+int rmq_seg_build(rmq_mq_t *mq, const char *path, int64_t base, rmq_seg_t **out,
+                  char *errpath, size_t errlen) {
+    int fd;
+    uint8_t *map;
+    int rc = rmq_file_map(path, mq->seg_size,
+                          RMQ_MAP_CREATE | (mq->preallocate ? RMQ_MAP_RESERVE : 0), &fd, &map,
+                          errpath, errlen);
+    if (rc) return rc;
+    rmq_seg_t *s = seg_new(path, base, mq->seg_size, fd, map);
+    if (!s) { unlink(path); return RMQ_ENOMEM; }
+    s->reserved = mq->preallocate;
+    *out = s;
+    return 0;
+}
+
+int rmq_mq_adopt(rmq_mq_t *mq, rmq_seg_t *s, char *errpath, size_t errlen) {
+    char path[RMQ_PATH_MAX];
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/%020lld", mq->dir, (long long)s->base);
+    pthread_rwlock_wrlock(&mq->lock);
+    if (s->size != mq->seg_size ||
+        (mq->n > 0 && s->base != mq->segs[mq->n - 1]->base + mq->seg_size)) {
+        rc = RMQ_EINVAL;
+        snprintf(errpath, errlen, "%s: not the next segment", path);
+    } else if (strcmp(path, s->path) != 0) {
+        if (rename(s->path, path) != 0) {
+            rc = errno;
+            snprintf(errpath, errlen, "rename %s to %s", s->path, path);
+        } else {
+            snprintf(s->path, sizeof s->path, "%s", path);
+        }
+    }
+    if (!rc) rc = push_seg(mq, s);
+    pthread_rwlock_unlock(&mq->lock);
+    return rc;
+}
+
+int64_t rmq_seg_prefault(rmq_seg_t *seg, const int *stop) {
+    /* MADV_POPULATE_READ (Linux 5.14) maps every page read-only in one call per chunk: the
+     * zeroing happens here, the writer's first store is a cheap write-enable fault and the
+     * pages stay clean (nothing extra to write back). Older kernels: read each page. */
+    const int64_t chunk = 4 << 20;
+    int64_t pos = 0;
+    long ps = page_size();
+    while (pos < seg->size && !__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
+        int64_t n = seg->size - pos < chunk ? seg->size - pos : chunk;
+#ifdef MADV_POPULATE_READ
+        if (madvise(seg->map + pos, (size_t)n, MADV_POPULATE_READ) != 0)
+#endif
+        {
+            volatile const uint8_t *p = seg->map + pos;
+            uint8_t sink = 0;
+            for (int64_t i = 0; i < n; i += ps) sink |= p[i];
+            (void)sink;
+        }
+        pos += n;
+    }
+    return pos;
+}
+
 int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen) {
     char path[RMQ_PATH_MAX];
     int rc;
@@ -292,14 +352,8 @@ int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen) {
         return rmq_fault_create_errno;
     }
 #endif
-    int fd;
-    uint8_t *map;
-    rc = rmq_file_map(path, mq->seg_size, RMQ_MAP_CREATE | (mq->preallocate ? RMQ_MAP_RESERVE : 0),
-                      &fd, &map, errpath, errlen);
-    if (rc) return rc;
-    rmq_seg_t *s = seg_new(path, base, mq->seg_size, fd, map);
-    if (!s) { unlink(path); return RMQ_ENOMEM; }
-    s->reserved = mq->preallocate;
+    rmq_seg_t *s;
+    if ((rc = rmq_seg_build(mq, path, base, &s, errpath, errlen)) != 0) return rc;
     pthread_rwlock_wrlock(&mq->lock);
     rc = push_seg(mq, s);
     pthread_rwlock_unlock(&mq->lock);
@@ -348,8 +402,9 @@ int rmq_mq_truncate(rmq_mq_t *mq, int64_t off, int64_t *dropped_end) {
         rmq_seg_t *s = mq->segs[mq->n - 1];
         if (s->base < off || (s->base == off && mq->n == 1 && off == 0)) break;
         if (s->base == off) { /* whole segment is beyond: it goes */ }
-        int64_t e = s->base + data_end(s, 0);
-        if (e > old_end) old_end = e;
+        /* a segment never written (pre-created, or rolled to just before a crash) drops no data */
+        int64_t d = data_end(s, 0);
+        if (d > 0 && s->base + d > old_end) old_end = s->base + d;
         s->deleted = 1;
         mq->n--;
         rmq_seg_release(s);

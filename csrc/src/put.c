@@ -11,6 +11,15 @@
 
 /* ---- append ------------------------------------------------------------------------- */
 
+int rmq_store_new_segment(rmq_store_t *s, int64_t base, char *errpath, size_t errlen) {
+    rmq_seg_t *ready = rmq_prealloc_take(&s->clog_next, base);
+    int rc = ready ? rmq_mq_adopt(&s->clog, ready, errpath, errlen) : -1;
+    if (rc > 0) rmq_prealloc_discard(ready); /* could not rename it into place: make one */
+    if (rc) rc = rmq_mq_create(&s->clog, base, errpath, errlen);
+    if (!rc) rmq_prealloc_request(&s->clog_next, base + s->cfg.mapped_file_size_commitlog);
+    return rc;
+}
+
 /* Make room for len bytes in the last segment (rolling with a BLANK when needed) and return
  * the segment (with a reference) holding s->wrote. Caller holds put_lock. */
 static int reserve(rmq_store_t *s, int64_t len, rmq_seg_t **out) {
@@ -32,7 +41,7 @@ static int reserve(rmq_store_t *s, int64_t len, rmq_seg_t **out) {
     }
     int64_t base = seg ? seg->base + seg_size : wrote - wrote % seg_size;
     /* Create the next segment first: if that fails (disk full) nothing was written. */
-    int rc = rmq_mq_create(&s->clog, base, errpath, sizeof errpath);
+    int rc = rmq_store_new_segment(s, base, errpath, sizeof errpath);
     if (rc) {
         rmq_seg_release(seg);
         rmq_store_set_error(s, errpath, rc);

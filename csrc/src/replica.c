@@ -46,7 +46,7 @@ int rmq_store_append_raw(rmq_store_t *s, int64_t phys, rmq_buf_t data) {
         int64_t pos = s->wrote;
         rmq_seg_t *g = rmq_mq_find(&s->clog, pos);
         if (!g) {
-            if ((rc = rmq_mq_create(&s->clog, pos - pos % seg_size, errpath, sizeof errpath))) {
+            if ((rc = rmq_store_new_segment(s, pos - pos % seg_size, errpath, sizeof errpath))) {
                 rmq_store_set_error(s, errpath, rc);
                 goto out;
             }

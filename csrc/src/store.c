@@ -47,6 +47,7 @@ void rmq_store_config_default(rmq_store_config_t *c) {
     c->disk_max_used_space_ratio = 75;
     c->disk_space_warning_level_ratio = 90;
     c->preallocate = 1;
+    c->warm_mapped_file = 0;
     c->store_host[0] = 127;
     c->store_host[3] = 1;
     c->store_host_port = 10911;
@@ -122,6 +123,13 @@ int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t 
     fsync(afd);
     close(afd);
     if ((rc = rmq_store_start_flusher(s)) != 0) goto fail;
+    /* Not fatal when it cannot start: the put path then makes every segment itself. */
+    snprintf(path, sizeof path, "%s/prealloc", root);
+    if (rmq_prealloc_start(&s->clog_next, &s->clog, path, cfg->warm_mapped_file) == 0) {
+        int64_t seg = cfg->mapped_file_size_commitlog, last = rmq_mq_count(&s->clog)
+            ? s->clog.segs[s->clog.n - 1]->base + seg : s->wrote - s->wrote % seg;
+        rmq_prealloc_request(&s->clog_next, last);
+    }
     *out = s;
     return 0;
 fail:
@@ -144,6 +152,7 @@ int rmq_store_close(rmq_store_t *s) {
     char path[RMQ_PATH_MAX + 16];
     if (!s) return RMQ_EINVAL;
     rmq_store_stop_flusher(s);
+    rmq_prealloc_stop(&s->clog_next);
     int rc = rmq_store_flush(s);
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/abort", s->root);
@@ -274,6 +283,12 @@ void rmq_store_stats(rmq_store_t *s, rmq_store_stats_t *o) {
     o->checkpoint_index_ts = s->cp.index_ts;
     pthread_mutex_unlock(&s->flush_mu);
     o->commitlog_segments = rmq_mq_count(&s->clog);
+    if (s->clog_next.started) {
+        pthread_mutex_lock(&s->clog_next.mu);
+        o->segments_precreated = s->clog_next.taken;
+        o->segments_made_on_roll = s->clog_next.missed;
+        pthread_mutex_unlock(&s->clog_next.mu);
+    }
     pthread_rwlock_rdlock(&s->cq_lock);
     o->consume_queues = (int64_t)s->cq_count;
     pthread_rwlock_unlock(&s->cq_lock);

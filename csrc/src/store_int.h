@@ -10,6 +10,7 @@
 #include "rmq/cq.h"
 #include "rmq/index.h"
 #include "rmq/mapped.h"
+#include "rmq/prealloc.h"
 #include "rmq/record.h"
 #include "rmq/store.h"
 
@@ -20,6 +21,7 @@ struct rmq_store {
     rmq_store_config_t cfg;
     int lock_fd;
     rmq_mq_t clog;
+    rmq_prealloc_t clog_next;    /* makes the commitlog's next segment ahead of the roll       */
     int64_t wrote;               /* end of the last record (published with release)           */
     int64_t last_store_ts;       /* store time of the last record appended                    */
     int64_t reput;               /* records before this offset have been dispatched (a put
@@ -95,5 +97,9 @@ void rmq_store_stop_flusher(rmq_store_t *s);
 /* Flush queues, index, checkpoint (flush.c). */
 int rmq_store_flush_logics(rmq_store_t *s, int sync_checkpoint);
 int64_t rmq_now_ms(void);
+/* Append the commitlog segment starting at base: the pre-created one when it is ready, else
+ * made here; then ask for the one after it. Caller holds put_lock. 0 or an error (errpath
+ * names the file). (put.c) */
+int rmq_store_new_segment(rmq_store_t *s, int64_t base, char *errpath, size_t errlen);
 
 #endif

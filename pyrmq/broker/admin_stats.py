@@ -124,6 +124,8 @@ def runtime_table(ctx: BrokerContext, now: float | None = None) -> dict[str, str
     table.update({k: str(v) for k, v in _POOL_CAPACITY.items()})
     # pyrmq's own store counters (snake_case, no clash with Java's keys; the dashboard reads them)
     table.update({k: str(v) for k, v in store.items()})
+    if st.lag is not None:  # loop_lag_max_ms, loop_stalls
+        table.update({k: str(v) for k, v in st.lag.snapshot().items()})
     return table
 
 

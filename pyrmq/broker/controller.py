@@ -11,6 +11,7 @@ import asyncio
 import functools
 import logging
 import os
+import time
 import zlib
 
 from pyrmq.acl.hook import acl_hook
@@ -19,6 +20,8 @@ from pyrmq.broker import admin, admin_relay, admin_stats, consumer, pull, send
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.context import BrokerContext
 from pyrmq.broker.ha import HAMaster, HASlave
+from pyrmq.broker.lag import LoopLagProbe
+from pyrmq.broker.persist import flush_pending
 from pyrmq.broker.schedule import ScheduleService
 from pyrmq.broker.transaction import TransactionService
 from pyrmq.metrics.broker import BrokerMetrics
@@ -168,12 +171,14 @@ class Broker:
             self.schedule.start()
             self.transactions.start()
         self.ctx.stats.sample()  # the TPS windows start at boot, before the first put
-        self._tasks = [loop.create_task(self._register_loop()),
+        self.ctx.stats.lag = lag = LoopLagProbe()
+        self._tasks = [loop.create_task(lag.run()),
+                       loop.create_task(self._register_loop()),
                        loop.create_task(self._every(self.cfg.flushConsumerOffsetInterval / 1000,
-                                                    self.ctx.offsets.persist)),
+                                                    self.ctx.offsets.persist_soon)),
                        loop.create_task(self._every(10.0, self._expire_clients)),
                        loop.create_task(self._every(1.0, self.ctx.stats.sample)),
-                       loop.create_task(self._every(10.0, self.schedule.persist)),
+                       loop.create_task(self._every(10.0, self.schedule.persist_soon)),
                        loop.create_task(self._every(self.store_cfg.cleanResourceInterval / 1000,
                                                     self._clean))]
         log.info("broker %s (%s) listening on %s:%d, store %s", self.cfg.brokerName,
@@ -198,6 +203,7 @@ class Broker:
             await self.metrics.close()
         self.ctx.offsets.persist(force=True)
         self.ctx.topics.persist()
+        flush_pending(5.0)  # anything else handed to the persistence thread
         await self._unregister()
         await self.namesrv.close()
         if self.store is not None:
@@ -215,12 +221,17 @@ class Broker:
 
     # -- periodic work ---------------------------------------------------------------------
     async def _every(self, seconds: float, fn) -> None:
+        name = getattr(fn, "__qualname__", fn)
         while True:
             await asyncio.sleep(seconds)
+            t0 = time.monotonic()
             try:
                 fn()
             except Exception:
-                log.exception("periodic task %s failed", getattr(fn, "__name__", fn))
+                log.exception("periodic task %s failed", name)
+            took = time.monotonic() - t0
+            if took > 0.05:  # it held the event loop: every request waited that long
+                log.warning("periodic task %s held the event loop %.0f ms", name, took * 1000)
 
     def _clean(self) -> None:
         # committed offsets let a forced deletion name the groups whose unconsumed messages went

@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from pyrmq.broker.persist import load_json, save_json
+from pyrmq.broker.persist import load_json, save_json, save_json_soon
 from pyrmq.protocol.names import group_problem, group_topics_problem, topic_problem
 
 log = logging.getLogger("pyrmq.broker")
@@ -159,6 +159,16 @@ class ConsumerOffsetManager:
             self.dirty = False
             if not save_json(self.path, self.to_json_obj()):
                 self.dirty = True  # not on disk yet: the next period tries again
+
+    def persist_soon(self) -> None:
+        """The periodic persist: the snapshot is taken here, written off the event loop."""
+        if self.dirty:
+            self.dirty = False
+            save_json_soon(self.path, self.to_json_obj(), self._written)
+
+    def _written(self, ok: bool) -> None:
+        if not ok:
+            self.dirty = True  # not on disk yet: the next period tries again
 
 
 def _key_problem(key: str) -> str | None:

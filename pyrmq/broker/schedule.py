@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pyrmq.broker.messages import StoreRejected, put_message
-from pyrmq.broker.persist import load_json, save_json
+from pyrmq.broker.persist import load_json, save_json, save_json_soon
 from pyrmq.broker.topics import SCHEDULE_TOPIC
 from pyrmq.protocol.message import MessageConst, decode_records
 from pyrmq.store import GetMessageStatus
@@ -36,6 +36,10 @@ class ScheduleService:
 
     def persist(self) -> None:
         save_json(self.path, self.to_json_obj())
+
+    def persist_soon(self) -> None:
+        """The periodic persist: written off the event loop."""
+        save_json_soon(self.path, self.to_json_obj())
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -11,6 +11,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from pyrmq.broker.lag import LoopLagProbe
+
 WINDOWS = (10, 60, 600)
 _RING = WINDOWS[-1] + 1  # samples kept: enough for the longest window
 
@@ -45,6 +47,8 @@ class BrokerStats:
     topic_puts: dict[str, int] = field(default_factory=dict)
     topic_put_bytes: dict[str, int] = field(default_factory=dict)
     topic_gets: dict[str, int] = field(default_factory=dict)
+    #: the broker's event-loop lag probe, once started (runtime info shows its numbers)
+    lag: LoopLagProbe | None = None
     _day: float = 0.0
     _ring: deque[_Sample] = field(default_factory=lambda: deque(maxlen=_RING))
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import Any
 
 from pyrmq.broker.config import BrokerConfig
-from pyrmq.broker.persist import load_json, save_json
+from pyrmq.broker.persist import load_json, save_json, save_json_soon
 from pyrmq.protocol.bodies import TopicConfig
 from pyrmq.protocol.codes import PermName
 from pyrmq.protocol.errors import RemoteProtocolError
@@ -86,13 +87,13 @@ class TopicConfigManager:
             raise ValueError(bad)
         self.table[tc.topicName] = tc
         self.bump()
-        self.persist()
+        self.persist_soon()
 
     def delete(self, topic: str) -> bool:
         if self.table.pop(topic, None) is None:
             return False
         self.bump()
-        self.persist()
+        self.persist_soon()
         return True
 
     def create_from_default(self, topic: str, default_topic: str, queue_nums: int
@@ -129,6 +130,14 @@ class TopicConfigManager:
                 log.warning("topic %r not persisted or registered: %s", n, bad)
         return out
 
+    def _snapshot(self) -> dict[str, Any]:
+        return {"dataVersion": dict(self.version), "topicConfigTable": {
+            n: tc.to_dict() for n, tc in sorted(self.valid_table().items())}}
+
     def persist(self) -> None:
-        save_json(self.path, {"dataVersion": self.version, "topicConfigTable": {
-            n: tc.to_dict() for n, tc in sorted(self.valid_table().items())}})
+        save_json(self.path, self._snapshot())
+
+    def persist_soon(self) -> None:
+        """After a change made on the event loop (a topic created by a send): written by the
+        persistence thread."""
+        save_json_soon(self.path, self._snapshot())

@@ -70,6 +70,11 @@ class StoreConfig:
     # Not a RocketMQ key: reserve a segment's blocks when it is created, so a full disk fails
     # the roll with ENOSPC instead of a SIGBUS on a write into a sparse mapping.
     preallocateMappedFile: bool = True
+    # RocketMQ's key (its spelling): also pre-fault the commitlog segment that a background
+    # thread makes ahead of each roll (the making ahead is always on). Off by default, as in
+    # RocketMQ: on 2 cores it cost more CPU than it saved the writer (bench/RESULTS.md); the
+    # pages would be clean page cache of the segment file (RssFile, not RssAnon).
+    warmMapedFileEnable: bool = False
 
     def __post_init__(self) -> None:
         if self.flushDiskType not in FLUSH_TYPES:
@@ -136,6 +141,7 @@ class StoreConfig:
             "disk_max_used_space_ratio": self.diskMaxUsedSpaceRatio,
             "disk_space_warning_level_ratio": self.diskSpaceWarningLevelRatio,
             "preallocate": int(self.preallocateMappedFile),
+            "warm_mapped_file": int(self.warmMapedFileEnable),
             "delay_level_ms": list(self.delay_levels_ms),
         }
 

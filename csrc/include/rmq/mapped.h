@@ -81,6 +81,21 @@ int64_t rmq_mq_min_base(rmq_mq_t *mq);
  * it. Errors: errno (ENOSPC when the disk is full; nothing is left behind), RMQ_EINVAL. */
 int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen);
 
+/* Create and map a segment of mq's size for global offset base in the file path (anywhere on
+ * mq's filesystem), NOT appended to mq: the pre-creation half of rmq_mq_create. *out holds one
+ * reference; dropping it with deleted set removes the file. Errors as rmq_mq_create. */
+int rmq_seg_build(rmq_mq_t *mq, const char *path, int64_t base, rmq_seg_t **out,
+                  char *errpath, size_t errlen);
+/* Append a built segment as mq's last: renamed to its name in mq's directory (when its path
+ * differs) and given to the list (the caller's reference becomes the list's). base must be
+ * the next segment's. 0, RMQ_EINVAL (base is not the next one) or the rename errno; on error
+ * the caller still owns seg. */
+int rmq_mq_adopt(rmq_mq_t *mq, rmq_seg_t *seg, char *errpath, size_t errlen);
+/* Fault pages [0, size) of seg in ahead of the writer, so its stores find ready page-cache
+ * pages (the kernel zeroes each fresh page on first touch). Stops early when *stop becomes
+ * non-zero (read atomically). Returns the bytes faulted in. */
+int64_t rmq_seg_prefault(rmq_seg_t *seg, const int *stop);
+
 /* msync [from, to) (global offsets) with MS_SYNC. Returns 0 or errno (never partial success:
  * a failure means nothing from the failed segment on may be counted as flushed). */
 int rmq_mq_sync(rmq_mq_t *mq, int64_t from, int64_t to);

@@ -53,6 +53,9 @@ typedef struct {
                                              puts fail with RMQ_EDISKFULL (checked each second)  */
     int32_t preallocate;                  /* 1: reserve segment blocks on creation (fallocate) so a
                                              full disk fails the roll, never a write into the map  */
+    int32_t warm_mapped_file;             /* warmMapedFileEnable, 0: also pre-fault the commitlog
+                                             segment made ahead of the roll (the next segment is
+                                             always made ahead, as in RocketMQ)                    */
     uint8_t store_host[16];               /* broker address written as STOREHOST                   */
     int32_t store_host_v6;                /* 0: first 4 bytes of store_host are IPv4              */
     int32_t store_host_port;
@@ -258,6 +261,8 @@ typedef struct {
     int64_t checkpoint_physic_ts;
     int64_t checkpoint_logics_ts;
     int64_t checkpoint_index_ts;
+    int64_t segments_precreated;     /* commitlog rolls that took a segment made ahead         */
+    int64_t segments_made_on_roll;   /* rolls that had to make the segment themselves          */
 } rmq_store_stats_t;
 
 void rmq_store_stats(rmq_store_t *s, rmq_store_stats_t *out);

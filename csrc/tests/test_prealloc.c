@@ -1,0 +1,199 @@
+/* The next commitlog segment made ahead (prealloc.c): rolls take the ready segment and read
+ * back across segments; close while a segment is being made joins the thread and leaves no
+ * file behind; recovery is not confused by a pre-created segment left on disk (in the scratch
+ * directory after a crash, or unwritten at the end of commitlog/ after a roll); a ready segment
+ * for another base is removed, not used. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rmq/errors.h"
+#include "rmq/mapped.h"
+#include "rmq/prealloc.h"
+#include "testutil.h"
+
+#define SEG (64 * 1024)
+
+static char root[1024];
+
+static rmq_put_result_t fill(rmq_store_t *s, int n) {
+    char body[300];
+    memset(body, 'p', sizeof body - 1);
+    body[sizeof body - 1] = 0;
+    rmq_put_result_t r = {0};
+    for (int i = 0; i < n; i++) {
+        rmq_msg_t m = test_msg("Pre", 0, body, "KEYS\x01k\x02");
+        REQUIRE(rmq_store_put(s, &m, &r) == 0);
+    }
+    return r;
+}
+
+/* Files in root/sub (0 when the directory is missing). */
+static int count_files(const char *sub) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s/%s", root, sub);
+    DIR *d = opendir(p);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static int exists(const char *sub) {
+    char p[1100];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", root, sub);
+    return stat(p, &st) == 0;
+}
+
+static void touch(const char *sub, int64_t size) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s/%s", root, sub);
+    FILE *f = fopen(p, "w");
+    REQUIRE(f != NULL);
+    fclose(f);
+    REQUIRE(truncate(p, (off_t)size) == 0);
+}
+
+/* Wait (bounded, 10 s) until a's thread has a segment ready for base. */
+static int wait_ready(rmq_prealloc_t *a, int64_t base) {
+    for (int i = 0; i < 10000; i++) {
+        pthread_mutex_lock(&a->mu);
+        int ok = a->ready && a->ready->base == base;
+        pthread_mutex_unlock(&a->mu);
+        if (ok) return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+static void test_rolls_take_the_ready_segment(void) {
+    rmq_store_config_t c;
+    small_config(&c, 4096);
+    c.preallocate = 1;
+    c.warm_mapped_file = 1;
+    rmq_store_t *s = open_root(root, &c, NULL);
+    fill(s, 1000); /* ~350 KiB: five or six rolls */
+    rmq_store_stats_t st;
+    rmq_store_stats(s, &st);
+    CHECK(st.commitlog_segments >= 5);
+    /* the first segment may be made by the first put (it waits for the thread then) */
+    if (st.segments_precreated < st.commitlog_segments - 1)
+        fprintf(stderr, "precreated %lld of %lld\n", (long long)st.segments_precreated,
+                (long long)st.commitlog_segments);
+    CHECK(st.segments_precreated >= st.commitlog_segments - 1);
+    CHECK_EQ(st.segments_precreated + st.segments_made_on_roll, st.commitlog_segments);
+    CHECK_EQ(count_files("commitlog"), st.commitlog_segments); /* the ready one is not there */
+    /* every record reads back, across the segment boundaries */
+    rmq_buf_t t = {"Pre", 3};
+    uint8_t buf[1024];
+    int found = 0;
+    for (int64_t off = 0; off < 1000; off++) {
+        int64_t phys = rmq_store_phys_of(s, t, 0, off);
+        int32_t size = 0;
+        found += phys >= 0 && rmq_store_read_at(s, phys, buf, sizeof buf, &size) == 0;
+    }
+    CHECK_EQ(found, 1000);
+    CHECK_EQ(rmq_store_close(s), 0);
+    CHECK(!exists("prealloc")); /* the unused ready segment went with the thread */
+    CHECK_EQ(count_files("commitlog"), st.commitlog_segments);
+}
+
+static void test_close_while_making(void) {
+    /* 256 MiB segments: the thread is still pre-faulting when close comes */
+    rmq_store_config_t c;
+    small_config(&c, 4096);
+    c.mapped_file_size_commitlog = 256LL << 20;
+    c.warm_mapped_file = 1;
+    for (int i = 0; i < 3; i++) {
+        rmq_store_t *s = open_root(root, &c, NULL);
+        if (i == 1) fill(s, 10); /* the first segment taken, the second in the making */
+        CHECK_EQ(rmq_store_close(s), 0);
+        CHECK(!exists("prealloc"));
+        CHECK_EQ(count_files("commitlog"), i >= 1 ? 1 : 0);
+    }
+}
+
+static void test_recovery_ignores_precreated_segments(void) {
+    rmq_store_config_t c;
+    small_config(&c, 4096);
+    rmq_recovery_report_t rep;
+    rmq_store_t *s = open_root(root, &c, &rep);
+    rmq_put_result_t last = fill(s, 100);
+    int64_t end = last.phys_offset + last.size;
+    CHECK_EQ(rmq_store_close(s), 0);
+    int64_t next = end - end % SEG + SEG;
+    char name[64];
+    /* as after a crash: a half-made segment in the scratch directory, an unwritten segment at
+     * the end of the log (rolled to, nothing written yet; Java brokers leave these too) */
+    char scratch[1100];
+    snprintf(scratch, sizeof scratch, "%s/prealloc", root);
+    REQUIRE(rmq_mkdirs(scratch) == 0);
+    snprintf(name, sizeof name, "prealloc/%020lld", (long long)(next + SEG));
+    touch(name, 4096);
+    snprintf(name, sizeof name, "commitlog/%020lld", (long long)next);
+    touch(name, SEG);
+    touch("abort", 0);
+    s = open_root(root, &c, &rep);
+    CHECK_EQ(rep.clean_shutdown, 0);
+    CHECK_EQ(rep.truncated_at, -1);
+    CHECK_EQ(rep.bytes_truncated, 0);
+    CHECK_EQ(rep.records_truncated, 0);
+    CHECK_EQ(rep.max_phys_offset, end);
+    CHECK(!exists(name)); /* the unwritten trailing segment was dropped */
+    rmq_buf_t t = {"Pre", 3};
+    CHECK_EQ(rmq_store_max_offset(s, t, 0), 100);
+    rmq_put_result_t r = fill(s, 1);
+    CHECK_EQ(r.phys_offset, end);
+    CHECK_EQ(r.queue_offset, 100);
+    CHECK_EQ(rmq_store_close(s), 0);
+    CHECK(!exists("prealloc"));
+}
+
+static void test_stale_ready_segment_is_removed(void) {
+    rmq_mq_t mq;
+    char dir[1100], scratch[1100], err[1200];
+    snprintf(dir, sizeof dir, "%s/q", root);
+    snprintf(scratch, sizeof scratch, "%s/scratch", root);
+    REQUIRE(rmq_mq_open(&mq, dir, SEG, 1, err, sizeof err) == 0);
+    rmq_prealloc_t a;
+    REQUIRE(rmq_prealloc_start(&a, &mq, scratch, 1) == 0);
+    rmq_prealloc_request(&a, SEG);
+    CHECK(wait_ready(&a, SEG));
+    CHECK(rmq_prealloc_take(&a, 0) == NULL); /* made for SEG, asked for 0: removed */
+    CHECK_EQ(count_files("scratch"), 0);
+    rmq_prealloc_request(&a, 0);
+    CHECK(wait_ready(&a, 0));
+    rmq_seg_t *g = rmq_prealloc_take(&a, 0);
+    REQUIRE(g != NULL);
+    CHECK_EQ(g->base, 0);
+    CHECK_EQ(rmq_mq_adopt(&mq, g, err, sizeof err), 0);
+    CHECK(exists("q/00000000000000000000"));
+    rmq_prealloc_request(&a, 3 * SEG);
+    CHECK(wait_ready(&a, 3 * SEG));
+    g = rmq_prealloc_take(&a, 3 * SEG);
+    REQUIRE(g != NULL);
+    CHECK_EQ(rmq_mq_adopt(&mq, g, err, sizeof err), RMQ_EINVAL); /* not the next segment */
+    CHECK(strstr(err, "not the next segment") != NULL);
+    rmq_prealloc_discard(g);
+    CHECK_EQ(count_files("scratch"), 0);
+    rmq_prealloc_stop(&a);
+    CHECK_EQ(rmq_mq_count(&mq), 1);
+    rmq_mq_close(&mq);
+}
+
+int main(int argc, char **argv) {
+    snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-prealloc");
+    RUN_IN(root, test_rolls_take_the_ready_segment);
+    RUN_IN(root, test_close_while_making);
+    RUN_IN(root, test_recovery_ignores_precreated_segments);
+    RUN_IN(root, test_stale_ready_segment_is_removed);
+    rm_tree(root);
+    CHECK_DONE();
+}
