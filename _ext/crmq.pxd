@@ -171,3 +171,32 @@ cdef extern from "rmq/store.h" nogil:
     void rmq_store_stats(rmq_store_t *s, rmq_store_stats_t *out)
     int32_t rmq_java_hash(const void *utf8, size_t len)
     int32_t rmq_crc32(const void *data, size_t len)
+
+
+cdef extern from "rmq/record.h" nogil:
+    ctypedef struct rmq_rec_t:
+        int32_t total_size
+        int32_t body_crc
+        int32_t queue_id
+        int32_t flag
+        int64_t queue_offset
+        int64_t phys_offset
+        int32_t sysflag
+        int64_t born_timestamp
+        const uint8_t *born_host
+        int32_t born_port
+        int64_t store_timestamp
+        const uint8_t *store_host
+        int32_t store_port
+        int32_t reconsume_times
+        int64_t prepared_transaction_offset
+        const uint8_t *body
+        int32_t body_len
+        const uint8_t *topic
+        int32_t topic_len
+        const uint8_t *props
+        int32_t props_len
+
+    int RMQ_SYSFLAG_BORNHOST_V6
+    int RMQ_SYSFLAG_STOREHOST_V6
+    int rmq_rec_parse(const uint8_t *src, size_t avail, int check_crc, rmq_rec_t *out)

@@ -706,3 +706,146 @@ cdef class Store:
             "segments_precreated": st.segments_precreated,
             "segments_made_on_roll": st.segments_made_on_roll,
         }
+
+
+# -- pull bodies into messages (the client's hot path) -------------------------------------------
+from libc.stdint cimport uint8_t
+from libc.string cimport memcmp
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
+    ctypedef int (*_descrset)(PyObject *, PyObject *, PyObject *)
+    ctypedef struct _TypeObject "PyTypeObject":
+        _descrset tp_descr_set
+    _TypeObject *_type "Py_TYPE"(PyObject *o)
+
+# MessageExt's fields in constructor order, interned once
+_MSG_FIELDS = ("topic", "queue_id", "flag", "queue_offset", "phys_offset", "sysflag",
+               "born_timestamp", "born_host", "store_timestamp", "store_host",
+               "reconsume_times", "prepared_transaction_offset", "body", "body_crc",
+               "properties", "size")
+_hosts = {}  # raw address + port bytes -> (text, port); bounded below
+_slots = {}  # class -> its fields' slot descriptors, in _MSG_FIELDS order
+
+
+cdef inline int _put(object descr, object obj, object value) except -1:
+    # what ``obj.<field> = value`` does for a slot, without the frozen class's __setattr__ or
+    # the attribute-name lookup: the member descriptor's own setter
+    cdef PyObject *d = <PyObject *>descr
+    if _type(d).tp_descr_set(d, <PyObject *>obj, <PyObject *>value) < 0:
+        raise AttributeError(f"cannot set a field of {type(obj).__name__}")
+    return 0
+
+
+cdef tuple _slot_descrs(type cls):
+    cdef tuple d = _slots.get(cls)
+    if d is None:
+        d = tuple(cls.__dict__[f] for f in _MSG_FIELDS)
+        for x in d:
+            if type(x).__name__ != "member_descriptor":
+                raise TypeError(f"{cls.__name__}.{x} is not a slot")
+        _slots[cls] = d
+    return d
+
+
+cdef object _host(const uint8_t *raw, int v6, int32_t port, object host_text):
+    cdef int n = 16 if v6 else 4
+    cdef bytes key = PyBytes_FromStringAndSize(<const char *>raw, n + 4)  # host + port bytes
+    cdef object hit = _hosts.get(key)
+    if hit is None:
+        if len(_hosts) >= 4096:
+            _hosts.clear()
+        hit = (host_text(key[:n]), port)
+        _hosts[key] = hit
+    return hit
+
+
+cdef dict _props(const uint8_t *p, int32_t n):
+    # pyrmq.protocol.message.decode_properties in C: pairs split at 0x02, name and value at
+    # the first 0x01, empty names and pairs without 0x01 skipped, the last duplicate wins.
+    # Decoding each part on its own equals decoding the whole first ("replace" errors): the
+    # separators are ASCII, so no UTF-8 sequence spans them.
+    cdef dict out = {}
+    cdef int32_t i = 0, j, k
+    while i < n:
+        j = i
+        while j < n and p[j] != 2:
+            j += 1
+        k = i
+        while k < j and p[k] != 1:
+            k += 1
+        if k < j and k > i:
+            out[PyUnicode_DecodeUTF8(<const char *>p + i, k - i, "replace")] = \
+                PyUnicode_DecodeUTF8(<const char *>p + k + 1, j - k - 1, "replace")
+        i = j + 1
+    return out
+
+
+def decode_records(object buf, type cls, object host_text):
+    """Decode back-to-back records (a pull response body) into ``cls`` objects (MessageExt:
+    fields set in place, no ``__init__``); ``host_text(raw)`` formats an address not seen
+    before. Raises CorruptError(at byte N) on anything the reference decoder
+    (pyrmq.protocol.message.decode_records) would refuse; the caller re-runs the reference
+    there for its exact error."""
+    cdef Py_buffer view
+    cdef c.rmq_rec_t r
+    cdef const uint8_t *base
+    cdef Py_ssize_t pos = 0, n
+    cdef int rc
+    cdef list out = []
+    cdef object m, topic = None
+    cdef const uint8_t *last_topic = NULL
+    cdef int32_t last_tlen = -1
+    # consecutive records mostly share topic and hosts: compare raw bytes, reuse the objects
+    cdef const uint8_t *last_born = NULL
+    cdef const uint8_t *last_store = NULL
+    cdef int v6, last_born_v6 = 0, last_store_v6 = 0
+    cdef object born = None, store = None
+    cdef tuple names = _slot_descrs(cls)
+    new = cls.__new__
+    PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+    try:
+        base = <const uint8_t *>view.buf
+        n = view.len
+        while pos < n:
+            # the reference reads 44 bytes before looking at the size
+            rc = c.rmq_rec_parse(base + pos, <size_t>(n - pos), 0, &r) if n - pos >= 44 else 0
+            if rc <= 0:
+                raise CorruptError(c.RMQ_ECORRUPT, f"bad record at byte {pos}")
+            if last_topic == NULL or r.topic_len != last_tlen or \
+                    memcmp(r.topic, last_topic, r.topic_len) != 0:
+                topic = PyUnicode_DecodeUTF8(<const char *>r.topic, r.topic_len, "replace")
+                last_topic, last_tlen = r.topic, r.topic_len
+            m = new(cls)
+            _put(names[0], m, topic)
+            _put(names[1], m, r.queue_id)
+            _put(names[2], m, r.flag)
+            _put(names[3], m, r.queue_offset)
+            _put(names[4], m, r.phys_offset)
+            _put(names[5], m, r.sysflag)
+            _put(names[6], m, r.born_timestamp)
+            v6 = r.sysflag & c.RMQ_SYSFLAG_BORNHOST_V6
+            if last_born == NULL or v6 != last_born_v6 or \
+                    memcmp(r.born_host, last_born, 20 if v6 else 8) != 0:
+                born = _host(r.born_host, v6, r.born_port, host_text)
+                last_born, last_born_v6 = r.born_host, v6
+            _put(names[7], m, born)
+            _put(names[8], m, r.store_timestamp)
+            v6 = r.sysflag & c.RMQ_SYSFLAG_STOREHOST_V6
+            if last_store == NULL or v6 != last_store_v6 or \
+                    memcmp(r.store_host, last_store, 20 if v6 else 8) != 0:
+                store = _host(r.store_host, v6, r.store_port, host_text)
+                last_store, last_store_v6 = r.store_host, v6
+            _put(names[9], m, store)
+            _put(names[10], m, r.reconsume_times)
+            _put(names[11], m, r.prepared_transaction_offset)
+            _put(names[12], m, PyBytes_FromStringAndSize(
+                <const char *>r.body, r.body_len))
+            _put(names[13], m, r.body_crc)
+            _put(names[14], m, _props(r.props, r.props_len))
+            _put(names[15], m, r.total_size)
+            out.append(m)
+            pos += rc
+    finally:
+        PyBuffer_Release(&view)
+    return out

@@ -1,7 +1,7 @@
 """Types of the compiled binding of the C storage core (_ext/store.pyx)."""
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from typing_extensions import Buffer
 
@@ -26,6 +26,11 @@ class FaultInjectedError(StoreError): ...
 def strerror(code: int) -> str: ...
 def java_hash(text: str | bytes) -> int: ...
 def crc32(data: Buffer) -> int: ...
+
+_M = TypeVar("_M")
+
+def decode_records(buf: Buffer, cls: type[_M], host_text: Callable[[bytes], str]
+                   ) -> list[_M]: ...
 
 _Put = tuple[int, int, int, int, str]
 

@@ -82,6 +82,43 @@ static void test_props_and_ids(void) {
     CHECK_EQ(rmq_rec_parse(blank, 8, 1, &r), 0);
 }
 
+/* Every length the pull-body decoder (_ext decode_records) relies on being checked here. */
+static void test_parse_refuses_bad_lengths(void) {
+    uint8_t buf[256], h[4] = {127, 0, 0, 1}, t[256];
+    rmq_rec_t r = {0}, p;
+    r.born_host = h; r.store_host = h;
+    r.body = (const uint8_t *)"payload"; r.body_len = 7;
+    r.topic = (const uint8_t *)"TopicA"; r.topic_len = 6;
+    r.props = (const uint8_t *)"A\x01" "1\x02"; r.props_len = 4;
+    int32_t len = rmq_rec_encode(buf, &r);
+    CHECK_EQ(rmq_rec_parse(buf, (size_t)len, 0, &p), len);
+    CHECK_EQ(rmq_rec_parse(buf, (size_t)len - 1, 0, &p), RMQ_ECORRUPT); /* size > available */
+    memcpy(t, buf, (size_t)len);
+    rmq_put32(t + 84, 0xFFFFFFFFu);                                      /* body length -1 */
+    CHECK_EQ(rmq_rec_parse(t, (size_t)len, 0, &p), RMQ_ECORRUPT);
+    memcpy(t, buf, (size_t)len);
+    rmq_put32(t + 84, (uint32_t)len);                                    /* past the record */
+    CHECK_EQ(rmq_rec_parse(t, (size_t)len, 0, &p), RMQ_ECORRUPT);
+    memcpy(t, buf, (size_t)len);
+    t[88 + 7] = 0x80;                                                    /* topic length < 0 */
+    CHECK_EQ(rmq_rec_parse(t, (size_t)len, 0, &p), RMQ_ECORRUPT);
+    memcpy(t, buf, (size_t)len);
+    t[88 + 7 + 1 + 6 + 1] = 5;                              /* properties end past the record */
+    CHECK_EQ(rmq_rec_parse(t, (size_t)len, 0, &p), RMQ_ECORRUPT);
+    memcpy(t, buf, (size_t)len);
+    t[88 + 7 + 1 + 6 + 1] = 3;                               /* ... or before the record end */
+    CHECK_EQ(rmq_rec_parse(t, (size_t)len, 0, &p), RMQ_ECORRUPT);
+    memcpy(t, buf, (size_t)len);
+    rmq_put32(t, 90);                                                     /* size below 91 */
+    CHECK_EQ(rmq_rec_parse(t, (size_t)len, 0, &p), RMQ_ECORRUPT);
+    /* an empty record (91 bytes) claiming IPv6 hosts cannot hold them */
+    r.body_len = 0; r.topic_len = 0; r.props_len = 0;
+    len = rmq_rec_encode(buf, &r);
+    CHECK_EQ(len, 91);
+    rmq_put32(buf + 36, RMQ_SYSFLAG_BORNHOST_V6 | RMQ_SYSFLAG_STOREHOST_V6);
+    CHECK_EQ(rmq_rec_parse(buf, sizeof buf, 0, &p), RMQ_ECORRUPT);
+}
+
 int main(void) {
     test_java_hash();
     test_crc();
@@ -89,5 +126,6 @@ int main(void) {
     test_encode_parse(1, 0);
     test_encode_parse(1, 1);
     test_props_and_ids();
+    test_parse_refuses_bad_lengths();
     CHECK_DONE();
 }

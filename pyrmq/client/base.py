@@ -4,7 +4,6 @@ offset look-ups, the group's consumer ids) -- Java's MQClientInstance / MQClient
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from typing import TypeVar
 from pyrmq.acl.sign import SessionCredentials, sign
 from pyrmq.client.message import MessageQueue, new_client_id
 from pyrmq.client.nameserver import NameServerClient
+from pyrmq.client.pulled import pulled_messages
 from pyrmq.client.route import Route
 from pyrmq.protocol.admin import ConsumerListBody
 from pyrmq.protocol.bodies import SubscriptionData
@@ -32,7 +32,7 @@ from pyrmq.protocol.headers import (
     UnregisterClientRequestHeader,
     UpdateConsumerOffsetRequestHeader,
 )
-from pyrmq.protocol.message import MessageExt, decode_records
+from pyrmq.protocol.message import MessageExt
 from pyrmq.remoting import RemotingClient, RemotingError
 from pyrmq.remoting.connection import Handler
 
@@ -133,12 +133,7 @@ class ConsumerBase(ClientBase):
         nxt = PullMessageResponseHeader.from_ext(r.ext_fields).next_begin_offset
         if r.code != ResponseCode.SUCCESS:
             return r.code, nxt, []
-        msgs = [dataclasses.replace(m, body=m.decompressed_body()) if m.sysflag & 1 else m
-                for m in decode_records(r.body)]
-        if not sub.match_all:
-            tags = set(sub.tags)
-            msgs = [m for m in msgs if m.tags in tags]
-        return r.code, nxt, msgs
+        return r.code, nxt, pulled_messages(r.body, sub)
 
     async def _offset_request(self, code: int, mq: MessageQueue, header: Header
                               ) -> RemotingCommand:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from pyrmq.client.message import ConsumeStatus, MessageQueue
+from pyrmq.client.process_queue import ProcessQueue
 from pyrmq.client.push_consumer import PushConsumer, restore_retry_topic
 from pyrmq.protocol.bodies import parse_subscription
 from pyrmq.protocol.message import MessageExt
@@ -27,9 +28,11 @@ class LitePullConsumer(PushConsumer):
         await self._buffer.put(msg)  # back pressure: pulling waits for poll()
         return ConsumeStatus.CONSUME_SUCCESS
 
-    async def _consume(self, mq: MessageQueue, msgs: list[MessageExt]) -> None:
-        for m in msgs:  # keep queue order in the buffer
+    async def _dispatch(self, mq: MessageQueue, pq: ProcessQueue, msgs: list[MessageExt]
+                        ) -> None:
+        for m in msgs:  # keep queue order in the buffer; back pressure: pulling waits
             await self._enqueue(restore_retry_topic(m))
+        self._done(mq, pq, msgs)
 
     def assign(self, queues: list[MessageQueue]) -> None:
         """Consume exactly ``queues`` (no rebalance)."""
@@ -44,8 +47,9 @@ class LitePullConsumer(PushConsumer):
         await super().start()
 
     def seek(self, mq: MessageQueue, offset: int) -> None:
-        """Continue ``mq`` from ``offset`` (takes effect at its next pull)."""
-        self.offsets[mq] = offset
+        """Continue ``mq`` from ``offset`` (takes effect at its next pull; messages of ``mq``
+        already buffered are still returned by ``poll``)."""
+        self.seek_offset(mq, offset)
 
     async def poll(self, timeout: float = 5.0, max_messages: int = 32) -> list[MessageExt]:
         """Up to ``max_messages`` messages, waiting at most ``timeout`` s for the first."""

@@ -44,20 +44,22 @@ async def lock_batch(client: ClientBase, mqs: Iterable[MessageQueue], *, lock: b
 
 
 async def consume_orderly(mq: MessageQueue, msgs: list[MessageExt],
-                          offsets: dict[MessageQueue, int],
-                          call: Callable[[MessageExt], Awaitable[ConsumeStatus]],
+                          done: Callable[[list[MessageExt]], None],
+                          call: Callable[[list[MessageExt]], Awaitable[ConsumeStatus]],
                           send_back: Callable[[MessageQueue, MessageExt], Awaitable[None]],
-                          max_reconsume_times: int) -> None:
-    """Hand ``msgs`` to ``call`` one at a time, in queue order; a failure is retried in place
-    after a pause (the queue is suspended), up to ``max_reconsume_times``, then sent back
-    (retry / DLQ). ``offsets[mq]`` advances past each message once it is done."""
-    for m in msgs:
+                          max_reconsume_times: int, batch: int = 1) -> None:
+    """Hand ``msgs`` to ``call`` ``batch`` at a time, in queue order; a failure is retried in
+    place after a pause (the queue is suspended), up to ``max_reconsume_times``, then the
+    batch is sent back (retry / DLQ). ``done(batch)`` follows each batch (commits past it)."""
+    for i in range(0, len(msgs), batch):
+        part = msgs[i:i + batch]
         for attempt in range(max_reconsume_times + 1):
-            status = await call(m)
+            status = await call(part)
             if status is ConsumeStatus.CONSUME_SUCCESS:
                 break
             if attempt == max_reconsume_times:
-                await send_back(mq, m)
+                for m in part:
+                    await send_back(mq, m)
                 break
             await asyncio.sleep(RETRY_PAUSE)
-        offsets[mq] = m.queue_offset + 1
+        done(part)
