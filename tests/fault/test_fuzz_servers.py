@@ -280,7 +280,8 @@ def _outside_store(tmp: Path, store: Path) -> list[str]:
                           or Path(f) in chain or (os.sep not in f and f.endswith(".log"))))
 
 
-STORE_ENTRIES = {"abort", "checkpoint", "commitlog", "config", "consumequeue", "index", "lock"}
+STORE_ENTRIES = {"abort", "checkpoint", "commitlog", "config", "consumequeue", "index", "lock",
+                 "prealloc"}  # the next commitlog segment, made ahead of the roll
 TOPIC_DIR = re.compile(r"^[%|a-zA-Z0-9_-]{1,255}$")  # RocketMQ's topic characters
 
 
