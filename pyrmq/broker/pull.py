@@ -128,13 +128,16 @@ async def handle_pull(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"subscription group no permission, {group}")
     tc = ctx.topics.get(topic)
-    if tc is None:
+    if tc is None and not (ctx.is_slave and queue_id >= 0
+                           and ctx.store.max_offset(topic, queue_id) > 0):
         return cmd.response(ResponseCode.TOPIC_NOT_EXIST,
                             f"topic[{topic}] not exist, apply first please!")
-    if not tc.perm & PermName.READ:
+    # (a slave serves a replicated queue of a topic whose config it has not synced yet: the
+    # master may have died within the 10 s sync period of creating it)
+    if tc is not None and not tc.perm & PermName.READ:
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"the topic[{topic}] pulling message is forbidden")
-    if queue_id < 0 or queue_id >= tc.readQueueNums:
+    if tc is not None and (queue_id < 0 or queue_id >= tc.readQueueNums):
         return cmd.response(ResponseCode.SYSTEM_ERROR,
                             f"queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig."
                             f"readQueueNums:[{tc.readQueueNums}] consumer:[{conn.remote_addr}]")

@@ -197,6 +197,7 @@ class ConsumerBase(ClientBase):
         addr = self.choose_addr(mq.broker_name, self.pull_from.get(mq, 0))
         r = await self.invoke_broker(addr, cmd, timeout)
         if r.code not in PULL_RESULT_CODES:  # refused: no pull result header
+            log.debug("pull %s from %s refused: %d %s", mq, addr, r.code, r.remark)
             return r.code, offset, []
         h = PullMessageResponseHeader.from_ext(r.ext_fields)
         nxt = h.next_begin_offset

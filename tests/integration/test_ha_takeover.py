@@ -13,7 +13,9 @@ import pytest
 from rmqtest.cluster import wait_registered
 from rmqtest.procs import SMALL_STORE, free_port, start_namesrv, start_pyrmq, until
 
-from pyrmq.client import Message, Producer
+from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer
+from pyrmq.client.message import MessageQueue
+from pyrmq.client.producer import SendError
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import request
 from pyrmq.protocol.headers import PullMessageRequestHeader, PullMessageResponseHeader
@@ -171,3 +173,96 @@ def test_offsets_committed_to_the_slave_survive_its_sync_and_reach_the_master(pa
     until(lambda: _check(_query(pair.maddr, "CG_OFFS", "Offs", 0), 4), 30)
     assert asyncio.run(_query(pair.saddr, "CG_OFFS", "Offs", 0)) == 4
     assert "carried offset 4" in pair.slave.log()
+
+
+def test_consumer_takes_over_on_the_slave_at_once_without_duplicates(pair):
+    """Queue 0 only: A0 is consumed from the master and its listener held while B0..B19 are
+    stored and replicated; the master is SIGKILLed, the listener released, and the next pulls
+    must go to the slave (the route still names the master; rebalance every 20 s)."""
+    q0 = MessageQueue("Take", "broker-a", 0)
+    got: list[bytes] = []
+    times: dict[bytes, float] = {}
+    gate = asyncio.Event()
+
+    async def main():
+        async with Producer("PG_TAKE", pair.ns_addr) as p:
+            await p.send(Message("Take", b"warm"), queue=q0)
+
+            async def on(msg):
+                got.append(msg.body)
+                times.setdefault(msg.body, time.monotonic())
+                if msg.body == b"A0":
+                    await gate.wait()
+                return ConsumeStatus.CONSUME_SUCCESS
+
+            c = PushConsumer("CG_TAKE", pair.ns_addr, consume_from=ConsumeFrom.FIRST_OFFSET)
+            c.subscribe("Take", "*")
+            c.listener = on
+            await c.start()
+            try:
+                await p.send(Message("Take", b"A0"), queue=q0)
+                deadline = time.monotonic() + 30
+                while b"A0" not in got:
+                    assert time.monotonic() < deadline, got
+                    await asyncio.sleep(0.1)
+                for i in range(20):
+                    await p.send(Message("Take", f"B{i}".encode()), queue=q0)
+                await _caught_up(pair, "Take", 1)
+                pair.master.kill9()
+                killed = time.monotonic()
+                gate.set()
+                deadline = time.monotonic() + 20
+                while len(set(got)) < 22:
+                    assert time.monotonic() < deadline, got
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(1.0)  # nothing more arrives
+            finally:
+                await c.shutdown()
+        return killed
+
+    killed = asyncio.run(asyncio.wait_for(main(), 90))
+    want = [b"warm", b"A0"] + [f"B{i}".encode() for i in range(20)]
+    assert sorted(got) == sorted(want)  # each exactly once
+    assert times[b"B0"] - killed < 10  # from the slave, not after a 20 s rebalance / 30 s poll
+
+
+def test_producer_resumes_when_the_master_returns_without_a_route_poll(pair):
+    async def before():
+        p = Producer("PG_BACK", pair.ns_addr)
+        await p.start()
+        await p.send(Message("Back", b"first"))
+        return p
+
+    async def outage(p):
+        t0, fails = time.monotonic(), 0
+        while time.monotonic() - t0 < 3:
+            try:
+                await p.send(Message("Back", b"lost?"))
+            except SendError:
+                fails += 1
+        return fails
+
+    async def after(p):
+        t0 = time.monotonic()
+        try:
+            while True:
+                try:
+                    r = await p.send(Message("Back", b"again"))
+                    return r, time.monotonic() - t0
+                except SendError:
+                    assert time.monotonic() - t0 < 25, "no send succeeded after the return"
+        finally:
+            await p.shutdown()
+
+    loop = asyncio.new_event_loop()
+    try:
+        p = loop.run_until_complete(before())
+        pair.master.kill9()
+        fails = loop.run_until_complete(asyncio.wait_for(outage(p), 30))
+        assert 0 < fails < 60  # retries are paused, not spun (thousands a second)
+        pair.start_master()
+        r, took = loop.run_until_complete(asyncio.wait_for(after(p), 40))
+    finally:
+        loop.close()
+    assert r.status.name == "SEND_OK"
+    assert took < 10, took  # the 30 s route poll was not waited for
