@@ -7,6 +7,7 @@ with an attached slave stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -14,8 +15,10 @@ from rmqtest.cluster import wait_registered
 from rmqtest.procs import SMALL_STORE, free_port, start_namesrv, start_pyrmq, until
 
 from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer
+from pyrmq.client.base import ConsumerBase
 from pyrmq.client.message import MessageQueue
 from pyrmq.client.producer import SendError
+from pyrmq.protocol.bodies import parse_subscription
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import request
 from pyrmq.protocol.headers import PullMessageRequestHeader, PullMessageResponseHeader
@@ -115,7 +118,7 @@ def _pull_fields(group: str, topic: str, qid: int, offset: int) -> dict:
                                     "TAG").to_ext()
 
 
-def test_slave_never_moves_an_offset_beyond_its_end(pair):
+def test_slave_never_moves_an_offset_beyond_its_end(pair, caplog):
     async def main():
         await _send(pair.ns_addr, "Ahead", 20)
         await _caught_up(pair, "Ahead")
@@ -131,6 +134,14 @@ def test_slave_never_moves_an_offset_beyond_its_end(pair):
         r = await _invoke(pair.maddr, RequestCode.PULL_MESSAGE,
                           _pull_fields("CG_AHEAD", "Ahead", 0, ahead))
         assert r.code == ResponseCode.PULL_OFFSET_MOVED
+        c = ConsumerBase("CG_AHEAD", pair.ns_addr, "T")  # a client accepts it, saying so
+        await c.route("Ahead")
+        with caplog.at_level(logging.WARNING, "pyrmq.client"):
+            code, nxt, _ = await c.pull_once(MessageQueue("Ahead", "broker-a", 0),
+                                             parse_subscription("Ahead", "*", 0), ahead)
+        await c.shutdown()
+        assert (code, nxt) == (ResponseCode.PULL_OFFSET_MOVED, 0)
+        assert f"back from {ahead} to 0" in caplog.text
         # an ordinary pull from the slave still finds the messages
         r = await _invoke(pair.saddr, RequestCode.PULL_MESSAGE,
                           _pull_fields("CG_AHEAD", "Ahead", 0, 0))
