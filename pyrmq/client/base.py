@@ -195,7 +195,16 @@ class ConsumerBase(ClientBase):
             self.group, mq.topic, mq.queue_id, offset, max_nums, int(sysflag), commit_offset,
             suspend_ms, sub.sub_version, sub.sub_string, sub.expression_type or "TAG").to_ext())
         addr = self.choose_addr(mq.broker_name, self.pull_from.get(mq, 0))
-        r = await self.invoke_broker(addr, cmd, timeout)
+        try:
+            r = await self.invoke_broker(addr, cmd, timeout)
+        except (RemotingConnectError, RemotingClosedError):
+            # a pull only reads: try the group's next address at once (a probe of a master
+            # still away costs nothing then)
+            other = self.choose_addr(mq.broker_name, self.pull_from.get(mq, 0))
+            if other == addr:
+                raise
+            addr = other
+            r = await self.invoke_broker(addr, cmd, timeout)
         if r.code not in PULL_RESULT_CODES:  # refused: no pull result header
             log.debug("pull %s from %s refused: %d %s", mq, addr, r.code, r.remark)
             return r.code, offset, []
