@@ -45,7 +45,7 @@ from pyrmq.client.producer import SendError  # noqa: E402
 
 TOPIC = "HaBench"
 SEND_PAUSE_S = 0.005
-LAG_PAUSE_S = 0.01   # the lagging group's time per message (it falls behind the producer)
+LAG_PAUSE_S = 0.02   # the lagging group's time per message (it falls behind the producer)
 
 
 class Cluster:
@@ -204,16 +204,16 @@ async def produce(ns_addr: str, stop: asyncio.Event, acked: dict[str, float],
             await asyncio.sleep(SEND_PAUSE_S)
 
 
-async def one_run(role: str, client: str, outage: float) -> dict:
+async def one_run(role: str, client: str, outage: float, backlog: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="ha-bench-") as tmp:
         cl = Cluster(Path(tmp), role)
         try:
-            return await _measure(cl, client, outage)
+            return await _measure(cl, client, outage, backlog)
         finally:
             cl.stop()
 
 
-async def _measure(cl: Cluster, client: str, outage: float) -> dict:
+async def _measure(cl: Cluster, client: str, outage: float, backlog: int) -> dict:
     kind = PyrmqGroup if client == "pyrmq" else CppGroup
     live, lag = kind(cl.ns_addr, "CG_LIVE", 0.0), kind(cl.ns_addr, "CG_LAG", LAG_PAUSE_S)
     acked: dict[str, float] = {}
@@ -221,6 +221,10 @@ async def _measure(cl: Cluster, client: str, outage: float) -> dict:
     stop = asyncio.Event()
     async with Producer("PG_HA_WARM", cl.ns_addr) as p:  # the topic exists before consumers
         await p.send(Message(TOPIC, b"warm"))
+        for i in range(0, backlog, 100):  # stored before the consumers start
+            await p.send_batch([Message(TOPIC, f"b{j}".encode())
+                                for j in range(i, min(backlog, i + 100))])
+            acked.update({f"b{j}": time.time() for j in range(i, min(backlog, i + 100))})
     await live.start()
     await lag.start()
     prod = asyncio.ensure_future(produce(cl.ns_addr, stop, acked, errors))
@@ -271,10 +275,13 @@ def main() -> int:
     ap.add_argument("--client", choices=("pyrmq", "cpp"), default="pyrmq")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--outage", type=float, default=15.0, help="seconds the master is away")
+    ap.add_argument("--backlog", type=int, default=0,
+                    help="messages stored before the consumers start (more than a client "
+                         "prefetches, so the lagging group must read the slave)")
     a = ap.parse_args()
     rows = []
     for i in range(a.runs):
-        r = asyncio.run(one_run(a.role, a.client, a.outage))
+        r = asyncio.run(one_run(a.role, a.client, a.outage, a.backlog))
         print(json.dumps({"run": i + 1, "role": a.role, "client": a.client, **r}), flush=True)
         rows.append(r)
     print("| role / client | reader gap s | first slave pull s | write gap s "

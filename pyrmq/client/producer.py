@@ -39,7 +39,7 @@ COMPRESS_OVER = 4096
 ROUTE_POLL_S = 30.0      # a cached route is re-read this often ...
 ROUTE_REQUERY_S = 0.2    # ... and at most this often after a failure / no writable queue
 BACKOFF_FIRST_S = 0.1    # pause before retrying a broker that just failed, doubled per
-BACKOFF_MAX_S = 1.0      # consecutive failure of the topic up to this; reset by a success
+BACKOFF_MAX_S = 0.5      # consecutive failure of the topic up to this; reset by a success
 _STATUS = {ResponseCode.SUCCESS: SendStatus.SEND_OK,
            ResponseCode.FLUSH_DISK_TIMEOUT: SendStatus.FLUSH_DISK_TIMEOUT,
            ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
