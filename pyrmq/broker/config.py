@@ -62,6 +62,9 @@ class BrokerConfig:
     haMasterAddress: str = ""        # slave: master's HA address; "" = learn from NameServer
     haSendHeartbeatInterval: int = 5000
     slaveTimeout: int = 3000         # SYNC_MASTER wait for the slave
+    #: 4.9: pull responses suggest the slave (the group's whichBrokerWhenConsumeSlowly) to a
+    #: consumer behind by more than accessMessageInMemoryMaxRatio of memory; off = always 0
+    slaveReadEnable: bool = False
     # pyrmq's own (not in RocketMQ 4.9): answer a producer's retry of a message already stored
     # (same topic + UNIQ_KEY within the window) with the first result instead of storing it again
     duplicateFilterEnable: bool = False

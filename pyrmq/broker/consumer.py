@@ -4,6 +4,7 @@ LOCK/UNLOCK_BATCH_MQ."""
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import TYPE_CHECKING
 
@@ -19,8 +20,8 @@ from pyrmq.protocol.bodies import (
     parse_lock_body,
     parse_subscription,
 )
-from pyrmq.protocol.codes import ResponseCode
-from pyrmq.protocol.command import RemotingCommand
+from pyrmq.protocol.codes import RequestCode, ResponseCode
+from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.headers import (
     ConsumerSendMsgBackRequestHeader,
     GetConsumerListByGroupRequestHeader,
@@ -37,13 +38,15 @@ from pyrmq.protocol.headers import (
 )
 from pyrmq.protocol.message import MessageConst, decode_record
 from pyrmq.protocol.names import group_problem, group_topics_problem, topic_problem
-from pyrmq.remoting import Connection
+from pyrmq.remoting import Connection, RemotingClient
 
 if TYPE_CHECKING:
     from pyrmq.broker.context import BrokerContext
+    from pyrmq.broker.groups import ConsumerOffsetManager
+
+log = logging.getLogger("pyrmq.broker")
 
 V3_4_9 = 121  # MQVersion ordinal: from here on the send-back header's maxReconsumeTimes counts
-IN_MEMORY_RATIO = 0.4
 
 
 def _heartbeat_problem(hb: HeartbeatData) -> str | None:
@@ -118,7 +121,8 @@ async def query_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingComman
     store = ctx.store
     if store.min_offset(topic, qid) <= 0:
         phys = store.phys_of(topic, qid, 0)
-        if phys < 0 or store.max_phys_offset() - phys <= ctx.memory_bytes * IN_MEMORY_RATIO:
+        ratio = ctx.store_cfg.accessMessageInMemoryMaxRatio / 100.0
+        if phys < 0 or store.max_phys_offset() - phys <= ctx.memory_bytes * ratio:
             return cmd.response(ResponseCode.SUCCESS,
                                 ext_fields=QueryConsumerOffsetResponseHeader(0))
     return cmd.response(ResponseCode.QUERY_NOT_FOUND,
@@ -128,9 +132,58 @@ async def query_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingComman
 async def update_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                         ) -> RemotingCommand:
     h = UpdateConsumerOffsetRequestHeader.from_ext(cmd.ext_fields)
-    if not ctx.is_slave:
-        ctx.offsets.commit(h.consumer_group, h.topic, h.queue_id, h.commit_offset)
+    ctx.offsets.commit(h.consumer_group, h.topic, h.queue_id, h.commit_offset)
+    if ctx.is_slave:  # a client whose master is away: keep it through the next sync
+        ctx.offsets.local[(f"{h.topic}@{h.consumer_group}", h.queue_id)] = h.commit_offset
     return cmd.response(ResponseCode.SUCCESS)
+
+
+def merge_master_offsets(offsets: ConsumerOffsetManager, master: dict[str, dict[int, int]]
+                         ) -> list[tuple[str, int, int]]:
+    """A slave's sync of the master's offset table (Java's SlaveSynchronize, with one rule
+    more): the master's offsets win, except one a client committed to this slave while the
+    master was away and that is still larger than the master's -- it is kept, and returned as
+    ``(topic@group, queueId, offset)`` to be carried to the master. Once the master's copy
+    has caught up the slave forgets it committed anything itself."""
+    carry = []
+    for key, queues in master.items():
+        mine = offsets.table.setdefault(key, {})
+        for qid, off in queues.items():
+            local = offsets.local.get((key, qid))
+            if local is not None and local > off:
+                carry.append((key, qid, local))
+                continue
+            offsets.local.pop((key, qid), None)
+            mine[qid] = off
+    for (key, qid), local in list(offsets.local.items()):
+        if qid not in master.get(key, {}):  # the master has never seen this queue's offset
+            carry.append((key, qid, local))
+    return carry
+
+
+async def sync_offsets_from_master(ctx: BrokerContext, client: RemotingClient,
+                                   master_addr: str) -> None:
+    """GET_ALL_CONSUMER_OFFSET from the master, merged by :func:`merge_master_offsets`; the
+    offsets clients committed here during the master's absence are sent back to it
+    (UPDATE_CONSUMER_OFFSET), so a group that is idle after the return does not replay."""
+    r = await client.invoke(master_addr, request(RequestCode.GET_ALL_CONSUMER_OFFSET), 3)
+    if r.code != ResponseCode.SUCCESS:
+        return
+    table: dict[str, dict[int, int]] = {}
+    for key, queues in (jsonx.loads(r.body).get("offsetTable") or {}).items():
+        topic, _, group = key.partition("@")
+        if topic_problem(topic) is None and group_problem(group) is None:
+            table[key] = {int(q): int(o) for q, o in queues.items()}
+    carry = merge_master_offsets(ctx.offsets, table)
+    ctx.offsets.persist(force=True)
+    for key, qid, off in carry:
+        topic, _, group = key.partition("@")
+        up = await client.invoke(master_addr, request(
+            RequestCode.UPDATE_CONSUMER_OFFSET,
+            UpdateConsumerOffsetRequestHeader(group, topic, qid, off).to_ext()), 3)
+        if up.code == ResponseCode.SUCCESS:
+            log.info("carried offset %d of %s queue %d (committed here while the master "
+                     "was away) to %s", off, key, qid, master_addr)
 
 
 async def max_offset(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) -> RemotingCommand:

@@ -111,6 +111,9 @@ class ConsumerOffsetManager:
     def __init__(self, config_dir: str) -> None:
         self.path = os.path.join(config_dir, "consumerOffset.json")
         self.table: dict[str, dict[int, int]] = {}
+        #: on a slave: offsets clients committed here (their master away) that the master's
+        #: synced copy has not caught up with yet, ``(topic@group, queueId) -> offset``
+        self.local: dict[tuple[str, int], int] = {}
         self.dirty = False
         data = load_json(self.path)
         if data:

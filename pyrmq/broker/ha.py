@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 from pyrmq import _store
+from pyrmq.broker.consumer import sync_offsets_from_master
 from pyrmq.broker.groups import checked_group_config
 from pyrmq.protocol import jsonx
 from pyrmq.protocol.bodies import TopicConfig
@@ -181,6 +182,10 @@ class HAMaster:
         except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError,
                 _store.StoreError, OSError) as e:
             log.info("slave %s detached: %s", peer, e)
+        except asyncio.CancelledError:
+            # stop() cancels the connection tasks; end normally, since Python 3.11's
+            # start_server callback logs a cancelled handler task as an ERROR traceback
+            log.info("slave %s detached: broker stopping", peer)
         finally:
             reader_task.cancel()
             self.acked.pop(key, None)
@@ -304,13 +309,7 @@ class HASlave:
             b.topics.table = {n: TopicConfig.from_dict(tc) for n, tc in table.items()
                               if topic_problem(n) is None}
             b.topics.persist()
-        r = await client.invoke(self.master_addr, request(RequestCode.GET_ALL_CONSUMER_OFFSET), 3)
-        if r.code == ResponseCode.SUCCESS:
-            for key, queues in (jsonx.loads(r.body).get("offsetTable") or {}).items():
-                topic, _, group = key.partition("@")
-                if topic_problem(topic) is None and group_problem(group) is None:
-                    b.offsets.table[key] = {int(q): int(o) for q, o in queues.items()}
-            b.offsets.persist(force=True)
+        await sync_offsets_from_master(b, client, self.master_addr)
         r = await client.invoke(self.master_addr,
                                 request(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG), 3)
         if r.code == ResponseCode.SUCCESS:

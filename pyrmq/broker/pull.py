@@ -76,6 +76,41 @@ def _code(res: GetResult, offset: int) -> int:
     return _CODE[res.status]
 
 
+def corrects_offsets(ctx: BrokerContext) -> bool:
+    """Java's nextOffsetCorrection guard: a master corrects a pull's offset, a SLAVE only with
+    offsetCheckInSlave (its consume queue may simply not have caught up yet)."""
+    return not ctx.is_slave or ctx.store_cfg.offsetCheckInSlave
+
+
+def slave_answer(code: int, res: GetResult, offset: int) -> tuple[int, int]:
+    """(code, next offset) on a slave that does not correct offsets (4.9 DefaultMessageStore
+    + PullMessageProcessor): every status but FOUND / NO_MATCHED_MESSAGE keeps the requested
+    offset, and an OFFSET_MOVED becomes PULL_RETRY_IMMEDIATELY -- a consumer ahead of the slave
+    waits for it instead of being sent back to 0."""
+    if res.status in (GetMessageStatus.FOUND, GetMessageStatus.NO_MATCHED_MESSAGE,
+                      GetMessageStatus.MESSAGE_WAS_REMOVING):
+        return code, res.next_begin_offset
+    if code == ResponseCode.PULL_OFFSET_MOVED:
+        return ResponseCode.PULL_RETRY_IMMEDIATELY, offset
+    return code, offset
+
+
+def suggest_broker(ctx: BrokerContext, gcfg: dict, res: GetResult, topic: str,
+                   queue_id: int) -> int:
+    """suggestWhichBrokerId (4.9): with slaveReadEnable, the group's
+    whichBrokerWhenConsumeSlowly when the consumer reads more than
+    accessMessageInMemoryMaxRatio % of physical memory behind the commitlog end, else the
+    group's brokerId; without it always the master (0)."""
+    if not ctx.cfg.slaveReadEnable:
+        return 0
+    if res.status == GetMessageStatus.FOUND and res.count:
+        phys = ctx.store.phys_of(topic, queue_id, res.next_begin_offset - 1)
+        limit = ctx.memory_bytes * ctx.store_cfg.accessMessageInMemoryMaxRatio / 100.0
+        if phys >= 0 and ctx.store.max_phys_offset() - phys > limit:
+            return int(gcfg.get("whichBrokerWhenConsumeSlowly", 1))
+    return int(gcfg.get("brokerId", 0))
+
+
 async def handle_pull(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                       ) -> RemotingCommand:
     h = PullMessageRequestHeader.from_ext(cmd.ext_fields)
@@ -93,13 +128,16 @@ async def handle_pull(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"subscription group no permission, {group}")
     tc = ctx.topics.get(topic)
-    if tc is None:
+    if tc is None and not (ctx.is_slave and queue_id >= 0
+                           and ctx.store.max_offset(topic, queue_id) > 0):
         return cmd.response(ResponseCode.TOPIC_NOT_EXIST,
                             f"topic[{topic}] not exist, apply first please!")
-    if not tc.perm & PermName.READ:
+    # (a slave serves a replicated queue of a topic whose config it has not synced yet: the
+    # master may have died within the 10 s sync period of creating it)
+    if tc is not None and not tc.perm & PermName.READ:
         return cmd.response(ResponseCode.NO_PERMISSION,
                             f"the topic[{topic}] pulling message is forbidden")
-    if queue_id < 0 or queue_id >= tc.readQueueNums:
+    if tc is not None and (queue_id < 0 or queue_id >= tc.readQueueNums):
         return cmd.response(ResponseCode.SYSTEM_ERROR,
                             f"queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig."
                             f"readQueueNums:[{tc.readQueueNums}] consumer:[{conn.remote_addr}]")
@@ -146,7 +184,11 @@ async def handle_pull(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
         if code == ResponseCode.PULL_NOT_FOUND:
             res = fetch()
             code = _code(res, offset)
-    fields = PullMessageResponseHeader(0, res.next_begin_offset, res.min_offset, res.max_offset)
+    nxt = res.next_begin_offset
+    if not corrects_offsets(ctx):
+        code, nxt = slave_answer(code, res, offset)
+    fields = PullMessageResponseHeader(suggest_broker(ctx, gcfg, res, topic, queue_id), nxt,
+                                       res.min_offset, res.max_offset)
     if code == ResponseCode.SUCCESS:
         ctx.stats.get(topic, res.count)
         return cmd.response(code, ext_fields=fields, body=res.data)

@@ -54,11 +54,29 @@ class OffsetStore(abc.ABC):
 
 
 class RemoteBrokerOffsetStore(OffsetStore):
-    """CLUSTERING: the group's offsets live on the queue's broker."""
+    """CLUSTERING: the group's offsets live on the queue's broker -- its master, or while the
+    master is unreachable its slave; an offset committed to the slave is committed again to
+    the master once that is back, changed or not."""
 
     def __init__(self, client: ConsumerBase) -> None:
         super().__init__()
         self.client = client
+        self._target: dict[MessageQueue, str] = {}  # where each offset was last committed
+
+    async def persist(self, mq: MessageQueue) -> None:
+        off = self.offsets.get(mq)
+        if off is None:
+            return
+        try:
+            target = self.client.choose_addr(mq.broker_name)
+        except RemotingError as e:
+            log.debug("commit %s failed: %s", mq, e)
+            return
+        if self._persisted.get(mq) == off and self._target.get(mq) == target:
+            return
+        if await self._write(mq, off):
+            self._persisted[mq] = off
+            self._target[mq] = target
 
     async def read_stored(self, mq: MessageQueue) -> int:
         return await self.client.query_consumer_offset(mq)

@@ -36,6 +36,10 @@ from pyrmq.protocol.message import BatchItem, compress_body, encode_batch, encod
 from pyrmq.remoting import RemotingError
 
 COMPRESS_OVER = 4096
+ROUTE_POLL_S = 30.0      # a cached route is re-read this often ...
+ROUTE_REQUERY_S = 0.2    # ... and at most this often after a failure / no writable queue
+BACKOFF_FIRST_S = 0.1    # pause before retrying a broker that just failed, doubled per
+BACKOFF_MAX_S = 0.5      # consecutive failure of the topic up to this; reset by a success
 _STATUS = {ResponseCode.SUCCESS: SendStatus.SEND_OK,
            ResponseCode.FLUSH_DISK_TIMEOUT: SendStatus.FLUSH_DISK_TIMEOUT,
            ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
@@ -63,6 +67,7 @@ class Producer(ClientBase):
         self._route_time: dict[str, float] = {}
         self._rr: dict[str, int] = {}
         self._unavailable: dict[str, float] = {}   # broker name -> until (monotonic)
+        self._failures: dict[str, int] = {}        # topic -> consecutive failed attempts
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -78,11 +83,13 @@ class Producer(ClientBase):
 
     # -- routes -----------------------------------------------------------------------------
     async def route(self, topic: str, refresh: bool = False) -> Route:
-        """The topic's route, cached for 30 s; an unknown topic gets the default topic's
-        (TBW102) brokers with up to 4 queues, and the broker creates it on first send."""
+        """The topic's route, cached for 30 s (``refresh``: re-read now, at most every
+        ROUTE_REQUERY_S); an unknown topic gets the default topic's (TBW102) brokers with up
+        to 4 queues, and the broker creates it on first send."""
         now = time.monotonic()
         r = self.routes.get(topic)
-        if r is None or refresh or now - self._route_time.get(topic, 0) > 30:
+        age = now - self._route_time.get(topic, 0)
+        if r is None or age > ROUTE_POLL_S or (refresh and age >= ROUTE_REQUERY_S):
             try:
                 r = await self.namesrv.get_route(topic)
             except RouteNotFound:
@@ -145,15 +152,35 @@ class Producer(ClientBase):
                                                                    h.queue_id)
         return SendResult(status, uniq, h.msg_id, queue, h.queue_offset)
 
+    async def _backoff(self, topic: str, queues: list[MessageQueue], failed: str | None
+                       ) -> None:
+        """After a failed attempt: no pause when another broker can take the retry (Java
+        retries at once), else BACKOFF_FIRST_S doubling per consecutive failure of the topic
+        up to BACKOFF_MAX_S -- a producer whose only master is away does not spin."""
+        n = self._failures[topic] = self._failures.get(topic, 0) + 1
+        now = time.monotonic()
+        if any(q.broker_name != failed and self._unavailable.get(q.broker_name, 0) <= now
+               for q in queues):
+            return
+        await asyncio.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(n - 1, 10)))
+
     async def _send(self, msg: Message, code: int, body: bytes, sysflag: int, props: bytes,
                     uniq: str, queue: MessageQueue | None, batch: bool) -> SendResult:
         route = await self.route(msg.topic)
         queues = route.publish_queues()
-        if not queues:
-            raise SendError(f"no writable queue for topic {msg.topic}")
+        if not queues:  # Java's tryToFindTopicPublishInfo: ask the NameServer at once
+            route = await self.route(msg.topic, refresh=True)
+            queues = route.publish_queues()
         errors: list[str] = []
         avoid = None
         for attempt in range(1 + (0 if queue else self.retry_times)):
+            if not queues:
+                errors.append("no writable queue (no master in the route)")
+                if attempt < self.retry_times:
+                    await self._backoff(msg.topic, queues, None)
+                    route = await self.route(msg.topic, refresh=True)
+                    queues = route.publish_queues()
+                continue
             mq = queue or self._pick(queues, avoid)
             # the V2 header is text already: no second stringify pass through request()
             cmd = RemotingCommand(code, ext_fields=self._header(msg, mq, props, sysflag, batch),
@@ -167,14 +194,18 @@ class Producer(ClientBase):
                 result = self._result(r, mq, uniq)
                 if time.monotonic() - t0 > 0.55:  # slow broker: prefer others for a while
                     self._unavailable[mq.broker_name] = time.monotonic() + 30
+                self._failures.pop(msg.topic, None)
                 return result
             except (RemotingError, SendError) as e:
                 errors.append(f"{mq.broker_name}/{mq.queue_id}: {e}")
                 self._unavailable[mq.broker_name] = time.monotonic() + 30
                 avoid = mq.broker_name
-                if attempt == 0:
-                    route = await self.route(msg.topic, refresh=True)
-                    queues = route.publish_queues() or queues
+                if attempt < (0 if queue else self.retry_times):
+                    await self._backoff(msg.topic, queues, mq.broker_name)
+                # a failed send re-reads the route (rate-limited): a master that is gone,
+                # or back, shows there long before the next 30 s poll
+                route = await self.route(msg.topic, refresh=True)
+                queues = route.publish_queues()
         raise SendError(f"send to {msg.topic} failed: " + "; ".join(errors))
 
     async def send(self, msg: Message, queue: MessageQueue | None = None) -> SendResult:

@@ -67,6 +67,12 @@ class StoreConfig:
     cleanResourceInterval: int = 10_000
     messageDelayLevel: str = DEFAULT_DELAY_LEVELS
     brokerRole: str = "ASYNC_MASTER"
+    #: 4.9: a SLAVE corrects no pull offset (answers PULL_RETRY_IMMEDIATELY at the requested
+    #: offset) unless this is true
+    offsetCheckInSlave: bool = False
+    #: percent of physical memory a consumer may lag (by commitlog bytes) and still count as
+    #: reading "in memory" (slave suggestion, first offset of a new group)
+    accessMessageInMemoryMaxRatio: int = 40
     # Not a RocketMQ key: reserve a segment's blocks when it is created, so a full disk fails
     # the roll with ENOSPC instead of a SIGBUS on a write into a sparse mapping.
     preallocateMappedFile: bool = True
@@ -81,6 +87,8 @@ class StoreConfig:
             raise ValueError(f"flushDiskType: {self.flushDiskType!r} not in {FLUSH_TYPES}")
         if self.brokerRole not in BROKER_ROLES:
             raise ValueError(f"brokerRole: {self.brokerRole!r} not in {BROKER_ROLES}")
+        if not 0 <= self.accessMessageInMemoryMaxRatio <= 100:
+            raise ValueError("accessMessageInMemoryMaxRatio: must be within [0, 100]")
         if self.mappedFileSizeConsumeQueue % 20 or self.mappedFileSizeConsumeQueue <= 0:
             raise ValueError("mappedFileSizeConsumeQueue: must be a positive multiple of 20")
         if self.mappedFileSizeCommitLog < 4096:
