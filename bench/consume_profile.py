@@ -16,26 +16,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rmq_bench import REPO, _port, _wait  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
+from procs import Servers, cpu_us  # noqa: E402
 
 
-def cpu_s(pid: int) -> float:
-    """utime + stime of ``pid`` in seconds (/proc/PID/stat fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+def cpu_s(pid: int | None = None) -> float:
+    """utime + stime of ``pid`` (this process when None) in seconds."""
+    return cpu_us(pid) / 1e6
 
 
 async def fill(ns: str, topic: str, count: int, size: int) -> None:
@@ -148,41 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.py_spy is not None:
         args.py_spy.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="pyrmq-consume-")
-    nsp, bp = _port(), _port()
-    procs: list[subprocess.Popen] = []
-    try:
-        ns = subprocess.Popen([sys.executable, "-m", "pyrmq", "namesrv", "--listen",
-                               f"127.0.0.1:{nsp}"], cwd=REPO, stderr=subprocess.DEVNULL)
-        procs.append(ns)
-        _wait(nsp, ns)
-        br = subprocess.Popen([sys.executable, "-m", "pyrmq", "broker", "-n", f"127.0.0.1:{nsp}",
-                               "--listen-port", str(bp), "--listen-host", "127.0.0.1",
-                               "--store", os.path.join(tmp, "store"),
-                               "--set", f"mappedFileSizeCommitLog={256 * 1024 * 1024}"],
-                              cwd=REPO, stderr=subprocess.DEVNULL)
-        procs.append(br)
-        _wait(bp, br)
-        addr = f"127.0.0.1:{nsp}"
+    with Servers(redis=False, prefix="pyrmq-consume-",
+                 broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}"]) as sv:
+        br_pid = sv.pid("broker")
+        addr = sv.namesrv_addr
         topic = "ConsumeProfile"
         t0 = time.perf_counter()
         asyncio.run(fill(addr, topic, args.messages, args.size))
         print(f"filled {args.messages} x {args.size} B in {time.perf_counter() - t0:.1f} s "
-              f"(broker pid {br.pid})")
+              f"(broker pid {br_pid})")
         print(f"{'mode':<6} {'msgs/s':>12} {'client µs/msg':>14} {'broker µs/msg':>14}")
         measure("push", lambda: consume_push(addr, topic, args.messages, args.batch),
-                args.messages, br.pid, args.py_spy)
+                args.messages, br_pid, args.py_spy)
         measure("pull", lambda: consume_pull(addr, topic, args.messages, args.batch),
-                args.messages, br.pid, args.py_spy)
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+                args.messages, br_pid, args.py_spy)
     return 0
 
 

@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from peers_procs import REPO, RssSampler, Servers, cpu_us
+from procs import REPO, RssSampler, Servers, cpu_us
 
 from pyrmq.remoting import loop as rmq_loop
 

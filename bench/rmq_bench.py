@@ -15,35 +15,14 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procs import REPO, Servers  # noqa: E402
+
 DRIVER = REPO / "tests" / "interop" / "drivers" / "cpp_client.py"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(port: int, proc: subprocess.Popen) -> None:
-    for _ in range(200):
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"port {port}")
 
 
 def _pct(lat: list[float], q: float) -> float:
@@ -132,22 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="128,1024")
     ap.add_argument("--threads", default="1,8", help="concurrent senders per case")
     args = ap.parse_args(argv)
-    tmp = tempfile.mkdtemp(prefix="pyrmq-rmqbench-")
-    nsp, bp = _port(), _port()
-    procs = []
-    try:
-        ns = subprocess.Popen([sys.executable, "-m", "pyrmq", "namesrv", "--listen",
-                               f"127.0.0.1:{nsp}"], cwd=REPO, stderr=subprocess.DEVNULL)
-        procs.append(ns)
-        _wait(nsp, ns)
-        br = subprocess.Popen([sys.executable, "-m", "pyrmq", "broker", "-n", f"127.0.0.1:{nsp}",
-                               "--listen-port", str(bp), "--listen-host", "127.0.0.1",
-                               "--store", os.path.join(tmp, "store"),
-                               "--set", f"mappedFileSizeCommitLog={256 * 1024 * 1024}"], cwd=REPO,
-                              stderr=subprocess.DEVNULL)
-        procs.append(br)
-        _wait(bp, br)
-        addr = f"127.0.0.1:{nsp}"
+    with Servers(redis=False, prefix="pyrmq-rmqbench-",
+                 broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}"]) as sv:
+        addr, bp = sv.namesrv_addr, sv.broker_port
         print(f"client {args.client}; NameServer {addr}; broker 127.0.0.1:{bp} (separate "
               "processes)")
         print(f"{'size':>5} {'senders':>7} {'send TPS':>10} {'avg ms':>7} {'p50':>7} {'p99':>7} "
@@ -165,15 +131,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{size:>5} {senders:>7} {s['tps']:>10,.0f} {s['avg_ms']:>7.2f} "
                       f"{s['p50_ms']:>7.2f} {s['p99_ms']:>7.2f} {s['p999_ms']:>7.2f} "
                       f"{s['max_ms']:>7.2f} {s['failures']:>5} {ctps:>12,.0f}", flush=True)
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

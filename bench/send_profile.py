@@ -22,41 +22,19 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-_TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procs import Servers, cpu_split_us  # noqa: E402
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(port: int, proc: subprocess.Popen, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing on port {port} after {seconds}s")
-
-
-def cpu_seconds(pid: int | str = "self") -> tuple[float, float]:
-    """(utime, stime) of a process (its threads included), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
+def cpu_seconds(pid: int | None = None) -> tuple[float, float]:
+    """(utime, stime) of a process in seconds."""
+    u, s = cpu_split_us(pid)
+    return u / 1e6, s / 1e6
 
 
 def _py_spy(pid: int, out: str) -> subprocess.Popen | None:
@@ -137,30 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--py-spy", metavar="FILE", help="record the broker with py-spy")
     ap.add_argument("--py-spy-client", metavar="FILE", help="record this client with py-spy")
     args = ap.parse_args(argv)
-    tmp = tempfile.mkdtemp(prefix="pyrmq-sendprof-")
-    nsp, bp = _port(), _port()
-    env = dict(os.environ)
-    env.update(kv.split("=", 1) for kv in args.broker_env)
-    procs: list[subprocess.Popen] = []
-    try:
-        ns = subprocess.Popen([sys.executable, "-m", "pyrmq", "namesrv", "--listen",
-                               f"127.0.0.1:{nsp}"], cwd=REPO, stderr=subprocess.DEVNULL)
-        procs.append(ns)
-        _wait(nsp, ns)
-        br = subprocess.Popen([sys.executable, "-m", "pyrmq", "broker", "-n", f"127.0.0.1:{nsp}",
-                               "--listen-port", str(bp), "--listen-host", "127.0.0.1",
-                               "--store", os.path.join(tmp, "store"),
-                               "--set", f"mappedFileSizeCommitLog={256 * 1024 * 1024}",
-                               "--set", f"haListenPort={_port()}"],
-                              cwd=REPO, env=env, stderr=subprocess.DEVNULL)
-        procs.append(br)
-        _wait(bp, br)
+    env = dict(kv.split("=", 1) for kv in args.broker_env)
+    with Servers(redis=False, broker_env=env, prefix="pyrmq-sendprof-",
+                 broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}"]) as sv:
+        br_pid = sv.pid("broker")
         time.sleep(1.0)  # first registration with the NameServer
         what = f"send_batch({args.batch})" if args.batch else "send"
         runs = []
         for _ in range(args.runs):
             with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
-                r = runner.run(_run(f"127.0.0.1:{nsp}", br.pid, args))
+                r = runner.run(_run(sv.namesrv_addr, br_pid, args))
             runs.append(r)
             print(f"{what} x{r['msgs']} of {args.size} B, {args.inflight} in flight: "
                   f"{r['msgs'] / r['seconds']:,.0f} msgs/s; CPU us per message (user+sys): "
@@ -175,16 +139,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"best of {len(runs)}: {tps[-1]:,.0f} msgs/s, client {cli[0]:.1f} us, broker "
                   f"{bro[0]:.1f} us; median: {tps[mid]:,.0f} msgs/s, client {cli[mid]:.1f} us, "
                   f"broker {bro[mid]:.1f} us")
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(5)
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

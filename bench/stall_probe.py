@@ -17,53 +17,22 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
-from pyrmq.broker.lag import LoopLagProbe
-from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer
-from pyrmq.protocol.codes import RequestCode
-from pyrmq.protocol.command import request
-from pyrmq.remoting import RemotingClient
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procs import Servers, rss_anon_kib, stop  # noqa: E402
+
+from pyrmq.broker.lag import LoopLagProbe  # noqa: E402
+from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer  # noqa: E402
+from pyrmq.protocol.codes import RequestCode  # noqa: E402
+from pyrmq.protocol.command import request  # noqa: E402
+from pyrmq.remoting import RemotingClient  # noqa: E402
 
 TOPIC = "StallProbe"
 PRODUCER_LAG: list[float] = []  # the producer loop's worst lag (ms), set by produce()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"process {proc.args} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"port {port} not accepting after {seconds} s")
-
-
-def rss_anon_kib(pid: int, field: str = "RssAnon") -> int:
-    """RssAnon (or another /proc/PID/status field) of pid in KiB (0 when unreadable)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -180,42 +149,34 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(consume(args.consumer[0], int(args.consumer[1]), float(args.consumer[2])))
         return 0
 
-    work = tempfile.mkdtemp(prefix="pyrmq-stall-", dir=os.getcwd())
-    procs: list[subprocess.Popen] = []
+    sets = ["mappedFileSizeCommitLog=268435456", "maxHashSlotNum=500000",
+            "maxIndexNum=2000000", *args.broker_set]
+    with Servers(redis=False, broker_set=sets, prefix="pyrmq-stall-") as sv:
+        return _probe(sv, args)
+
+
+def _probe(sv: Servers, args: argparse.Namespace) -> int:
+    """Run the probe against the started NameServer + Broker; the consumer process it starts
+    is stopped by PID."""
     py = sys.executable
+    cp: subprocess.Popen | None = None
     try:
-        ns_port, b_port = _free_port(), _free_port()
-        ns = f"127.0.0.1:{ns_port}"
-        logf = open(os.path.join(work, "procs.log"), "wb")
-        nsp = subprocess.Popen([py, "-m", "pyrmq", "namesrv", "--listen", ns],
-                               stdout=logf, stderr=subprocess.STDOUT)
-        procs.append(nsp)
-        _wait_port(ns_port, nsp)
-        sets = ["mappedFileSizeCommitLog=268435456", "maxHashSlotNum=500000",
-                "maxIndexNum=2000000", f"haListenPort={_free_port()}", *args.broker_set]
-        bp = subprocess.Popen([py, "-m", "pyrmq", "broker", "-n", ns, "--listen-host",
-                               "127.0.0.1", "--listen-port", str(b_port), "--store",
-                               os.path.join(work, "store"),
-                               *[x for kv in sets for x in ("--set", kv)]],
-                              stdout=logf, stderr=subprocess.STDOUT)
-        procs.append(bp)
-        _wait_port(b_port, bp)
+        ns, bpid = sv.namesrv_addr, sv.pid("broker")
         time.sleep(1.0)  # registered with the NameServer
         asyncio.run(warm_up(ns))
         timeout = 3 * args.messages / args.rate + 120
         cp = subprocess.Popen([py, os.path.abspath(__file__), "--consumer", ns,
                                str(args.messages), str(timeout)],
                               stdout=subprocess.PIPE, text=True)
-        procs.append(cp)
         assert cp.stdout is not None
         if cp.stdout.readline().strip() != "ready":
             raise SystemExit("consumer did not start")
-        peak = [rss_anon_kib(bp.pid)]
+        peak = [rss_anon_kib(bpid)]
 
         async def drive() -> list[float]:
             async def sample() -> None:
                 while True:
-                    peak.append(rss_anon_kib(bp.pid))
+                    peak.append(rss_anon_kib(bpid))
                     await asyncio.sleep(0.5)
             t = asyncio.get_running_loop().create_task(sample())
             try:
@@ -227,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         out, _ = cp.communicate(timeout=timeout + 30)
         res = json.loads(out.strip().splitlines()[-1])
         lat = res["lat"]
-        info = asyncio.run(runtime_info(f"127.0.0.1:{b_port}"))
-        peak.append(rss_anon_kib(bp.pid))
-        rss_file = rss_anon_kib(bp.pid, "RssFile")
+        info = asyncio.run(runtime_info(sv.broker_addr))
+        peak.append(rss_anon_kib(bpid))
+        rss_file = rss_anon_kib(bpid, "RssFile")
         print(f"stall probe: {args.messages:,} x {args.size} B at {args.rate:,.0f}/s, consumer "
               f"in another process; broker set {args.broker_set or '-'}")
         print(f"  consumed {len(lat):,}/{args.messages:,}; produce-to-consume latency ms: "
@@ -242,25 +203,17 @@ def main(argv: list[str] | None = None) -> int:
               f"broker RssAnon peak {max(peak) / 1024:.1f} MiB "
               f"(at start {peak[0] / 1024:.1f} MiB; mapped file pages, RssFile, "
               f"{rss_file / 1024:.0f} MiB at the end)")
-        logf.flush()
-        with open(os.path.join(work, "procs.log"), errors="replace") as f:
-            slow = [ln.rstrip() for ln in f
-                    if "stalled" in ln or "Executing" in ln or "held the event loop" in ln]
+        slow = [ln.rstrip() for name in ("namesrv", "broker")
+                for ln in (sv.tmp / f"{name}.log").read_text(errors="replace").splitlines()
+                if "stalled" in ln or "Executing" in ln or "held the event loop" in ln]
         print(f"  worst loop lag of the clients: producer {PRODUCER_LAG[-1]:.1f} ms, consumer "
               f"{res['lag_ms']:.1f} ms")
         for ln in slow[:args.show_log]:
             print("  log:", ln[:300])
         return 0
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        if cp is not None:
+            stop(cp, 10)
 
 
 if __name__ == "__main__":

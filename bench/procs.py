@@ -1,5 +1,6 @@
-"""bench/peers.py's process side: start the pyrmq NameServer + Broker and a redis-server on
-127.0.0.1 with fresh temp dirs, stop them by PID, and read CPU time and RssAnon from /proc.
+"""The benchmarks' process side (peers, send_profile, consume_profile, stall_probe, rmq_bench):
+start a pyrmq NameServer + Broker (and, for bench/peers.py, a redis-server) on 127.0.0.1 with a
+fresh temp dir, stop them by PID, and read CPU time and RssAnon from /proc.
 
 Kept in bench/ (bench code does not import tests/); every wait is bounded."""
 
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,21 +41,27 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
-def cpu_us(pid: int | None = None) -> float:
-    """utime + stime of ``pid`` (this process when None), in µs, from /proc/PID/stat."""
+def cpu_split_us(pid: int | None = None) -> tuple[float, float]:
+    """(utime, stime) of ``pid`` (this process when None; its threads included), in µs, from
+    /proc/PID/stat."""
     with open(f"/proc/{pid or 'self'}/stat") as f:
         # the command name (field 2) may hold spaces: split after its closing parenthesis
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_US  # fields 14 and 15 of stat(5)
+    return int(fields[11]) * TICK_US, int(fields[12]) * TICK_US  # fields 14, 15 of stat(5)
 
 
-def rss_anon_kib(pid: int) -> int:
+def cpu_us(pid: int | None = None) -> float:
+    """utime + stime of ``pid`` (this process when None), in µs."""
+    return sum(cpu_split_us(pid))
+
+
+def rss_anon_kib(pid: int, field: str = "RssAnon") -> int:
     """RssAnon of ``pid`` (resident memory not backed by a file: mapped store pages are not
-    counted), in KiB; 0 when the process is gone."""
+    counted; ``field="RssFile"`` for those), in KiB; 0 when the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("RssAnon:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -89,7 +97,8 @@ class RssSampler:
         return self.max_kib
 
 
-def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM ``proc`` (one this benchmark started), SIGKILL after ``timeout`` s."""
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGTERM)
         try:
@@ -100,24 +109,33 @@ def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 
 
 class Servers:
-    """A pyrmq NameServer + Broker (ASYNC_FLUSH, or SYNC_FLUSH with ``sync``) and a
-    redis-server (AOF everysec, or always with ``sync``; no RDB snapshots), each its own
-    process with a fresh temp dir. Use as a context manager: everything started is stopped by
-    PID and the temp dir removed on exit."""
+    """A pyrmq NameServer + Broker (ASYNC_FLUSH, or SYNC_FLUSH with ``sync``; ``broker_set``
+    adds ``--set KEY=VALUE`` items, ``broker_env`` environment variables) and, with ``redis``,
+    a redis-server (AOF everysec, or always with ``sync``; no RDB snapshots), each its own
+    process with a fresh temp dir and its log there. Use as a context manager: everything
+    started is stopped by PID and the temp dir removed on exit."""
 
-    def __init__(self, sync: bool = False) -> None:
+    def __init__(self, sync: bool = False, *, redis: bool = True,
+                 broker_set: Sequence[str] = (), broker_env: Mapping[str, str] | None = None,
+                 prefix: str = "pyrmq-bench-") -> None:
         self.sync = sync
-        self.tmp = Path(tempfile.mkdtemp(prefix="pyrmq-peers-"))
+        self.redis = redis
+        self.broker_set = list(broker_set)
+        self.broker_env = dict(broker_env or {})
+        self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
         self.procs: dict[str, subprocess.Popen] = {}
         self._logs: list = []
         self.namesrv_addr = ""
+        self.broker_port = 0
         self.redis_port = 0
 
-    def _start(self, name: str, args: list[str], port: int) -> None:
+    def _start(self, name: str, args: list[str], port: int,
+               env: Mapping[str, str] | None = None) -> None:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed in __exit__
         self._logs.append(log)
         p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                             start_new_session=True)
+                             start_new_session=True,
+                             env={**os.environ, **env} if env else None)
         self.procs[name] = p
         try:
             wait_port(port, p)
@@ -147,15 +165,21 @@ class Servers:
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir()
         try:
-            nsp, bp, self.redis_port = free_port(), free_port(), free_port()
+            nsp, bp = free_port(), free_port()
+            self.broker_port = bp
             self.namesrv_addr = f"127.0.0.1:{nsp}"
             py = [sys.executable, "-m", "pyrmq"]
             self._start("namesrv", [*py, "namesrv", "--listen", self.namesrv_addr], nsp)
             flush = "SYNC_FLUSH" if self.sync else "ASYNC_FLUSH"
+            sets = [f"flushDiskType={flush}", f"haListenPort={free_port()}", *self.broker_set]
             self._start("broker", [*py, "broker", "-n", self.namesrv_addr, "--listen-host",
                                    "127.0.0.1", "--listen-port", str(bp), "--store",
-                                   str(self.tmp / "store"), "--set", f"flushDiskType={flush}"],
-                        bp)
+                                   str(self.tmp / "store"),
+                                   *(a for kv in sets for a in ("--set", kv))],
+                        bp, self.broker_env)
+            if not self.redis:
+                return self
+            self.redis_port = free_port()
             rdir = self.tmp / "redis"
             rdir.mkdir()
             self._start("redis", [
@@ -167,6 +191,10 @@ class Servers:
             self._stop_all()
             raise
         return self
+
+    @property
+    def broker_addr(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
 
     def pid(self, name: str) -> int:
         return self.procs[name].pid
@@ -180,7 +208,7 @@ class Servers:
 
     def _stop_all(self) -> None:
         for p in reversed(list(self.procs.values())):
-            _stop(p)
+            stop(p)
         for log in self._logs:
             log.close()
 
