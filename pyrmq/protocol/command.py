@@ -323,6 +323,21 @@ def encode_json_header(cmd: RemotingCommand) -> bytes:
     """The JSON header of ``cmd`` (orjson; what it cannot write, e.g. a lone surrogate or an
     integer past 64 bits, goes to :func:`encode_json_header_py`, which raises the same error
     as before for text that is not UTF-8)."""
+    try:
+        return _orjson_dumps(_json_header_obj(cmd))
+    except _OrjsonEncodeError:
+        return encode_json_header_py(cmd)
+
+
+def encode_json_header_py(cmd: RemotingCommand) -> bytes:
+    """The reference JSON header encoder (the standard library's)."""
+    return json.dumps(_json_header_obj(cmd), separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+def _json_header_obj(cmd: RemotingCommand) -> dict[str, Any]:
+    """The JSON header's fields in RocketMQ's order (ext fields copied only when they are
+    not a plain dict already; neither encoder changes them)."""
     obj: dict[str, Any] = {"code": cmd.code}
     if cmd.ext_fields:
         obj["extFields"] = cmd.ext_fields if cmd.ext_fields.__class__ is dict \
@@ -334,25 +349,7 @@ def encode_json_header(cmd: RemotingCommand) -> bytes:
         obj["remark"] = cmd.remark
     obj["serializeTypeCurrentRPC"] = "JSON"
     obj["version"] = cmd.version
-    try:
-        return _orjson_dumps(obj)
-    except _OrjsonEncodeError:
-        return encode_json_header_py(cmd)
-
-
-def encode_json_header_py(cmd: RemotingCommand) -> bytes:
-    """The reference JSON header encoder (the standard library's)."""
-    obj: dict[str, Any] = {"code": cmd.code}
-    if cmd.ext_fields:
-        obj["extFields"] = dict(cmd.ext_fields)
-    obj["flag"] = cmd.flag
-    obj["language"] = cmd.language
-    obj["opaque"] = cmd.opaque
-    if cmd.remark is not None:
-        obj["remark"] = cmd.remark
-    obj["serializeTypeCurrentRPC"] = "JSON"
-    obj["version"] = cmd.version
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return obj
 
 
 # --- ROCKETMQ binary header --------------------------------------------------------------------
