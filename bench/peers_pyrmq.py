@@ -9,6 +9,8 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 
+from peers_split import in_batches
+
 from pyrmq.client import (
     ConsumeFrom,
     ConsumeStatus,
@@ -45,15 +47,9 @@ async def p1(addr: str, topic: str, n: int, body: bytes, meter) -> None:
 
 async def _send_batches(p: Producer, topic: str, n: int, body: bytes, batch: int,
                         inflight: int) -> None:
-    left = n
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            k = min(batch, left)
-            left -= k
-            _check((await p.send_batch([Message(topic, body) for _ in range(k)])).status)
-    await asyncio.gather(*(worker() for _ in range(inflight)))
+    async def send(k: int) -> None:
+        _check((await p.send_batch([Message(topic, body) for _ in range(k)])).status)
+    await in_batches(n, batch, inflight, send)
 
 
 async def p2(addr: str, topic: str, n: int, body: bytes, batch: int, inflight: int,

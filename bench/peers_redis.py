@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
+from peers_split import in_batches
 
 WAIT_S = 300.0  # bound on any one wait
 GROUP = b"peers"
@@ -33,18 +34,12 @@ async def p1(port: str, key: str, n: int, body: bytes, meter) -> None:
 
 async def _pipelines(r: aioredis.Redis, key: str, n: int, body: bytes, batch: int,
                      inflight: int) -> None:
-    left = n
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            k = min(batch, left)
-            left -= k
-            pipe = r.pipeline(transaction=False)
-            for _ in range(k):
-                pipe.xadd(key, {b"b": body})
-            await pipe.execute()  # raises on an error reply
-    await asyncio.gather(*(worker() for _ in range(inflight)))
+    async def send(k: int) -> None:
+        pipe = r.pipeline(transaction=False)
+        for _ in range(k):
+            pipe.xadd(key, {b"b": body})
+        await pipe.execute()  # raises on an error reply
+    await in_batches(n, batch, inflight, send)
 
 
 async def p2(port: str, key: str, n: int, body: bytes, batch: int, inflight: int,
