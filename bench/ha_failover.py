@@ -36,9 +36,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from rmqtest.cluster import wait_registered  # noqa: E402
+from rmqtest.ha import HaPair  # noqa: E402
 from rmqtest.metrics import get_text  # noqa: E402
-from rmqtest.procs import SMALL_STORE, free_port, start_namesrv, start_pyrmq  # noqa: E402
+from rmqtest.procs import free_port  # noqa: E402
 
 from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer  # noqa: E402
 from pyrmq.client.producer import SendError  # noqa: E402
@@ -48,39 +48,13 @@ SEND_PAUSE_S = 0.005
 LAG_PAUSE_S = 0.02   # the lagging group's time per message (it falls behind the producer)
 
 
-class Cluster:
-    """NameServer + master + slave of brokerName broker-a under ``tmp``."""
+class Cluster(HaPair):
+    """NameServer + master + slave of brokerName broker-a under ``tmp``; the slave serves
+    metrics so the first pull it answers with messages can be seen."""
 
     def __init__(self, tmp: Path, role: str) -> None:
-        self.tmp, self.role = tmp, role
-        self.ns = start_namesrv(tmp)
-        self.ns_addr = f"127.0.0.1:{self.ns.port}"
-        self.mport, self.mha, self.sport = free_port(), free_port(), free_port()
         self.slave_metrics = free_port()
-        self.master = self._start("master", self.mport, self.mha, f"brokerRole={role}")
-        self.slave = self._start("slave", self.sport, free_port(), "brokerRole=SLAVE",
-                                 "brokerId=1", f"haMasterAddress=127.0.0.1:{self.mha}",
-                                 f"metricsPort={self.slave_metrics}")
-        deadline = time.monotonic() + 20
-        while "attached at" not in self.master.log():
-            if time.monotonic() > deadline:
-                raise RuntimeError("slave never attached")
-            time.sleep(0.1)
-
-    def _start(self, name: str, port: int, ha: int, *sets: str):
-        args = ["broker", "-n", self.ns_addr, "--listen-port", str(port), "--listen-host",
-                "127.0.0.1", "--store", str(self.tmp / name), "--set", "brokerName=broker-a",
-                "--set", f"haListenPort={ha}", *SMALL_STORE]
-        for s in sets:
-            args += ["--set", s]
-        return start_pyrmq(args, self.tmp / f"{name}.log", port)
-
-    def restart_master(self) -> float:
-        """Start the master again; the time it listens (its registration follows)."""
-        self.master = self._start("master", self.mport, self.mha, f"brokerRole={self.role}")
-        listening = time.time()
-        wait_registered(self.ns_addr, f"127.0.0.1:{self.mport}")
-        return listening
+        super().__init__(tmp, role, (f"metricsPort={self.slave_metrics}",))
 
     def slave_pulled(self) -> float:
         """Messages of TOPIC the slave has answered pulls with since it started."""
@@ -88,10 +62,6 @@ class Cluster:
             if line.startswith("rocketmq_topic_get_messages") and f'"{TOPIC}"' in line:
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
-
-    def stop(self) -> None:
-        for p in (self.slave, self.master, self.ns):
-            p.stop()
 
 
 # -- consumers ------------------------------------------------------------------------------
@@ -206,7 +176,8 @@ async def produce(ns_addr: str, stop: asyncio.Event, acked: dict[str, float],
 
 async def one_run(role: str, client: str, outage: float, backlog: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="ha-bench-") as tmp:
-        cl = Cluster(Path(tmp), role)
+        # HaPair waits for registrations with asyncio.run of its own: off this loop
+        cl = await asyncio.get_running_loop().run_in_executor(None, Cluster, Path(tmp), role)
         try:
             return await _measure(cl, client, outage, backlog)
         finally:
@@ -237,7 +208,7 @@ async def _measure(cl: Cluster, client: str, outage: float, backlog: int) -> dic
         if first_slave_pull is None and cl.slave_pulled() > pulled:
             first_slave_pull = time.time() - t_kill
         await asyncio.sleep(0.05)
-    t_listen = await asyncio.get_running_loop().run_in_executor(None, cl.restart_master)
+    t_listen = await asyncio.get_running_loop().run_in_executor(None, cl.start_master)
     await asyncio.sleep(10)
     stop.set()
     await prod

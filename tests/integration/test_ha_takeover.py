@@ -11,8 +11,8 @@ import logging
 import time
 
 import pytest
-from rmqtest.cluster import wait_registered
-from rmqtest.procs import SMALL_STORE, free_port, start_namesrv, start_pyrmq, until
+from rmqtest.ha import HaPair
+from rmqtest.procs import until
 
 from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer
 from pyrmq.client.base import ConsumerBase
@@ -25,55 +25,9 @@ from pyrmq.protocol.headers import PullMessageRequestHeader, PullMessageResponse
 from pyrmq.remoting import RemotingClient
 
 
-class Pair:
-    """A NameServer, a master and its slave (brokerName broker-a), each a real process."""
-
-    def __init__(self, tmp, role: str) -> None:
-        self.tmp = tmp
-        self.ns = start_namesrv(tmp)
-        self.ns_addr = f"127.0.0.1:{self.ns.port}"
-        self.mport, self.mha = free_port(), free_port()
-        self.sport = free_port()
-        self.role = role
-        self.master = self.slave = None
-        self.start_master()
-        self.slave = self._start("slave", self.sport, free_port(), "--set", "brokerRole=SLAVE",
-                                 "--set", "brokerId=1", "--set",
-                                 f"haMasterAddress=127.0.0.1:{self.mha}")
-        until(lambda: self._attached(), 20)
-
-    def _attached(self) -> None:
-        assert "attached at" in self.master.log(), self.master.log()
-
-    def _start(self, name: str, port: int, ha: int, *extra: str):
-        proc = start_pyrmq(["broker", "-n", self.ns_addr, "--listen-port", str(port),
-                            "--listen-host", "127.0.0.1", "--store", str(self.tmp / name),
-                            "--set", "brokerName=broker-a", "--set", f"haListenPort={ha}",
-                            *SMALL_STORE, *extra], self.tmp / f"{name}.log", port)
-        wait_registered(self.ns_addr, f"127.0.0.1:{port}")
-        return proc
-
-    def start_master(self) -> None:
-        self.master = self._start("master", self.mport, self.mha,
-                                  "--set", f"brokerRole={self.role}")
-
-    @property
-    def maddr(self) -> str:
-        return f"127.0.0.1:{self.mport}"
-
-    @property
-    def saddr(self) -> str:
-        return f"127.0.0.1:{self.sport}"
-
-    def stop(self) -> None:
-        for p in (self.slave, self.master, self.ns):
-            if p is not None:
-                p.stop()
-
-
 @pytest.fixture
 def pair(tmp_path):
-    p = Pair(tmp_path, "ASYNC_MASTER")
+    p = HaPair(tmp_path, "ASYNC_MASTER")
     try:
         yield p
     finally:
@@ -99,7 +53,7 @@ async def _max_offset(addr: str, topic: str, qid: int) -> int:
     return int(r.ext_fields["offset"])
 
 
-async def _caught_up(pair: Pair, topic: str, queues: int = 4, seconds: float = 20) -> None:
+async def _caught_up(pair: HaPair, topic: str, queues: int = 4, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     for q in range(queues):
         while await _max_offset(pair.saddr, topic, q) != await _max_offset(pair.maddr, topic, q):
