@@ -2,43 +2,27 @@
 start a pyrmq NameServer + Broker (and, for bench/peers.py, a redis-server) on 127.0.0.1 with a
 fresh temp dir, stop them by PID, and read CPU time and RssAnon from /proc.
 
-Kept in bench/ (bench code does not import tests/); every wait is bounded."""
+Ports come from tests/rmqtest/procs.py (the one free_port/wait_port; bench/ha_failover.py and
+failover_bench.py import rmqtest too); every wait is bounded."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from rmqtest.procs import free_port, wait_port  # noqa: E402
+
 TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
 def cpu_split_us(pid: int | None = None) -> tuple[float, float]:
@@ -138,7 +122,7 @@ class Servers:
                              env={**os.environ, **env} if env else None)
         self.procs[name] = p
         try:
-            wait_port(port, p)
+            wait_port(port, proc=p)
         except Exception as e:
             tail = (self.tmp / f"{name}.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{name} failed to start: {e}\n{tail}") from None
