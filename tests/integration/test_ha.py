@@ -7,25 +7,12 @@ import asyncio
 import time
 
 import pytest
-from rmqtest.cluster import wait_registered
-from rmqtest.procs import SMALL_STORE, free_port, start_namesrv, start_pyrmq
+from rmqtest.ha import HaPair
 
 from pyrmq.client import ConsumeFrom, ConsumeStatus, Message, Producer, PushConsumer, SendStatus
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import request
 from pyrmq.remoting import RemotingClient
-
-
-def _broker(tmp, ns_port: int, name: str, *extra: str):
-    port = free_port()
-    ha = free_port()
-    proc = start_pyrmq(["broker", "-n", f"127.0.0.1:{ns_port}", "--listen-port", str(port),
-                        "--listen-host", "127.0.0.1", "--store", str(tmp / name),
-                        "--set", "brokerName=broker-a", "--set", f"haListenPort={ha}",
-                        *SMALL_STORE, *extra],
-                       tmp / f"{name}.log", port)
-    wait_registered(f"127.0.0.1:{ns_port}", f"127.0.0.1:{port}")
-    return proc, port
 
 
 async def _max_offsets(addr: str, topic: str, queues: int) -> list[int]:
@@ -43,41 +30,30 @@ async def _max_offsets(addr: str, topic: str, queues: int) -> list[int]:
 
 @pytest.fixture
 def ha_pair(tmp_path):
-    ns = start_namesrv(tmp_path)
-    procs = []
+    """A SYNC_MASTER and its slave, which learns the master's HA address from the NameServer
+    (SYNC_MASTER answers SLAVE_NOT_AVAILABLE until the slave has attached)."""
+    pair = HaPair(tmp_path, "SYNC_MASTER", ha_from_namesrv=True)
     try:
-        master, mport = _broker(tmp_path, ns.port, "master", "--set", "brokerRole=SYNC_MASTER")
-        procs.append(master)
-        slave, sport = _broker(tmp_path, ns.port, "slave", "--set", "brokerRole=SLAVE",
-                               "--set", "brokerId=1")
-        procs.append(slave)
-        deadline = time.monotonic() + 20  # SYNC_MASTER answers SLAVE_NOT_AVAILABLE until then
-        while "attached at" not in master.log():
-            assert time.monotonic() < deadline, "slave never attached:\n" + master.log()
-            time.sleep(0.1)
-        yield ns, master, mport, slave, sport
+        yield pair
     finally:
-        for p in reversed(procs):
-            p.stop()
-        ns.stop()
+        pair.stop()
 
 
 def test_slave_replicates_and_serves_reads_after_master_dies(ha_pair):
-    ns, master, mport, slave, sport = ha_pair
-    addr = f"127.0.0.1:{ns.port}"
+    addr, master = ha_pair.ns_addr, ha_pair.master
 
     async def main():
         async with Producer("PG_HA", addr) as p:
             results = [await p.send(Message("Rep", f"r{i}".encode(), tags="T"))
                        for i in range(40)]
         assert {r.status for r in results} == {SendStatus.SEND_OK}  # SYNC_MASTER + slave
-        want = await _max_offsets(f"127.0.0.1:{mport}", "Rep", 4)
+        want = await _max_offsets(ha_pair.maddr, "Rep", 4)
         deadline = time.monotonic() + 20
-        while await _max_offsets(f"127.0.0.1:{sport}", "Rep", 4) != want:
+        while await _max_offsets(ha_pair.saddr, "Rep", 4) != want:
             assert time.monotonic() < deadline, "slave did not catch up"
             await asyncio.sleep(0.2)
         c = RemotingClient()  # the slave refuses writes
-        r = await c.invoke(f"127.0.0.1:{sport}", request(RequestCode.SEND_MESSAGE, {
+        r = await c.invoke(ha_pair.saddr, request(RequestCode.SEND_MESSAGE, {
             "producerGroup": "PG", "topic": "Rep", "defaultTopic": "TBW102",
             "defaultTopicQueueNums": 4, "queueId": 0, "sysFlag": 0, "bornTimestamp": 1,
             "flag": 0}, b"x"), 3)
@@ -113,12 +89,11 @@ def test_slave_replicates_and_serves_reads_after_master_dies(ha_pair):
 
 
 def test_sync_master_without_slave_reports_slave_not_available(ha_pair):
-    ns, master, mport, slave, sport = ha_pair
-    slave.stop()
+    ha_pair.slave.stop()
     time.sleep(1.0)
 
     async def main():
-        async with Producer("PG_HA2", f"127.0.0.1:{ns.port}") as p:
+        async with Producer("PG_HA2", ha_pair.ns_addr) as p:
             r = await p.send(Message("Rep2", b"x"))
         return r.status
 

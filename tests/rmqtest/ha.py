@@ -1,5 +1,6 @@
 """A NameServer, a master and its slave (brokerName broker-a) as real processes, the slave
-pointed at the master's HA port; used by the takeover tests and bench/ha_failover.py."""
+pointed at the master's HA port (or left to learn it from the NameServer); used by the HA and
+takeover tests and bench/ha_failover.py."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from rmqtest.procs import SMALL_STORE, Proc, free_port, start_namesrv, start_pyr
 
 class HaPair:
     """``role`` is the master's brokerRole; ``slave_sets`` are extra ``KEY=VALUE`` items for
-    the slave. Returns once both are registered and the slave has attached (bounded 20 s);
-    a start that fails stops what it started."""
+    the slave; ``ha_from_namesrv``: the slave gets no haMasterAddress and learns the master's
+    HA address from its registration answer. Returns once both are registered and the slave
+    has attached (bounded 20 s); a start that fails stops what it started."""
 
-    def __init__(self, tmp: Path, role: str, slave_sets: tuple[str, ...] = ()) -> None:
+    def __init__(self, tmp: Path, role: str, slave_sets: tuple[str, ...] = (), *,
+                 ha_from_namesrv: bool = False) -> None:
         self.tmp, self.role = tmp, role
         self.ns = start_namesrv(tmp)
         self.ns_addr = f"127.0.0.1:{self.ns.port}"
@@ -24,9 +27,9 @@ class HaPair:
         self.slave: Proc | None = None
         try:
             self.start_master()
+            master_ha = () if ha_from_namesrv else (f"haMasterAddress=127.0.0.1:{self.mha}",)
             self.slave = self._start("slave", self.sport, free_port(), "brokerRole=SLAVE",
-                                     "brokerId=1", f"haMasterAddress=127.0.0.1:{self.mha}",
-                                     *slave_sets)
+                                     "brokerId=1", *master_ha, *slave_sets)
             wait_registered(self.ns_addr, self.saddr)
             until(self._attached, 20)
         except BaseException:
