@@ -781,6 +781,20 @@ cdef dict _props(const uint8_t *p, int32_t n):
     return out
 
 
+cdef struct _HostMemo:
+    const uint8_t *raw  # the previous record's address bytes (host + port), NULL at first
+    int v6
+
+
+cdef inline object _same_host(_HostMemo *memo, object last, const uint8_t *raw, int v6,
+                              int32_t port, object host_text):
+    # ``last`` again when the address bytes equal the previous record's, else a new object
+    if memo.raw != NULL and v6 == memo.v6 and memcmp(raw, memo.raw, 20 if v6 else 8) == 0:
+        return last
+    memo.raw, memo.v6 = raw, v6
+    return _host(raw, v6, port, host_text)
+
+
 def decode_records(object buf, type cls, object host_text):
     """Decode back-to-back records (a pull response body) into ``cls`` objects (MessageExt:
     fields set in place, no ``__init__``); ``host_text(raw)`` formats an address not seen
@@ -797,12 +811,12 @@ def decode_records(object buf, type cls, object host_text):
     cdef const uint8_t *last_topic = NULL
     cdef int32_t last_tlen = -1
     # consecutive records mostly share topic and hosts: compare raw bytes, reuse the objects
-    cdef const uint8_t *last_born = NULL
-    cdef const uint8_t *last_store = NULL
-    cdef int v6, last_born_v6 = 0, last_store_v6 = 0
+    cdef _HostMemo born_memo, store_memo
     cdef object born = None, store = None
     cdef tuple names = _slot_descrs(cls)
     new = cls.__new__
+    born_memo.raw = store_memo.raw = NULL
+    born_memo.v6 = store_memo.v6 = 0
     PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
     try:
         base = <const uint8_t *>view.buf
@@ -824,18 +838,12 @@ def decode_records(object buf, type cls, object host_text):
             _put(names[4], m, r.phys_offset)
             _put(names[5], m, r.sysflag)
             _put(names[6], m, r.born_timestamp)
-            v6 = r.sysflag & c.RMQ_SYSFLAG_BORNHOST_V6
-            if last_born == NULL or v6 != last_born_v6 or \
-                    memcmp(r.born_host, last_born, 20 if v6 else 8) != 0:
-                born = _host(r.born_host, v6, r.born_port, host_text)
-                last_born, last_born_v6 = r.born_host, v6
+            born = _same_host(&born_memo, born, r.born_host,
+                              r.sysflag & c.RMQ_SYSFLAG_BORNHOST_V6, r.born_port, host_text)
             _put(names[7], m, born)
             _put(names[8], m, r.store_timestamp)
-            v6 = r.sysflag & c.RMQ_SYSFLAG_STOREHOST_V6
-            if last_store == NULL or v6 != last_store_v6 or \
-                    memcmp(r.store_host, last_store, 20 if v6 else 8) != 0:
-                store = _host(r.store_host, v6, r.store_port, host_text)
-                last_store, last_store_v6 = r.store_host, v6
+            store = _same_host(&store_memo, store, r.store_host,
+                               r.sysflag & c.RMQ_SYSFLAG_STOREHOST_V6, r.store_port, host_text)
             _put(names[9], m, store)
             _put(names[10], m, r.reconsume_times)
             _put(names[11], m, r.prepared_transaction_offset)
