@@ -1,14 +1,17 @@
-"""Broker message counters and their TPS windows (GET_BROKER_RUNTIME_INFO).
+"""Broker message counters and their TPS windows (GET_BROKER_RUNTIME_INFO, the metrics gauges).
 
-A ring of per-second samples of the cumulative counters; a rate over a window is the difference
-between the newest sample and the one ``window`` seconds older, as Java's StoreStatsService
-computes putTps / getFoundTps / getTransferedTps over 10 s, 1 min and 10 min. Pure: the clock is
-passed in (``now``), so tests drive it."""
+:class:`CounterRing` is the one sampler of cumulative counters: per-second samples, a rate is
+the difference between two samples (or a fresh reading) over their span. Runtime info takes the
+newest sample against the one ``window`` seconds older, as Java's StoreStatsService computes
+putTps / getFoundTps / getTransferedTps over 10 s, 1 min and 10 min; the metrics gauges take a
+reading made at scrape time against the sample ``window`` seconds before it. Pure: the clock is
+passed in, so tests drive it."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pyrmq.broker.lag import LoopLagProbe
@@ -17,12 +20,42 @@ WINDOWS = (10, 60, 600)
 _RING = WINDOWS[-1] + 1  # samples kept: enough for the longest window
 
 
-@dataclass(frozen=True, slots=True)
-class _Sample:
-    at: float
-    put: int
-    get: int
-    found: int
+class CounterRing:
+    """At most ``keep`` samples ``(at, {name: count})`` of monotonically growing counters,
+    newest last (the caller samples about once a second)."""
+
+    def __init__(self, keep: int) -> None:
+        self._ring: deque[tuple[float, dict[str, int]]] = deque(maxlen=keep)
+
+    def __len__(self) -> int:
+        return len(self._ring)
+
+    def sample(self, at: float, counts: Mapping[str, int]) -> None:
+        """Record the counters as read at ``at``."""
+        self._ring.append((at, dict(counts)))
+
+    def rate(self, key: str, back: int) -> float:
+        """Per-second increase of ``key`` from the sample ``back`` before the newest (1 <=
+        back < len) to the newest."""
+        (t0, first), (t1, last) = self._ring[-1 - back], self._ring[-1]
+        span = t1 - t0
+        return (last.get(key, 0) - first.get(key, 0)) / span if span > 0 else 0.0
+
+    def since(self, window: float, at: float, counts: Mapping[str, int]) -> dict[str, float]:
+        """Each key's increase per second from the newest sample at least ``window`` older
+        than ``at`` (the oldest sample when none is) to ``counts`` read at ``at``. A key that
+        shrank (a counter reset, e.g. a consumer offset moved back) rates 0."""
+        if not self._ring:
+            return {}
+        t0, old = self._ring[0]
+        for t, snap in reversed(self._ring):
+            if at - t >= window:
+                t0, old = t, snap
+                break
+        span = at - t0
+        if span <= 0:
+            return {}
+        return {k: max(0, v - old.get(k, 0)) / span for k, v in counts.items()}
 
 
 def _midnight(now: float) -> float:
@@ -50,7 +83,7 @@ class BrokerStats:
     #: the broker's event-loop lag probe, once started (runtime info shows its numbers)
     lag: LoopLagProbe | None = None
     _day: float = 0.0
-    _ring: deque[_Sample] = field(default_factory=lambda: deque(maxlen=_RING))
+    _ring: CounterRing = field(default_factory=lambda: CounterRing(_RING))
 
     def put(self, topic: str, n: int, nbytes: int) -> None:
         """``n`` messages of ``nbytes`` bytes in all were stored."""
@@ -74,25 +107,18 @@ class BrokerStats:
                 self.put_today_morning, self.get_today_morning)
             self.put_today_morning, self.get_today_morning = self.put_count, self.get_count
         self._day = day
-        self._ring.append(_Sample(now, self.put_count, self.get_count, self.get_found))
+        self._ring.sample(now, {"put": self.put_count, "get": self.get_count,
+                                "found": self.get_found})
 
     def tps(self, what: str, window: int) -> float | None:
         """Rate of ``what`` ("put", "get" or "found") over the last ``window`` seconds; None
         while fewer samples than the window exist (the shortest window uses what there is)."""
-        ring = self._ring
-        if len(ring) < 2:
+        n = len(self._ring)
+        if n < 2:
             return 0.0 if window == WINDOWS[0] else None
-        if len(ring) <= window:
-            if window != WINDOWS[0]:
-                return None
-            first = ring[0]
-        else:
-            first = ring[-1 - window]
-        last = ring[-1]
-        span = last.at - first.at
-        if span <= 0:
-            return 0.0
-        return (getattr(last, what) - getattr(first, what)) / span
+        if n <= window and window != WINDOWS[0]:
+            return None
+        return self._ring.rate(what, min(window, n - 1))
 
     def tps_text(self, what: str, zero_missing: bool = False) -> str:
         """Java's "10s 1min 10min" string: a window without enough history is empty (as

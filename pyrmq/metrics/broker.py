@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from pyrmq.broker.stats import CounterRing
 from pyrmq.metrics.http import MetricsEndpoint
-from pyrmq.metrics.rates import RateWindow
 from pyrmq.metrics.requests import RequestMetrics
 from pyrmq.store.cleanup import disk_usage_ratio
 
@@ -84,7 +85,7 @@ class BrokerCollector(Collector):
     connections; ``rates`` gives the windowed TPS (None: no TPS gauges)."""
 
     def __init__(self, ctx: BrokerContext, *, connections: Callable[[], int] = lambda: 0,
-                 rates: RateWindow | None = None) -> None:
+                 rates: CounterRing | None = None) -> None:
         self.ctx = ctx
         self.connections = connections
         self.rates = rates
@@ -234,7 +235,8 @@ class BrokerCollector(Collector):
                     max(0, self.ctx.store.max_phys_offset() - max(acked.values())))
 
     def _tps(self, base: list[str], bl: list[str], gauge, capped) -> Iterator[Metric]:
-        r = self.rates.rates() if self.rates else {}
+        r = (self.rates.since(TPS_WINDOW, time.monotonic(), _counters(self.ctx))
+             if self.rates is not None else {})
         # brokerStatus' putTps samples once a second (Java's StoreStatsService); these gauges
         # end at a reading taken now, so a scrape right after a burst already shows it
         yield gauge("rocketmq_broker_tps", f"Messages stored per second ({TPS_WINDOW:.0f} s)",
@@ -267,9 +269,10 @@ class BrokerMetrics:
     """The broker's registry, request observer, TPS sampler and HTTP endpoint."""
 
     def __init__(self, ctx: BrokerContext, connections: Callable[[], int]) -> None:
+        self.ctx = ctx
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = RequestMetrics(self.registry)
-        self.rates = RateWindow(lambda: _counters(ctx), TPS_WINDOW)
+        self.rates = CounterRing(int(TPS_WINDOW) + 2)  # one sample a second
         self.registry.register(BrokerCollector(ctx, connections=connections, rates=self.rates))
         self.endpoint: MetricsEndpoint | None = None
         self._task: asyncio.Task[None] | None = None
@@ -286,7 +289,7 @@ class BrokerMetrics:
     async def _sample_loop(self) -> None:
         while True:
             try:
-                self.rates.sample()
+                self.rates.sample(time.monotonic(), _counters(self.ctx))
             except Exception as e:  # never let the sampler die silently
                 log.warning("metrics sample failed: %s: %.200s", type(e).__name__, e)
             await asyncio.sleep(1.0)

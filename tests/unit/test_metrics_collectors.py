@@ -15,10 +15,10 @@ from rmqtest.store import small_config
 
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.context import BrokerContext
+from pyrmq.broker.stats import CounterRing
 from pyrmq.metrics import broker as mb
 from pyrmq.metrics.http import MetricsEndpoint
 from pyrmq.metrics.namesrv import NamesrvMetrics
-from pyrmq.metrics.rates import RateWindow
 from pyrmq.metrics.requests import RequestMetrics
 from pyrmq.namesrv.routes import RouteTable
 from pyrmq.protocol.codes import RequestCode, ResponseCode
@@ -107,12 +107,12 @@ def test_replication_lag_when_a_slave_acked(ctx):
 
 
 def test_tps_gauges_from_the_rate_window(ctx):
-    rates = RateWindow(lambda: mb._counters(ctx), window=10.0)
+    rates = CounterRing(12)
     start = time.monotonic() - 2.0  # a sample "2 s ago", then the work, then the scrape
-    rates.sample(now=start)
+    rates.sample(start, mb._counters(ctx))
     _put(ctx, "TA", 0, 20)
     ctx.offsets.table["TA@G1"] = {0: 10}
-    r = rates.rates(now=start + 2.0)
+    r = rates.since(10.0, start + 2.0, mb._counters(ctx))
     assert (r["put"], r["p:TA"], r["c:TA@G1"]) == (10.0, 10.0, 5.0)
     reg = CollectorRegistry()
     reg.register(mb.BrokerCollector(ctx, rates=rates))
@@ -123,16 +123,14 @@ def test_tps_gauges_from_the_rate_window(ctx):
 
 
 def test_rate_window_slides_and_never_goes_negative():
-    value = {"x": 0}
-    w = RateWindow(lambda: dict(value), window=10.0)
-    assert w.rates() == {}
+    w = CounterRing(12)
+    assert w.since(10.0, 0.0, {"x": 0}) == {}
     for t in range(30):
-        value["x"] = t * 3
-        w.sample(now=float(t))
-    assert w.rates(now=29.0)["x"] == pytest.approx(3.0)
-    value["x"] = 0  # a reset
-    w.sample(now=30.0)
-    assert w.rates(now=30.0)["x"] == 0
+        w.sample(float(t), {"x": t * 3})
+    assert w.since(10.0, 29.0, {"x": 87})["x"] == pytest.approx(3.0)
+    assert w.since(10.0, 29.5, {"x": 90})["x"] == pytest.approx((90 - 57) / 10.5)  # from t=19
+    w.sample(30.0, {"x": 0})  # a reset
+    assert w.since(10.0, 30.0, {"x": 0})["x"] == 0
 
 
 def test_label_cardinality_is_capped(ctx, monkeypatch):
