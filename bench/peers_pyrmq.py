@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 
-from peers_split import in_batches
+from peers_split import in_batches, paced
 
 from pyrmq.client import (
     ConsumeFrom,
@@ -167,12 +167,8 @@ async def l1_produce(addr: str, topic: str, rate: float, seconds: float, body: b
     (time_ns, 19 digits) in each body's first bytes; returns how many were sent."""
     async with Producer(_group("PG"), addr) as p:
         _check((await p.send(Message(topic, b"0" * 19))).status)  # warm-up, not timed
-        total = int(rate * seconds)
-        t0 = time.perf_counter()
-        for i in range(total):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+
+        async def one() -> None:
             _check((await p.send(Message(topic, b"%019d" % time.time_ns() + body[19:])))
                    .status)
-    return total
+        return await paced(rate, seconds, one)

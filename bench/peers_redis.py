@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
-from peers_split import in_batches
+from peers_split import in_batches, paced
 
 WAIT_S = 300.0  # bound on any one wait
 GROUP = b"peers"
@@ -147,13 +147,7 @@ async def l1_produce(port: str, key: str, rate: float, seconds: float, body: byt
     r = _client(port)
     try:
         await r.xadd(key, {b"b": b"0" * 19})  # warm-up, not timed (the consumer skips it)
-        total = int(rate * seconds)
-        t0 = time.perf_counter()
-        for i in range(total):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await r.xadd(key, {b"b": b"%019d" % time.time_ns() + body[19:]})
+        return await paced(rate, seconds, lambda: r.xadd(
+            key, {b"b": b"%019d" % time.time_ns() + body[19:]}))
     finally:
         await r.aclose()
-    return total

@@ -1,8 +1,10 @@
-"""The batching both sides of bench/peers.py share (P2 and the untimed fills)."""
+"""The batching (P2 and the untimed fills) and the pacing (L1) both sides of bench/peers.py
+share."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 
@@ -19,3 +21,16 @@ async def in_batches(n: int, batch: int, inflight: int,
             left -= k
             await send(k)
     await asyncio.gather(*(worker() for _ in range(inflight)))
+
+
+async def paced(rate: float, seconds: float, send: Callable[[], Awaitable[object]]) -> int:
+    """Call ``send()`` ``rate`` times a second for ``seconds``, one in flight (the i-th call
+    no earlier than i/rate s after the first); returns how many were sent."""
+    total = int(rate * seconds)
+    t0 = time.perf_counter()
+    for i in range(total):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await send()
+    return total
