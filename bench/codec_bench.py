@@ -1,15 +1,18 @@
 """Protocol codec benchmark: frames encoded/decoded per second for a typical send request
 (V1 header like the C++ client's, 1 KiB body) and a 32-message pull response.
 
-    .venv/bin/python bench/codec_bench.py
+    .venv/bin/python bench/codec_bench.py            # the codec in use (compiled pyrmq._wire)
+    .venv/bin/python bench/codec_bench.py --both     # and the pure-Python reference beside it
 """
 
 from __future__ import annotations
 
+import argparse
 import time
+from collections.abc import Callable
 
 from pyrmq.protocol.command import RemotingCommand, request
-from pyrmq.protocol.frame import FrameDecoder, encode
+from pyrmq.protocol.frame import FrameDecoder, PyFrameDecoder, encode, encode_py
 from pyrmq.protocol.headers import (
     PullMessageRequestHeader,
     PullMessageResponseHeader,
@@ -27,7 +30,10 @@ def _rate(fn, seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def main() -> int:
+def rows(decoder: Callable[[], FrameDecoder], encode: Callable[[RemotingCommand], bytes]
+         ) -> list[tuple[str, float]]:
+    """Frames/s of each case with this frame decoder class and encoder."""
+    FrameDecoder = decoder  # noqa: N806 - the cases below read as with the real class
     props = encode_properties({"KEYS": "K1 K2", "TAGS": "TagA", "UNIQ_KEY": "0" * 32,
                                "WAIT": "true"}).decode()
     send = request(10, {"producerGroup": "PG", "topic": "TopicTest", "defaultTopic": "TBW102",
@@ -71,7 +77,7 @@ def main() -> int:
     def pull_response_header() -> None:
         pull_req.response(0, ext_fields=PullMessageResponseHeader(0, 32, 0, 100), body=records)
 
-    rows = [("send V2 header -> typed", _rate(lambda: SendMessageRequestHeader.from_command(
+    return [("send V2 header -> typed", _rate(lambda: SendMessageRequestHeader.from_command(
                 send_v2))),
             ("pull request header -> typed", _rate(lambda: PullMessageRequestHeader.from_ext(
                 pull_req.ext_fields))),
@@ -82,8 +88,22 @@ def main() -> int:
             ("encode pull response (32 x 1 KiB)", _rate(lambda: encode(pull))),
             ("build 32 records + header + encode", _rate(build_and_encode_pull)),
             ("decode pull response + 32 records", _rate(decode_pull))]
-    for name, r in rows:
-        print(f"{name:<40} {r:>12,.0f} frames/s")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--both", action="store_true",
+                    help="also run the pure-Python reference codec (frame_py) and print both")
+    args = ap.parse_args()
+    compiled = rows(FrameDecoder, encode)
+    if not args.both:
+        for name, r in compiled:
+            print(f"{name:<40} {r:>12,.0f} frames/s")
+        return 0
+    reference = rows(PyFrameDecoder, encode_py)
+    print(f"{'case':<40} {'reference':>12} {'compiled':>12}  frames/s")
+    for (name, c), (_, r) in zip(compiled, reference, strict=True):
+        print(f"{name:<40} {r:>12,.0f} {c:>12,.0f}  {c / r:5.2f}x")
     return 0
 
 
