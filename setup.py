@@ -1,5 +1,6 @@
 """Build script: compiles the C storage core (csrc/) and its Cython binding (_ext/) into
-``pyrmq._store``, and the frame codec (csrc/src/wire.c + _ext/wire.pyx) into ``pyrmq._wire``. A compile error fails the install; there is no pure-Python fallback.
+``pyrmq._store``, and the frame codec (csrc/src/wire*.c + _ext/wire.pyx) into ``pyrmq._wire``.
+A compile error fails the install; there is no pure-Python fallback.
 
 Set ``PYRMQ_DEBUG=1`` for an unoptimised build with debug symbols and assertions.
 """
@@ -15,10 +16,10 @@ cflags = ["-std=c99", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-paramete
           "-Wno-format-truncation"]
 cflags += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O2", "-DNDEBUG"]
 
-WIRE_C = "csrc/src/wire.c"
+WIRE_C = ["csrc/src/wire.c", "csrc/src/wire_bin.c"]
 store = Extension(
     "pyrmq._store",
-    sources=["_ext/store.pyx", *sorted(c for c in glob.glob("csrc/src/*.c") if c != WIRE_C)],
+    sources=["_ext/store.pyx", *sorted(c for c in glob.glob("csrc/src/*.c") if c not in WIRE_C)],
     include_dirs=["csrc/include"],
     libraries=["z", "pthread"],
     extra_compile_args=cflags,
@@ -26,7 +27,7 @@ store = Extension(
 
 wire = Extension(
     "pyrmq._wire",
-    sources=["_ext/wire.pyx", WIRE_C],
+    sources=["_ext/wire.pyx", *WIRE_C],
     include_dirs=["csrc/include"],
     extra_compile_args=cflags,
 )

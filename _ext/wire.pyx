@@ -1,12 +1,13 @@
 # cython: language_level=3
-"""pyrmq._wire: the compiled frame codec (C scanner/writer in csrc/src/wire.c).
+"""pyrmq._wire: the compiled frame codec (C scanners/writers in csrc/src/wire.c for JSON
+headers and csrc/src/wire_bin.c for ROCKETMQ binary ones, which Java's benchmark tools send).
 
 Same interface and behaviour as the reference in :mod:`pyrmq.protocol.frame_py`: a JSON header
-of the usual shape is scanned in C and its :class:`RemotingCommand` built here; every other
-header (and every ROCKETMQ binary one) goes to the reference's own header functions, which
-decide it exactly as before. ``encode`` writes the usual command in C and hands anything else
-(a binary header, a non-text field, a lone surrogate, an integer past 64 bits) to
-``encode_py``.
+of the usual shape, or a well-formed binary header, is scanned in C and its
+:class:`RemotingCommand` built here; every other header goes to the reference's own header
+functions, which decide it (and word the error) exactly as before. ``encode`` writes the usual
+command in C and hands anything else (a non-text field, a lone surrogate, an integer that does
+not fit) to ``encode_py``.
 """
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
@@ -20,6 +21,7 @@ from libc.string cimport memcmp, memcpy
 
 from pyrmq.protocol.command import (
     SERIALIZE_JSON,
+    SERIALIZE_ROCKETMQ,
     RemotingCommand,
     decode_binary_header,
     decode_json_header,
@@ -52,6 +54,10 @@ cdef extern from "rmq/wire.h":
                       rmq_wire_str *ext, size_t ext_cap) nogil
     int64_t rmq_wire_header_len(const rmq_wire_cmd *cmd) nogil
     size_t rmq_wire_write_header(const rmq_wire_cmd *cmd, char *out) nogil
+    int rmq_wire_scan_binary(const unsigned char *hdr, size_t len, rmq_wire_header *h,
+                             rmq_wire_str *ext, size_t ext_cap) nogil
+    int64_t rmq_wire_binary_len(const rmq_wire_cmd *cmd) nogil
+    size_t rmq_wire_write_binary(const rmq_wire_cmd *cmd, char *out) nogil
 
 
 cdef extern from "Python.h":
@@ -111,7 +117,7 @@ cdef inline PyObject *_get(object obj, Py_ssize_t off):
 
 
 cdef object _command(int32_t code, int32_t opaque, int32_t flag, object remark, dict ext,
-                     object body, object language, int32_t version):
+                     object body, object language, int32_t version, object stype):
     cdef PyObject *p = _CMD_TYPE.tp_alloc(_CMD_TYPE, 0)
     if p == NULL:
         raise MemoryError()
@@ -125,7 +131,7 @@ cdef object _command(int32_t code, int32_t opaque, int32_t flag, object remark, 
     _put(p, _O_BODY, body)
     _put(p, _O_LANGUAGE, language)
     _put(p, _O_VERSION, PyLong_FromLong(version))
-    _put(p, _O_STYPE, SERIALIZE_JSON)
+    _put(p, _O_STYPE, stype)
     _put(p, _O_ERROR, None)
     return cmd
 
@@ -214,7 +220,27 @@ cdef object _fast_json(const char *hdr, Py_ssize_t hlen, const char *body, Py_ss
         if scratch != stack_scratch:
             PyMem_Free(scratch)
     return _command(h.code, h.opaque, h.flag, remark, fields,
-                    PyBytes_FromStringAndSize(body, blen), language, h.version)
+                    PyBytes_FromStringAndSize(body, blen), language, h.version, SERIALIZE_JSON)
+
+
+cdef object _fast_binary(const char *hdr, Py_ssize_t hlen, const char *body, Py_ssize_t blen):
+    """The command of a well-formed ROCKETMQ binary header, or None: the reference decides it
+    (and words the error)."""
+    cdef rmq_wire_header h
+    cdef rmq_wire_str ext[2 * _EXT_STACK]
+    cdef size_t i
+    if rmq_wire_scan_binary(<const unsigned char *>hdr, <size_t>hlen, &h, ext,
+                            _EXT_STACK) != 0:
+        return None
+    fields = {}
+    for i in range(h.n_ext):
+        PyDict_SetItem(fields, _key(ext[2 * i]), _text(ext[2 * i + 1]))
+    if <size_t>PyDict_Size(fields) != h.n_ext:
+        return None  # a repeated key: the reference decides which value stays
+    remark = _text(h.remark) if h.present & RMQ_WIRE_REMARK else None
+    return _command(h.code, h.opaque, h.flag, remark, fields,
+                    PyBytes_FromStringAndSize(body, blen), _language(h.language), h.version,
+                    SERIALIZE_ROCKETMQ)
 
 
 cdef inline uint32_t _be32(const unsigned char *p):
@@ -310,10 +336,12 @@ cdef class FrameDecoder:
                 if n < end:
                     break
                 hstart = pos + 8
-                cmd = None
                 if stype == 0:
                     cmd = _fast_json(buf + hstart, hlen, buf + hstart + hlen,
                                      end - hstart - hlen)
+                else:
+                    cmd = _fast_binary(buf + hstart, hlen, buf + hstart + hlen,
+                                       end - hstart - hlen)
                 if cmd is None:
                     header = PyBytes_FromStringAndSize(buf + hstart, hlen)
                     fields = (decode_json_header(header) if stype == 0
@@ -375,7 +403,7 @@ cdef object _fast_encode(object cmd, object max_frame):
     limit = PyLong_AsLongLongAndOverflow(max_frame, &overflow)
     if overflow:
         return None
-    if not _int64(_get(cmd, _O_STYPE), &st) or st != 0:
+    if not _int64(_get(cmd, _O_STYPE), &st) or (st != 0 and st != 1):
         return None
     if not (_int64(_get(cmd, _O_CODE), &c.code) and _int64(_get(cmd, _O_FLAG), &c.flag)
             and _int64(_get(cmd, _O_OPAQUE), &c.opaque)
@@ -406,7 +434,7 @@ cdef object _fast_encode(object cmd, object max_frame):
             i += 1
         c.ext = ext
         c.n_ext = <size_t>n_ext
-        hlen = rmq_wire_header_len(&c)
+        hlen = rmq_wire_header_len(&c) if st == 0 else rmq_wire_binary_len(&c)
         if hlen < 0:
             return None
         blen = PyBytes_GET_SIZE(<object>body)
@@ -419,9 +447,12 @@ cdef object _fast_encode(object cmd, object max_frame):
         o = PyBytes_AS_STRING(out)
         o[0] = <char>(length >> 24); o[1] = <char>(length >> 16)
         o[2] = <char>(length >> 8); o[3] = <char>length
-        o[4] = <char>(hlen >> 24); o[5] = <char>(hlen >> 16)
+        o[4] = <char>((hlen >> 24) | st); o[5] = <char>(hlen >> 16)
         o[6] = <char>(hlen >> 8); o[7] = <char>hlen
-        rmq_wire_write_header(&c, o + 8)
+        if st == 0:
+            rmq_wire_write_header(&c, o + 8)
+        else:
+            rmq_wire_write_binary(&c, o + 8)
         if blen:
             memcpy(o + 8 + hlen, PyBytes_AS_STRING(<object>body), blen)
         return out

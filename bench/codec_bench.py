@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -41,6 +42,14 @@ def rows(decoder: Callable[[], FrameDecoder], encode: Callable[[RemotingCommand]
                         "bornTimestamp": 1795518951092, "flag": 0, "properties": props,
                         "reconsumeTimes": 0, "unitMode": False, "batch": False}, b"x" * 1024)
     send_frame = encode(send)
+    # what Java's benchmark tools send: the V2 header in the ROCKETMQ binary serialization
+    send_bin = dataclasses.replace(request(
+        310, SendMessageRequestHeader.from_command(send).to_ext_v2(), b"x" * 1024),
+        serialize_type=1)
+    send_bin_frame = encode(send_bin)
+    send_bin_resp = send_bin.response(0, ext_fields={
+        "msgId": "7F00000100002A9F0000000000000000", "queueId": "1", "queueOffset": "42",
+        "MSG_REGION": "DefaultRegion", "TRACE_ON": "true"})
     def build_records() -> bytes:
         return b"".join(encode_stored_record(
             topic="TopicTest", queue_id=1, flag=0, queue_offset=i, phys_offset=i * 1200,
@@ -85,6 +94,9 @@ def rows(decoder: Callable[[], FrameDecoder], encode: Callable[[RemotingCommand]
             ("encode send request (1 KiB)", _rate(lambda: encode(send))),
             ("decode send request (1 KiB)", _rate(decode_send)),
             ("decode send request + typed header", _rate(decode_send_typed)),
+            ("decode binary-header send V2 (1 KiB)", _rate(lambda: FrameDecoder().feed(
+                send_bin_frame))),
+            ("encode binary-header send response", _rate(lambda: encode(send_bin_resp))),
             ("encode pull response (32 x 1 KiB)", _rate(lambda: encode(pull))),
             ("build 32 records + header + encode", _rate(build_and_encode_pull)),
             ("decode pull response + 32 records", _rate(decode_pull))]

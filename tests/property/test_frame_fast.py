@@ -326,3 +326,65 @@ def test_json_dumps_headers_decode_alike():
                 {"code": 1, "remark": "\U0001f600"}, {"code": 1.0}, {"opaque": 2**40}):
         for ascii_only in (True, False):
             both([framed(json.dumps(obj, ensure_ascii=ascii_only).encode())])
+
+
+# --- ROCKETMQ binary headers (what Java's benchmark tools send) -------------------------------
+
+def binary_header(code: int, lang: int, version: int, opaque: int, flag: int,
+                  remark: bytes, pairs: list[tuple[bytes, bytes]]) -> bytes:
+    ext = b"".join(struct.pack(">h", len(k)) + k + struct.pack(">i", len(v)) + v
+                   for k, v in pairs)
+    return (struct.pack(">hBhii", code, lang, version, opaque, flag)
+            + struct.pack(">i", len(remark)) + remark + struct.pack(">i", len(ext)) + ext)
+
+
+utf8_or_not = st.one_of(text.map(lambda t: t.encode("utf-8", "surrogatepass")),
+                        st.binary(max_size=6),
+                        st.sampled_from([b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+                                         b"\xe2\x82", b"\xff", b"ok"]))
+
+
+@st.composite
+def binary_headers(draw: Any) -> bytes:
+    header = binary_header(
+        draw(st.integers(-2**15, 2**15 - 1)), draw(st.integers(0, 255)),
+        draw(st.integers(-2**15, 2**15 - 1)), draw(st.integers(-2**31, 2**31 - 1)),
+        draw(st.integers(-2**31, 2**31 - 1)), draw(utf8_or_not),
+        draw(st.lists(st.tuples(st.one_of(utf8_or_not, st.sampled_from([b"topic", b"a"])),
+                                utf8_or_not), max_size=70)))
+    how = draw(st.integers(0, 5))
+    if how == 1:  # cut anywhere
+        header = header[:draw(st.integers(0, len(header)))]
+    elif how == 2:  # one byte changed (a length field, most likely)
+        data = bytearray(header)
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        header = bytes(data)
+    elif how == 3:  # trailing bytes after the extFields area
+        header += draw(st.binary(min_size=1, max_size=8))
+    return header
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data(), header=binary_headers(), body=st.binary(max_size=20))
+def test_random_binary_headers(data, header, body):
+    raw = framed(header, body, stype=1)
+    both([raw])
+    both(data.draw(chunked(raw)))
+
+
+def test_binary_headers_are_decoded_in_c_and_read_back(monkeypatch):
+    def unused(*args: Any) -> Any:
+        raise AssertionError("the reference codec was called")
+
+    monkeypatch.setattr(_wire, "decode_binary_header", unused)
+    monkeypatch.setattr(_wire, "encode_py", unused)
+    cmd = request(310, {"a": "1", "topic": "é\U0001f600"}, b"body")
+    cmd = RemotingCommand(code=310, opaque=-5, flag=2, remark="r", ext_fields=cmd.ext_fields,
+                          body=b"body", language="DOTNET", version=-1, serialize_type=1)
+    raw = frame.encode(cmd)
+    assert raw == frame.encode_py(cmd)
+    (back,) = _wire.FrameDecoder().feed(raw)
+    assert cmd_view(back) == cmd_view(cmd)
+    monkeypatch.undo()
+    for lang in range(256):  # every language byte reads as the reference reads it
+        both([framed(binary_header(1, lang, 0, 0, 0, b"", []), stype=1)])

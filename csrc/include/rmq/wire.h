@@ -11,6 +11,9 @@
  *   rmq_wire_header_len() /  the header of a command, fields in RocketMQ's order, string
  *   rmq_wire_write_header()  escaping byte-identical to orjson's.
  *
+ * and the same two for the ROCKETMQ binary header (rmq_wire_scan_binary, rmq_wire_binary_len,
+ * rmq_wire_write_binary), declared at the end.
+ *
  * Return codes: 0 on success, RMQ_WIRE_UNUSUAL when the input is outside the usual shape
  * (not an error: use the reference codec), RMQ_WIRE_ETOOMANY when the caller's extFields array
  * is too small, RMQ_EINVAL for a NULL argument. No allocation, no global state.
@@ -85,6 +88,27 @@ int64_t rmq_wire_header_len(const rmq_wire_cmd *cmd);
 /* Write cmd's JSON header to out, which must hold rmq_wire_header_len(cmd) bytes (call that
  * first: this one does not validate). Returns the number of bytes written. */
 size_t rmq_wire_write_header(const rmq_wire_cmd *cmd, char *out);
+
+/* --- the ROCKETMQ binary header (serialize type 1; csrc/src/wire_bin.c) ---------------- */
+
+/* Scan the binary header hdr[0..len): every field as Java writes it (the language byte as its
+ * LanguageCode name, OTHER for an unknown byte; a zero-length remark is absent), strings
+ * pointing into hdr, at most ext_cap pairs into ext as for rmq_wire_scan. Bytes after the
+ * extFields area are ignored (Java ignores them too). Returns 0; RMQ_WIRE_UNUSUAL for any
+ * length out of bounds, a truncated header or text that is not strict UTF-8 (the reference
+ * codec then reports which); RMQ_WIRE_ETOOMANY; RMQ_EINVAL for a NULL pointer. */
+int rmq_wire_scan_binary(const unsigned char *hdr, size_t len, rmq_wire_header *h,
+                         rmq_wire_str *ext, size_t ext_cap);
+
+/* The exact byte length of cmd's binary header, RMQ_WIRE_UNUSUAL when code or version do not
+ * fit an i16, opaque or flag an i32, a key 32,767 bytes or a length field an i32;
+ * RMQ_EINVAL for a NULL pointer. Strings must already be valid UTF-8 (not checked here). */
+int64_t rmq_wire_binary_len(const rmq_wire_cmd *cmd);
+
+/* Write cmd's binary header to out, which must hold rmq_wire_binary_len(cmd) bytes (call that
+ * first). The language is written as its LanguageCode byte (OTHER for an unknown name).
+ * Returns the number of bytes written. */
+size_t rmq_wire_write_binary(const rmq_wire_cmd *cmd, char *out);
 
 #ifdef __cplusplus
 }
