@@ -68,6 +68,8 @@ cdef extern from "Python.h":
     ctypedef struct _AllocType "PyTypeObject":
         PyObject *(*tp_alloc)(_AllocType *, Py_ssize_t)
     bint PyLong_CheckExact(object)
+    bint PyLong_Check(object)
+    bint PyBool_Check(object)
     bint PyUnicode_CheckExact(object)
     bint PyBytes_CheckExact(object)
     bint PyDict_CheckExact(object)
@@ -364,8 +366,10 @@ cdef class FrameDecoder:
 # --- encoder -----------------------------------------------------------------------------------
 
 cdef inline bint _int64(PyObject *v, int64_t *out):
+    """An int, or an int subclass such as ResponseCode (an IntEnum: every response's code), as
+    a C integer; False for anything else, bool included (JSON writes it as true/false)."""
     cdef int overflow = 0
-    if v == NULL or not PyLong_CheckExact(<object>v):
+    if v == NULL or not PyLong_Check(<object>v) or PyBool_Check(<object>v):
         return False
     out[0] = PyLong_AsLongLongAndOverflow(<object>v, &overflow)
     return overflow == 0

@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.frame import FrameDecoder, PyFrameDecoder, encode, encode_py
 from pyrmq.protocol.headers import (
@@ -37,7 +38,8 @@ def rows(decoder: Callable[[], FrameDecoder], encode: Callable[[RemotingCommand]
     FrameDecoder = decoder  # noqa: N806 - the cases below read as with the real class
     props = encode_properties({"KEYS": "K1 K2", "TAGS": "TagA", "UNIQ_KEY": "0" * 32,
                                "WAIT": "true"}).decode()
-    send = request(10, {"producerGroup": "PG", "topic": "TopicTest", "defaultTopic": "TBW102",
+    send = request(RequestCode.SEND_MESSAGE, {
+                        "producerGroup": "PG", "topic": "TopicTest", "defaultTopic": "TBW102",
                         "defaultTopicQueueNums": 4, "queueId": 1, "sysFlag": 0,
                         "bornTimestamp": 1795518951092, "flag": 0, "properties": props,
                         "reconsumeTimes": 0, "unitMode": False, "batch": False}, b"x" * 1024)
@@ -47,7 +49,7 @@ def rows(decoder: Callable[[], FrameDecoder], encode: Callable[[RemotingCommand]
         310, SendMessageRequestHeader.from_command(send).to_ext_v2(), b"x" * 1024),
         serialize_type=1)
     send_bin_frame = encode(send_bin)
-    send_bin_resp = send_bin.response(0, ext_fields={
+    send_bin_resp = send_bin.response(ResponseCode.SUCCESS, ext_fields={
         "msgId": "7F00000100002A9F0000000000000000", "queueId": "1", "queueOffset": "42",
         "MSG_REGION": "DefaultRegion", "TRACE_ON": "true"})
     def build_records() -> bytes:

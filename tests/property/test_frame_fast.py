@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pyrmq import _wire
 from pyrmq.protocol import frame
+from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.errors import ProtocolError
 
@@ -258,7 +259,8 @@ def test_max_frame_attribute():
 # --- encoding ----------------------------------------------------------------------------------
 
 big_int = st.one_of(st.integers(-2**31, 2**31 - 1), st.integers(),
-                    st.sampled_from([2**63 - 1, 2**63, -2**63, -2**63 - 1, 2**64]))
+                    st.sampled_from([2**63 - 1, 2**63, -2**63, -2**63 - 1, 2**64]),
+                    st.sampled_from(list(ResponseCode) + list(RequestCode)))
 odd_value = st.one_of(st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False))
 
 
@@ -385,6 +387,9 @@ def test_binary_headers_are_decoded_in_c_and_read_back(monkeypatch):
     assert raw == frame.encode_py(cmd)
     (back,) = _wire.FrameDecoder().feed(raw)
     assert cmd_view(back) == cmd_view(cmd)
+    for stype in (0, 1):  # a response's code is a ResponseCode (an IntEnum)
+        resp = request(310, {"a": "1"}, serialize_type=stype).response(ResponseCode.SUCCESS)
+        assert frame.encode(resp) == frame.encode_py(resp)
     monkeypatch.undo()
     for lang in range(256):  # every language byte reads as the reference reads it
         both([framed(binary_header(1, lang, 0, 0, 0, b"", []), stype=1)])
