@@ -153,6 +153,9 @@ class Connection(asyncio.Protocol):
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._close_callbacks: list[Callable[[Connection], None]] = []
+        # frames sent while data_received handles several requests of one read, written with
+        # one syscall at its end (None: write at once)
+        self._cork: list[bytes] | None = None
         if on_close:
             self._close_callbacks.append(on_close)
         self._loop = asyncio.get_event_loop()
@@ -182,22 +185,37 @@ class Connection(asyncio.Protocol):
                                   e)
             self.close()
             return
-        for cmd in commands:
-            if cmd.is_response:
-                fut = self._pending.pop(cmd.opaque, None)
-                if fut is not None and not fut.done():
-                    if cmd.error:
-                        fut.set_exception(RemotingError(f"{self.remote_addr}: {cmd.error}"))
-                    else:
-                        fut.set_result(cmd)
-            elif cmd.error:
-                bad_input_log.warning(f"header:{cmd.code}",
-                                      "request code %d from %s refused: %s",
-                                      cmd.code, self.remote_addr, cmd.error)
-                if not cmd.is_oneway:
-                    self.send(cmd.response(ResponseCode.SYSTEM_ERROR, cmd.error))
-            else:
-                self._dispatch(cmd)
+        if len(commands) == 1:
+            self._received(commands[0])
+            return
+        # several requests in one read (pipelined or concurrent senders): the answers of the
+        # handlers that finish right here leave in one write instead of one syscall each
+        self._cork = []
+        try:
+            for cmd in commands:
+                self._received(cmd)
+        finally:
+            frames, self._cork = self._cork, None
+            if frames and self._transport is not None and not self._transport.is_closing():
+                self._transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def _received(self, cmd: RemotingCommand) -> None:
+        """One decoded command: a response completes its request, a request is dispatched."""
+        if cmd.is_response:
+            fut = self._pending.pop(cmd.opaque, None)
+            if fut is not None and not fut.done():
+                if cmd.error:
+                    fut.set_exception(RemotingError(f"{self.remote_addr}: {cmd.error}"))
+                else:
+                    fut.set_result(cmd)
+        elif cmd.error:
+            bad_input_log.warning(f"header:{cmd.code}",
+                                  "request code %d from %s refused: %s",
+                                  cmd.code, self.remote_addr, cmd.error)
+            if not cmd.is_oneway:
+                self.send(cmd.response(ResponseCode.SYSTEM_ERROR, cmd.error))
+        else:
+            self._dispatch(cmd)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -323,7 +341,14 @@ class Connection(asyncio.Protocol):
                                               flag=cmd.flag, remark=str(e)))
             else:
                 raise
-        self._transport.write(data)
+        self.write(data)
+
+    def write(self, data: bytes) -> None:
+        """Write encoded frames: at once, or with the others of this read (see ``_cork``)."""
+        if self._cork is not None:
+            self._cork.append(data)
+        elif self._transport is not None:
+            self._transport.write(data)
 
     async def invoke(self, cmd: RemotingCommand, timeout: float | None) -> RemotingCommand:
         """Send a request and wait for its response (RemotingTimeoutError after ``timeout`` s;
@@ -359,6 +384,9 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         if self._transport is not None:
+            if self._cork:  # what was answered before the close still leaves, in order
+                frames, self._cork = self._cork, []
+                self._transport.write(b"".join(frames))
             self._transport.close()
 
     async def drain_tasks(self, timeout: float) -> None:

@@ -20,9 +20,11 @@ class FakeTransport(asyncio.Transport):
         super().__init__()
         self.frames = FrameDecoder()
         self.out: list[RemotingCommand] = []
+        self.writes = 0
         self.closing = False
 
     def write(self, data) -> None:
+        self.writes += 1
         self.out += self.frames.feed(bytes(data))
 
     def is_closing(self) -> bool:
@@ -53,9 +55,41 @@ def test_a_handler_that_never_suspends_answers_inside_data_received():
         conn, t = connected({1: echo})
         frames = b"".join(encode(request(1, body=b"%d" % i, opaque=i)) for i in range(3))
         conn.data_received(frames)
-        # answered already, in order, without a task or a loop iteration
+        # answered already, in order, without a task or a loop iteration, in one write
         assert [(r.opaque, r.body) for r in t.out] == [(0, b"0"), (1, b"1"), (2, b"2")]
         assert not conn._tasks and conn._inflight == 0
+        assert t.writes == 1
+        conn.data_received(encode(request(1, body=b"x", opaque=9)))
+        assert t.writes == 2 and t.out[-1].opaque == 9
+    asyncio.run(main())
+
+
+def test_answers_of_one_read_leave_together_and_a_close_sends_them_first():
+    later: list[asyncio.Future] = []
+
+    async def handler(conn, cmd):
+        if cmd.body == b"later":
+            fut = asyncio.get_running_loop().create_future()
+            later.append(fut)
+            await fut
+        elif cmd.body == b"close":
+            conn.close()
+            return None
+        return cmd.response(ResponseCode.SUCCESS, body=cmd.body)
+
+    async def main():
+        conn, t = connected({1: handler})
+        conn.data_received(b"".join(encode(request(1, body=b, opaque=i)) for i, b in
+                                    enumerate([b"a", b"later", b"b"])))
+        assert t.writes == 1 and [r.body for r in t.out] == [b"a", b"b"]
+        later[0].set_result(None)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert t.writes == 2 and t.out[-1].body == b"later"  # a suspended handler: on its own
+        conn.data_received(b"".join(encode(request(1, body=b, opaque=i)) for i, b in
+                                    enumerate([b"c", b"close", b"d"])))
+        # what was answered before the close left before it; nothing after it was written
+        assert [r.body for r in t.out[-1:]] == [b"c"] and t.closing
     asyncio.run(main())
 
 
