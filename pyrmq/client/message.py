@@ -14,10 +14,11 @@ import time
 from dataclasses import dataclass, field
 
 from pyrmq.protocol.admin import MessageQueue
-from pyrmq.protocol.message import MessageConst
+from pyrmq.protocol.message import MessageConst, encode_properties
 
 __all__ = ["ConsumeFrom", "ConsumeStatus", "Message", "MessageModel", "MessageQueue",
-           "SendResult", "SendStatus", "local_ip", "new_client_id", "new_uniq_key"]
+           "SendResult", "SendStatus", "local_ip", "new_client_id", "new_uniq_key",
+           "new_uniq_keys"]
 
 
 def local_ip() -> str:
@@ -54,12 +55,26 @@ class _UniqKeys:
         diff = int((time.time() - self.month_start) * 1000) & 0x7FFFFFFF
         return f"{self.prefix}{diff:08X}{n:04X}"  # = struct ">iH" as upper hex (diff >= 0)
 
+    def many(self, count: int) -> list[str]:
+        """``count`` keys at once (a batch): one clock read, consecutive counters."""
+        with self.lock:
+            first = next(self.counter)
+            for _ in range(count - 1):
+                next(self.counter)
+        head = f"{self.prefix}{int((time.time() - self.month_start) * 1000) & 0x7FFFFFFF:08X}"
+        return [f"{head}{(first + i) & 0xFFFF:04X}" for i in range(count)]
+
 
 _uniq = _UniqKeys()
 
 
 def new_uniq_key() -> str:
     return _uniq.next()
+
+
+def new_uniq_keys(count: int) -> list[str]:
+    """``count`` distinct UNIQ_KEYs for one batch."""
+    return _uniq.many(count)
 
 
 @dataclass(slots=True)
@@ -85,6 +100,14 @@ class Message:
         props[MessageConst.UNIQ_KEY] = uniq_key
         props[MessageConst.WAIT] = "true"
         return props
+
+    def wire_properties_raw(self, uniq_key: str) -> bytes:
+        """``encode_properties(self.wire_properties(uniq_key))``, without the dict for a
+        message with no user properties, keys or delay (the usual one in a batch)."""
+        if self.properties or self.keys or self.delay_level > 0:
+            return encode_properties(self.wire_properties(uniq_key))
+        tags = f"TAGS\x01{self.tags}\x02" if self.tags else ""
+        return f"{tags}UNIQ_KEY\x01{uniq_key}\x02WAIT\x01true\x02".encode()
 
 
 class SendStatus(enum.IntEnum):

@@ -20,6 +20,7 @@ from pyrmq.client.message import (
     SendResult,
     SendStatus,
     new_uniq_key,
+    new_uniq_keys,
 )
 from pyrmq.client.nameserver import RouteNotFound
 from pyrmq.client.route import Route
@@ -32,7 +33,7 @@ from pyrmq.protocol.headers import (
     SendMessageResponseHeader,
     UnregisterClientRequestHeader,
 )
-from pyrmq.protocol.message import BatchItem, compress_body, encode_batch, encode_properties
+from pyrmq.protocol.message import compress_body, encode_batch_raw, encode_properties
 from pyrmq.remoting import RemotingError
 
 COMPRESS_OVER = 4096
@@ -256,9 +257,9 @@ class Producer(ClientBase):
         topic = msgs[0].topic
         if any(m.topic != topic for m in msgs) or any(m.delay_level for m in msgs):
             raise ValueError("a batch needs one topic and no delay levels")
-        uniqs = [new_uniq_key() for _ in msgs]
-        body = encode_batch([BatchItem(m.body, m.wire_properties(u), m.flag)
-                             for m, u in zip(msgs, uniqs, strict=True)])
+        uniqs = new_uniq_keys(len(msgs))
+        body = encode_batch_raw([(m.body, m.wire_properties_raw(u), m.flag)
+                                 for m, u in zip(msgs, uniqs, strict=True)])
         container = Message(topic, b"")
         props = encode_properties({"WAIT": "true"})
         res = await self._send(container, RequestCode.SEND_BATCH_MESSAGE, body, 0, props,

@@ -272,15 +272,27 @@ class BatchItem:
     flag: int = 0
 
 
+_BATCH_HEAD = struct.Struct(">iiiii")
+_BATCH_PROPLEN = struct.Struct(">h")
+
+
 def encode_batch(items: Iterable[BatchItem]) -> bytes:
     """Batch body (§4.4): [total][magic][crc][flag][bodylen][body][proplen][props] per item."""
-    parts = []
-    for it in items:
-        props = encode_properties(it.properties)
-        parts.append(struct.pack(">iiiii", 20 + len(it.body) + 2 + len(props), 0,
-                                 zlib.crc32(it.body) & 0x7FFFFFFF, it.flag, len(it.body)))
-        parts.append(it.body)
-        parts.append(struct.pack(">h", len(props)) + props)
+    return encode_batch_raw((it.body, encode_properties(it.properties), it.flag)
+                            for it in items)
+
+
+def encode_batch_raw(items: Iterable[tuple[bytes, bytes, int]]) -> bytes:
+    """The batch body of (body, encoded properties, flag) items. MAGICCODE and BODYCRC are 0,
+    as the C++ client writes them: the broker recomputes the CRC of each record it stores
+    (Java's MessageExtBatchEncoder ignores both)."""
+    parts: list[bytes] = []
+    add, head, plen = parts.append, _BATCH_HEAD.pack, _BATCH_PROPLEN.pack
+    for body, props, flag in items:
+        add(head(22 + len(body) + len(props), 0, 0, flag, len(body)))
+        add(body)
+        add(plen(len(props)))
+        add(props)
     return b"".join(parts)
 
 
