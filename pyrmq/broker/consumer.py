@@ -36,7 +36,7 @@ from pyrmq.protocol.headers import (
     UnregisterClientRequestHeader,
     UpdateConsumerOffsetRequestHeader,
 )
-from pyrmq.protocol.message import MessageConst, decode_record
+from pyrmq.protocol.message import MessageConst, decode_records_fast
 from pyrmq.protocol.names import group_problem, group_topics_problem, topic_problem
 from pyrmq.remoting import Connection, RemotingClient
 
@@ -227,7 +227,7 @@ async def send_back(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand) 
     if int(gcfg.get("retryQueueNums", 1)) <= 0:
         return cmd.response(ResponseCode.SUCCESS)
     try:
-        msg = decode_record(ctx.store.read_at(phys))
+        (msg,) = decode_records_fast(ctx.store.read_at(phys))
     except (_store.StoreError, Exception):
         return cmd.response(ResponseCode.SYSTEM_ERROR, f"look message by offset failed, {phys}")
     props = dict(msg.properties)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pyrmq.broker.messages import StoreRejected, put_message
 from pyrmq.broker.persist import load_json, save_json, save_json_soon
 from pyrmq.broker.topics import SCHEDULE_TOPIC
-from pyrmq.protocol.message import MessageConst, decode_records
+from pyrmq.protocol.message import MessageConst, decode_records_fast
 from pyrmq.store import GetMessageStatus
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class ScheduleService:
                 # as Java delivers every due entry of a round; 100 ms between batches capped a
                 # due backlog at 320 messages/s per level
                 wait = 0.0
-                for msg in decode_records(res.data):
+                for msg in decode_records_fast(res.data):
                     due = msg.store_timestamp + delay_ms
                     now = int(time.time() * 1000)
                     if due > now and due - now <= delay_ms:  # not yet (clock sane)

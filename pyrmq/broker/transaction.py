@@ -15,7 +15,7 @@ from pyrmq.broker.messages import StoreRejected, put_message
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.headers import CheckTransactionStateRequestHeader, EndTransactionRequestHeader
-from pyrmq.protocol.message import MessageConst, MessageExt, decode_record, decode_records
+from pyrmq.protocol.message import MessageConst, MessageExt, decode_records_fast
 from pyrmq.remoting import Connection
 from pyrmq.store import GetMessageStatus, PutResult
 
@@ -58,7 +58,7 @@ class TransactionService:
             res = store.get(OP_TOPIC, 0, offset, 32)
             if res.status is not GetMessageStatus.FOUND:
                 break
-            for m in decode_records(res.data):
+            for m in decode_records_fast(res.data):
                 try:
                     self.resolved.add(int(m.body))
                 except ValueError:
@@ -100,7 +100,7 @@ class TransactionService:
             return None  # TRANSACTION_NOT_TYPE: still unknown, the check-back will ask again
         phys = h.commit_log_offset
         try:
-            half = decode_record(self.ctx.store.read_at(phys))
+            (half,) = decode_records_fast(self.ctx.store.read_at(phys))
         except (_store.StoreError, Exception):
             return cmd.response(ResponseCode.SYSTEM_ERROR,
                                 f"Find prepared transaction message failed at {phys}")
@@ -174,7 +174,7 @@ class TransactionService:
                 res = store.get(HALF_TOPIC, 0, offset, CHECK_BATCH)
                 if res.status is not GetMessageStatus.FOUND:
                     break
-                for m in decode_records(res.data):
+                for m in decode_records_fast(res.data):
                     if self.is_resolved(m.queue_offset):
                         continue
                     if self.checks.get(m.queue_offset, 0) >= cfg.transactionCheckMax:

@@ -239,6 +239,18 @@ def decode_records(buf: bytes) -> list[MessageExt]:
     return out
 
 
+def decode_records_fast(buf: bytes) -> list[MessageExt]:
+    """:func:`decode_records` through the compiled decoder (``pyrmq._store.decode_records``,
+    property-tested to accept exactly what the reference accepts); on a buffer it refuses, the
+    reference runs to raise its exact RemoteProtocolError (position, reason)."""
+    from pyrmq import _store  # the compiled record codec; imported here, where it is used
+
+    try:
+        return _store.decode_records(buf, MessageExt, _host_text)  # type: ignore[no-any-return]
+    except _store.CorruptError:
+        return decode_records(buf)
+
+
 def encode_stored_record(*, topic: str, queue_id: int, flag: int, queue_offset: int,
                          phys_offset: int, sysflag: int, born_timestamp: int,
                          born_host: tuple[str, int], store_timestamp: int,

@@ -1,5 +1,5 @@
 """Property tests: the compiled pull-body decoder (pyrmq._store.decode_records, through
-pyrmq.client.pulled.decode_pulled) agrees with the pure-Python reference
+pyrmq.protocol.message.decode_records_fast) agrees with the pure-Python reference
 (pyrmq.protocol.message.decode_records) on random records, truncated and corrupt ones
 included: the same messages, or the same RemoteProtocolError."""
 
@@ -12,9 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyrmq import _store
-from pyrmq.client.pulled import decode_pulled
 from pyrmq.protocol.errors import RemoteProtocolError
-from pyrmq.protocol.message import MessageExt, _host_text, decode_records, encode_stored_record
+from pyrmq.protocol.message import (
+    MessageExt,
+    _host_text,
+    decode_records,
+    encode_stored_record,
+)
+from pyrmq.protocol.message import decode_records_fast as decode_pulled
 
 hosts = st.sampled_from([("10.0.0.1", 1234), ("::1", 9), ("fe80::1:2", 65000),
                          ("192.168.1.200", 0), ("127.0.0.1", -5)])
