@@ -1,9 +1,10 @@
 """The send path of one side in one process, without sockets: CPU per send of the code alone.
 
-    .venv/bin/python bench/send_inproc.py broker|client [--sends 10000] [--profile]
+    .venv/bin/python bench/send_inproc.py broker|client [--sends 10000] [--profile] [--no-fast]
 
 ``broker``: SEND_MESSAGE_V2 frames fed to a broker-side Connection (the send handler over a
-real store, ASYNC_FLUSH, 1 KiB, the request metrics observer on), one loop iteration per frame;
+real store, ASYNC_FLUSH, 1 KiB, the request metrics observer on, the broker's fast send handler
+unless ``--no-fast``), one loop iteration per frame;
 what is written back is counted, not sent. ``client``: ``Producer.send`` against a fake broker
 transport that answers each request from the same loop. Prints CPU µs per send; ``--profile``
 prints cProfile's top functions. Used by ``bench/send_profile.py``'s section of RESULTS.md to
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import pstats
 import sys
 import tempfile
@@ -76,7 +78,7 @@ def _timed(n: int, profile: bool):
     return Timer()
 
 
-async def _broker(n: int, profile: bool) -> float:
+async def _broker(n: int, profile: bool, fast: bool = True) -> float:
     from rmqtest.store import small_config
 
     from pyrmq.broker import send
@@ -106,7 +108,9 @@ async def _broker(n: int, profile: bool) -> float:
             async def handler(conn, cmd):
                 return await send.handle_send(ctx, conn, cmd)
             conn = Connection({RequestCode.SEND_MESSAGE_V2: handler},
-                              on_response=RequestMetrics(CollectorRegistry()).observe)
+                              on_response=RequestMetrics(CollectorRegistry()).observe,
+                              fast={RequestCode.SEND_MESSAGE_V2: functools.partial(
+                                  send.send_fast, ctx)} if fast else None)
             t = _Transport()
             conn.connection_made(t)
             for f in frames[:WARM]:
@@ -155,11 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("side", choices=("broker", "client"))
     ap.add_argument("--sends", type=int, default=10000)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--no-fast", action="store_true",
+                    help="broker: without the fast send handler (the coroutine path only)")
     args = ap.parse_args(argv)
     from pyrmq.remoting.loop import new_event_loop
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        fn = _broker if args.side == "broker" else _client
-        us = runner.run(fn(args.sends, args.profile))
+        us = runner.run(_broker(args.sends, args.profile, not args.no_fast)
+                        if args.side == "broker" else _client(args.sends, args.profile))
     print(f"{args.side}: {us:.1f} us CPU per send (in process, no sockets, {args.sends} sends)")
     return 0
 

@@ -154,7 +154,9 @@ class Broker:
         log.log(self.store.recovery.severity, "store %s opened: %s", self.root,
                 self.store.recovery.summary())
         self.server = RemotingServer(self._handlers(), self.listen_host, self.cfg.listenPort,
-                                     on_close=self._conn_closed, before=self._acl_hook())
+                                     on_close=self._conn_closed, before=self._acl_hook(),
+                                     fast={RC.SEND_MESSAGE_V2: functools.partial(
+                                         send.send_fast, self.ctx)})
         if self.cfg.metricsPort:
             server = self.server
             self.metrics = BrokerMetrics(self.ctx, lambda: len(server.connections))

@@ -50,10 +50,20 @@ async def store_call(ctx: BrokerContext, call: Callable[[], T]) -> T:
         if ctx.sync_flush:
             return await asyncio.get_running_loop().run_in_executor(ctx.executor, call)
         return call()
-    except _store.CorruptError as e:
-        raise StoreRejected(ResponseCode.MESSAGE_ILLEGAL, f"bad message: {e}") from None
-    except (_store.StoreError, OSError) as e:
-        raise StoreRejected(store_error_code(e), str(e)) from None
+    except Exception as e:
+        rejected = store_rejection(e)
+        if rejected is None:
+            raise
+        raise rejected from None
+
+
+def store_rejection(e: Exception) -> StoreRejected | None:
+    """What a store write's exception is answered with; None when it is not the store's."""
+    if isinstance(e, _store.CorruptError):
+        return StoreRejected(ResponseCode.MESSAGE_ILLEGAL, f"bad message: {e}")
+    if isinstance(e, (_store.StoreError, OSError)):
+        return StoreRejected(store_error_code(e), str(e))
+    return None
 
 
 def apply_delay(ctx: BrokerContext, topic: str, queue_id: int, props: dict[str, str],

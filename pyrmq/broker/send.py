@@ -7,7 +7,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 from pyrmq.broker.dedup import Stored
-from pyrmq.broker.messages import StoreRejected, put_message, store_call
+from pyrmq.broker.messages import StoreRejected, put_message, store_call, store_rejection
 from pyrmq.broker.topics import (
     DLQ_PREFIX,
     RETRY_PREFIX,
@@ -23,6 +23,7 @@ from pyrmq.protocol.message import (
     decode_record,
     encode_properties,
 )
+from pyrmq.protocol.names import group_problem, topic_problem
 from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
@@ -139,6 +140,64 @@ async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
         msg_id, queue_id, first.queue_offset,
         props.get(MessageConst.UNIQ_KEY) if half else None, ctx.cfg.regionId,
         ctx.cfg.traceOn))
+
+
+def _digits(value: str | None, most: int) -> bool:
+    """``value`` is 1..``most`` ASCII digits: a number every header parser reads the same."""
+    return value is not None and 0 < len(value) <= most and value.isascii() and \
+        value.isdigit()
+
+
+def send_fast(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
+              ) -> RemotingCommand | None:
+    """The answer to the commonest request without a coroutine, or None for
+    :func:`handle_send` to take it: a SEND_MESSAGE_V2 of one plain message (no batch,
+    transaction, delay, retry or reconsume) to an existing writable topic on an ASYNC_FLUSH
+    master with no duplicate filter. Every header field it reads is one the typed header
+    decoder would accept unchanged, and the message is stored exactly as handle_send stores
+    it (same properties, same store call), so taking it or not changes nothing but time."""
+    ext = cmd.ext_fields
+    topic = ext.get("b")
+    tc = ctx.topics.get(topic) if topic is not None else None
+    if tc is None or not tc.perm & _WRITE or topic[0] == "%" or topic == SCHEDULE_TOPIC:
+        return None
+    cfg = ctx.cfg
+    if (ctx.dedup is not None or cfg.brokerRole != "ASYNC_MASTER"
+            or not cfg.brokerPermission & _WRITE or ctx.sync_flush):
+        return None
+    qid, sysflag, born, flag = ext.get("e"), ext.get("f"), ext.get("g"), ext.get("h")
+    if not (_digits(qid, 9) and _digits(sysflag, 9) and _digits(born, 18)
+            and _digits(flag, 9) and _digits(ext.get("d"), 9)):
+        return None
+    if ext.get("j", "0") != "0" or ext.get("m", "false") != "false" \
+            or ext.get("k", "false") not in ("false", "true") or "l" in ext:
+        return None
+    if (group_problem(ext.get("a")) is not None or topic_problem(topic) is not None
+            or topic_problem(ext.get("c")) is not None):
+        return None
+    raw = ext.get("i") or ""
+    if "TRAN_MSG\x01" in raw or "DELAY\x01" in raw:  # a false hit only costs the slow path
+        return None
+    queue_id = int(qid)
+    if queue_id >= max(tc.readQueueNums, tc.writeQueueNums):
+        return None
+    props = decode_properties(raw)
+    props.pop(MessageConst.WAIT, None)
+    props[MessageConst.CLUSTER] = cfg.brokerClusterName
+    body = cmd.body
+    try:
+        r = ctx.store.put(topic, queue_id, body, properties=encode_properties(props),
+                          flag=int(flag), sysflag=int(sysflag), born_timestamp=int(born),
+                          born_host=born_host_of(conn))
+    except Exception as e:  # the store's refusals, answered as store_call answers them
+        rejected = store_rejection(e)
+        if rejected is None:
+            raise
+        return cmd.response(rejected.code, str(rejected))
+    ctx.holds.notify(topic, queue_id)
+    ctx.stats.put(topic, 1, len(body))
+    return cmd.response(ResponseCode.SUCCESS, ext_fields=SendMessageResponseHeader(
+        r.msg_id, queue_id, r.queue_offset, None, cfg.regionId, cfg.traceOn))
 
 
 def _stored_key(ctx: BrokerContext, stored: Stored) -> str | None:

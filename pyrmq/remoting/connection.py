@@ -3,7 +3,9 @@ pending requests by opaque, runs request handlers, writes frames back.
 
 A handler starts at once, inside ``data_received``: one that never suspends (a send stored on
 the loop, most admin calls) answers without a Task being created; one that awaits continues as a
-Task from where it suspended. A request's timeout is a timer handle on the loop, cancelled when
+Task from where it suspended. A code may also have a fast handler, a plain function tried
+first that answers the common case or returns None to hand the request to the coroutine
+(the broker's one-message send). A request's timeout is a timer handle on the loop, cancelled when
 the response arrives (no ``wait_for`` and no extra Task per call).
 
 Requests a peer sends are answered through a handler table (``code -> async handler``); an
@@ -35,6 +37,9 @@ from pyrmq.protocol.frame import DEFAULT_MAX_FRAME, FrameDecoder, encode
 log = logging.getLogger("pyrmq.remoting")
 
 Handler = Callable[["Connection", RemotingCommand], Awaitable["RemotingCommand | None"]]
+#: answers the common case of a code without a coroutine; None hands the request to the
+#: code's Handler (which must then give the same answer the fast one would have)
+FastHandler = Callable[["Connection", RemotingCommand], "RemotingCommand | None"]
 #: told of every answered request: (request code, response code or -1 for none, seconds)
 ResponseObserver = Callable[[int, int, float], None]
 #: runs before a peer's request is dispatched; returns a refusal response, or None to proceed
@@ -135,12 +140,14 @@ class Connection(asyncio.Protocol):
                  max_frame: int = DEFAULT_MAX_FRAME, max_inflight: int = DEFAULT_MAX_INFLIGHT,
                  on_close: Callable[[Connection], None] | None = None,
                  on_response: ResponseObserver | None = None,
-                 before: BeforeHook | None = None) -> None:
+                 before: BeforeHook | None = None,
+                 fast: Mapping[int, FastHandler] | None = None) -> None:
         self.id = next(self._ids)
         self.on_response = on_response
         #: may refuse a request before its handler runs (e.g. ACL); None costs nothing
         self.before = before
         self.handlers: Mapping[int, Handler] = handlers or {}
+        self.fast: Mapping[int, FastHandler] = fast or {}
         self.max_inflight = max_inflight
         self.attrs: dict[str, Any] = {}      # owners attach state here (e.g. client ids)
         self.remote_addr = "?"
@@ -255,6 +262,16 @@ class Connection(asyncio.Protocol):
             if refusal is not None:
                 self._refuse(cmd, refusal)
                 return
+        fast = self.fast.get(cmd.code)
+        if fast is not None:
+            started = time.perf_counter()
+            try:
+                resp = fast(self, cmd)
+            except Exception as e:
+                resp = self._failed(cmd, e)
+            if resp is not None:
+                self._answer(cmd, resp, started)
+                return
         self._inflight += 1
         coro = self._run(cmd)
         if _EAGER:
@@ -297,19 +314,28 @@ class Connection(asyncio.Protocol):
                                     f" request type {cmd.code} not supported")
             else:
                 resp = await handler(self, cmd)
-        except RemoteProtocolError as e:  # typically a header the typed decoder refused
-            bad_input_log.warning(f"protocol:{cmd.code}", "request code %d from %s refused: %s",
-                                  cmd.code, self.remote_addr, e)
-            resp = cmd.response(e.response_code, str(e))
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            bad_input_log.warning("handler", "handler for code %d from %s failed: %s: %.200s",
-                                  cmd.code, self.remote_addr, type(e).__name__, e)
-            log.debug("handler for code %d failed", cmd.code, exc_info=True)
-            resp = cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}"[:500])
+            resp = self._failed(cmd, e)
         finally:
             self._inflight -= 1
+        self._answer(cmd, resp, started)
+
+    def _failed(self, cmd: RemotingCommand, e: Exception) -> RemotingCommand:
+        """The answer to a request whose handler raised ``e`` (one rate-limited line)."""
+        if isinstance(e, RemoteProtocolError):  # typically a header the decoder refused
+            bad_input_log.warning(f"protocol:{cmd.code}", "request code %d from %s refused: %s",
+                                  cmd.code, self.remote_addr, e)
+            return cmd.response(e.response_code, str(e))
+        bad_input_log.warning("handler", "handler for code %d from %s failed: %s: %.200s",
+                              cmd.code, self.remote_addr, type(e).__name__, e)
+        log.debug("handler for code %d failed", cmd.code, exc_info=True)
+        return cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}"[:500])
+
+    def _answer(self, cmd: RemotingCommand, resp: RemotingCommand | None,
+                started: float) -> None:
+        """Log a refusal, tell the observer, send ``resp`` unless the request was oneway."""
         if resp is not None and resp.code in _REFUSALS:
             bad_input_log.warning(f"refused:{resp.code}:{cmd.code}",
                                   "request code %d from %s refused with %d: %s", cmd.code,

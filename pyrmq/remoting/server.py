@@ -12,6 +12,7 @@ from pyrmq.remoting.connection import (
     DEFAULT_MAX_INFLIGHT,
     BeforeHook,
     Connection,
+    FastHandler,
     Handler,
     ResponseObserver,
 )
@@ -28,8 +29,11 @@ class RemotingServer:
                  on_connect: Callable[[Connection], None] | None = None,
                  on_close: Callable[[Connection], None] | None = None,
                  on_response: ResponseObserver | None = None,
-                 before: BeforeHook | None = None) -> None:
+                 before: BeforeHook | None = None,
+                 fast: Mapping[int, FastHandler] | None = None) -> None:
         self.handlers = dict(handlers)
+        #: tried before ``handlers`` for their codes (see Connection)
+        self.fast = dict(fast or {})
         self.host = host
         self.port = port
         self.max_frame = max_frame
@@ -48,7 +52,8 @@ class RemotingServer:
     def _make(self) -> Connection:
         conn = Connection(self.handlers, max_frame=self.max_frame,
                           max_inflight=self.max_inflight, on_close=self._closed,
-                          on_response=self.on_response, before=self.before)
+                          on_response=self.on_response, before=self.before,
+                          fast=self.fast)
         self.connections.add(conn)
         if self._on_connect:
             self._on_connect(conn)

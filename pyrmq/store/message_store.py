@@ -110,8 +110,10 @@ class RecoveryReport:
 
 
 @lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024)
 def pack_host(ip: str) -> bytes:
-    """Packed address bytes of an IPv4 (4 bytes) or IPv6 (16 bytes) address."""
+    """Packed address bytes of an IPv4 (4 bytes) or IPv6 (16 bytes) address (cached: every
+    put of a peer's message packs its born host, ~1.5 µs through ``ipaddress``)."""
     return ipaddress.ip_address(ip).packed
 
 
