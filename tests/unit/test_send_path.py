@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import struct
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from pyrmq.broker.send import born_host_of
@@ -92,3 +93,19 @@ def test_born_host_is_parsed_once_and_follows_the_address():
     c.remote_addr = "[::1]:99"  # a changed address is parsed again
     assert born_host_of(c) == ("[::1]", 99)
     assert born_host_of(_Conn("garbage")) == ("127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_producer_send_header_is_the_typed_headers_v2_fields(monkeypatch, batch):
+    from pyrmq.client import Message, MessageQueue, Producer
+    from pyrmq.client import producer as producer_mod
+    from pyrmq.protocol.headers import SendMessageRequestHeader
+
+    monkeypatch.setattr(producer_mod.time, "time", lambda: 1_700_000_000.1234)
+    p = Producer("PG_H", "127.0.0.1:1")
+    msg = Message("TopicH", b"x", tags="T", flag=7)
+    props = msg.wire_properties_raw("UNIQ")
+    want = SendMessageRequestHeader("PG_H", "TopicH", "TBW102", 4, 3, 12, 1_700_000_000_123,
+                                    7, props.decode(), 0, False, batch).to_ext_v2()
+    got = p._header(msg, MessageQueue("TopicH", "b", 3), props, 12, batch)
+    assert list(got.items()) == list(want.items())
