@@ -1,0 +1,36 @@
+"""PullHold: a suspended pull is woken by a put to its queue (True), runs out its time
+(False) or is cancelled; whichever way it ends, nothing of it stays listed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pyrmq.broker.longpoll import PullHold
+
+
+def test_woken_timed_out_and_cancelled_waits_leave_nothing_behind():
+    async def main():
+        h = PullHold()
+        a = asyncio.ensure_future(h.wait("T", 0, 5.0))
+        b = asyncio.ensure_future(h.wait("T", 0, 5.0))
+        other = asyncio.ensure_future(h.wait("T", 1, 0.02))
+        await asyncio.sleep(0)
+        assert len(h) == 3
+        h.notify("T", 0)
+        assert await a is True and await b is True
+        assert await other is False  # its own queue saw nothing: the timer answered
+        assert len(h) == 0 and not h._waiters
+        c = asyncio.ensure_future(h.wait("T", 2, 5.0))
+        await asyncio.sleep(0)
+        c.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await c
+        assert len(h) == 0 and not h._waiters
+        h.notify("T", 2)  # nobody left to wake: a no-op
+        d = asyncio.ensure_future(h.wait("T", 3, 5.0))
+        await asyncio.sleep(0)
+        h.wake_all()
+        assert await d is True and not h._waiters
+    asyncio.run(main())
