@@ -105,6 +105,11 @@ cdef extern from "rmq/store.h" nogil:
     int rmq_store_put_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
                             rmq_buf_t extra_props, rmq_put_result_t *results, size_t max_results,
                             size_t *n_out)
+    int rmq_store_append(rmq_store_t *s, const rmq_msg_t *msg, rmq_put_result_t *res)
+    int rmq_store_append_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
+                               rmq_buf_t extra_props, rmq_put_result_t *results,
+                               size_t max_results, size_t *n_out)
+    int rmq_store_wait_durable(rmq_store_t *s, int64_t end)
 
     ctypedef struct rmq_get_req_t:
         int64_t offset

@@ -361,8 +361,9 @@ cdef class Store:
 
     def put(self, bytes topic not None, int32_t queue_id, body, properties, int32_t flag, int32_t sysflag,
             int64_t born_timestamp, bytes born_host not None, int32_t born_port, int32_t reconsume_times,
-            int64_t prepared_transaction_offset):
-        """Append one message. Returns (phys_offset, size, queue_offset, store_timestamp, msg_id)."""
+            int64_t prepared_transaction_offset, bint wait=True):
+        """Append one message. Returns (phys_offset, size, queue_offset, store_timestamp, msg_id).
+        ``wait=False``: without the SYNC_FLUSH wait for durability (see wait_durable)."""
         cdef c.rmq_msg_t m
         cdef c.rmq_put_result_t r
         cdef Py_buffer vb, vp
@@ -378,7 +379,9 @@ cdef class Store:
                 m.body.len = <size_t>vb.len
                 m.properties.ptr = vp.buf
                 m.properties.len = <size_t>vp.len
-                if self._sync or vb.len > 65536:
+                if not wait:
+                    rc = c.rmq_store_append(self._s, &m, &r)
+                elif self._sync or vb.len > 65536:
                     with nogil:
                         rc = c.rmq_store_put(self._s, &m, &r)
                 else:
@@ -395,9 +398,10 @@ cdef class Store:
 
     def put_batch(self, bytes topic not None, int32_t queue_id, batch, extra_properties, int32_t sysflag,
                   int64_t born_timestamp, bytes born_host not None, int32_t born_port,
-                  int32_t reconsume_times, Py_ssize_t max_items):
+                  int32_t reconsume_times, Py_ssize_t max_items, bint wait=True):
         """Append a SEND_BATCH wire body as consecutive records, all or nothing. Returns a list
-        of (phys_offset, size, queue_offset, store_timestamp, msg_id)."""
+        of (phys_offset, size, queue_offset, store_timestamp, msg_id). ``wait=False`` as in
+        put."""
         cdef c.rmq_msg_t m
         cdef c.rmq_put_result_t *rs
         cdef Py_buffer vb, vp
@@ -421,8 +425,14 @@ cdef class Store:
                     bb.len = <size_t>vb.len
                     bp.ptr = vp.buf
                     bp.len = <size_t>vp.len
-                    with nogil:
-                        rc = c.rmq_store_put_batch(self._s, &m, bb, bp, rs, <size_t>max_items, &n)
+                    if wait:
+                        with nogil:
+                            rc = c.rmq_store_put_batch(self._s, &m, bb, bp, rs,
+                                                       <size_t>max_items, &n)
+                    else:
+                        with nogil:
+                            rc = c.rmq_store_append_batch(self._s, &m, bb, bp, rs,
+                                                          <size_t>max_items, &n)
                 finally:
                     PyBuffer_Release(&vp)
             finally:
@@ -630,6 +640,19 @@ cdef class Store:
         finally:
             free(out)
             self._leave()
+
+    def wait_durable(self, int64_t end):
+        """Block (GIL released) until the commitlog is durable up to ``end`` in SYNC_FLUSH
+        (group commit with other waiters); FlushTimeoutError after syncFlushTimeout."""
+        cdef int rc
+        self._enter()
+        try:
+            with nogil:
+                rc = c.rmq_store_wait_durable(self._s, end)
+        finally:
+            self._leave()
+        if rc != 0:
+            raise _error(rc, f"wait for durability to {end}", self._detail())
 
     def flush(self):
         """Flush commitlog, consume queues, index and checkpoint now."""

@@ -127,7 +127,7 @@ static void result_of(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, rmq_put_
                       s->cfg.store_host_port, phys);
 }
 
-static int wait_durable(rmq_store_t *s, int64_t end) {
+int rmq_store_wait_durable(rmq_store_t *s, int64_t end) {
     if (s->cfg.flush_disk_type != RMQ_FLUSH_SYNC) return 0;
     int rc = rmq_store_flush_clog(s, end, s->cfg.sync_flush_timeout_ms);
     if (rc == RMQ_ETIMEOUT)
@@ -137,6 +137,11 @@ static int wait_durable(rmq_store_t *s, int64_t end) {
 }
 
 int rmq_store_put(rmq_store_t *s, const rmq_msg_t *m, rmq_put_result_t *res) {
+    int rc = rmq_store_append(s, m, res);
+    return rc ? rc : rmq_store_wait_durable(s, res->phys_offset + res->size);
+}
+
+int rmq_store_append(rmq_store_t *s, const rmq_msg_t *m, rmq_put_result_t *res) {
     rmq_rec_t r;
     rmq_seg_t *seg = NULL;
     int rc = check_msg(s, m), err = 0;
@@ -170,8 +175,7 @@ int rmq_store_put(rmq_store_t *s, const rmq_msg_t *m, rmq_put_result_t *res) {
     result_of(s, &r, phys, res);
 out:
     pthread_mutex_unlock(&s->put_lock);
-    if (rc) return rc;
-    return wait_durable(s, res->phys_offset + res->size);
+    return rc;
 }
 
 /* One parsed item of a batch body. */
@@ -222,6 +226,15 @@ bad:
 int rmq_store_put_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
                         rmq_buf_t extra, rmq_put_result_t *results, size_t max_results,
                         size_t *n_out) {
+    int rc = rmq_store_append_batch(s, tmpl, batch, extra, results, max_results, n_out);
+    if (rc || !*n_out) return rc;
+    return rmq_store_wait_durable(s, results[*n_out - 1].phys_offset +
+                                     results[*n_out - 1].size);
+}
+
+int rmq_store_append_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
+                           rmq_buf_t extra, rmq_put_result_t *results, size_t max_results,
+                           size_t *n_out) {
     batch_item_t *items = NULL;
     size_t n = 0, i;
     rmq_msg_t m = *tmpl;
@@ -312,7 +325,6 @@ out:
     pthread_mutex_unlock(&s->put_lock);
     if (props != props_buf) free(props);
     free(items);
-    if (rc) return rc;
-    return wait_durable(s, results[n - 1].phys_offset + results[n - 1].size);
+    return rc;
 }
 

@@ -1,5 +1,7 @@
 /* SYNC_FLUSH group commit from several threads: every put returns durable (flushed offset
- * covers it), offsets are consecutive per queue, nothing is lost. */
+ * covers it), offsets are consecutive per queue, nothing is lost. Half the threads append
+ * without waiting and then wait with rmq_store_wait_durable, as the broker's group commit
+ * thread does. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,7 +23,13 @@ static void *writer(void *arg) {
         snprintf(body, sizeof body, "t%d-%d", id, i);
         rmq_msg_t m = test_msg("Sync", id % 2, body, NULL);
         rmq_put_result_t r;
-        int rc = rmq_store_put(store, &m, &r);
+        int rc;
+        if (id % 2) {
+            rc = rmq_store_append(store, &m, &r);
+            if (rc == 0) rc = rmq_store_wait_durable(store, r.phys_offset + r.size);
+        } else {
+            rc = rmq_store_put(store, &m, &r);
+        }
         rmq_store_stats_t st;
         rmq_store_stats(store, &st);
         if (rc != 0 || st.flushed_phys_offset < r.phys_offset + r.size)
@@ -55,6 +63,17 @@ int main(int argc, char **argv) {
     /* group commit: at least one msync, at most one per put; timed */
     CHECK(st.flush_count >= 1 && st.flush_count <= THREADS * PER_THREAD);
     CHECK(st.flush_ns_total > 0 && st.flush_ns_max > 0 && st.flush_ns_max <= st.flush_ns_total);
+    CHECK_EQ(rmq_store_wait_durable(store, st.max_phys_offset), 0);  /* already: at once */
+    CHECK_EQ(rmq_store_close(store), 0);
+    rm_tree(root);
+    /* ASYNC_FLUSH: an append is stored and readable; waiting for durability returns at once */
+    c.flush_disk_type = RMQ_FLUSH_ASYNC;
+    store = open_root(root, &c, NULL);
+    rmq_msg_t m = test_msg("Async", 0, "a", NULL);
+    rmq_put_result_t r;
+    CHECK_EQ(rmq_store_append(store, &m, &r), 0);
+    CHECK_EQ(rmq_store_max_offset(store, (rmq_buf_t){"Async", 5}, 0), 1);
+    CHECK_EQ(rmq_store_wait_durable(store, r.phys_offset + r.size), 0);
     CHECK_EQ(rmq_store_close(store), 0);
     rm_tree(root);
     CHECK_DONE();

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from pyrmq.broker.clients import ConsumerManager, LockManager, ProducerManager
 from pyrmq.broker.config import BrokerConfig
 from pyrmq.broker.dedup import DuplicateFilter
+from pyrmq.broker.group_commit import GroupCommit
 from pyrmq.broker.groups import ConsumerOffsetManager, SubscriptionGroupManager
 from pyrmq.broker.longpoll import PullHold
 from pyrmq.broker.stats import BrokerStats
@@ -81,6 +82,8 @@ class BrokerContext:
     schedule: DelayProgress | None = None
     #: the optional duplicate filter of the send path (duplicateFilterEnable)
     dedup: DuplicateFilter | None = None
+    #: SYNC_FLUSH durability waits (made on the first such put; see messages.store_call)
+    group_commit: GroupCommit | None = None
     closing: bool = False
 
     def __post_init__(self) -> None:

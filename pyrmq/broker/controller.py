@@ -208,6 +208,9 @@ class Broker:
         flush_pending(5.0)  # anything else handed to the persistence thread
         await self._unregister()
         await self.namesrv.close()
+        if self.ctx.group_commit is not None:  # what waits for durability is answered first
+            await asyncio.get_running_loop().run_in_executor(self.ctx.executor,
+                                                             self.ctx.group_commit.close)
         if self.store is not None:
             await asyncio.get_running_loop().run_in_executor(self.ctx.executor,
                                                              self.store.close)

@@ -4,11 +4,11 @@ response codes, and suspended pulls of the queue are woken."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from pyrmq import _store
+from pyrmq.broker.group_commit import GroupCommit
 from pyrmq.broker.topics import SCHEDULE_TOPIC
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.message import MessageConst, encode_properties
@@ -43,18 +43,35 @@ def store_error_code(e: Exception) -> int:
     return ResponseCode.SYSTEM_ERROR
 
 
-async def store_call(ctx: BrokerContext, call: Callable[[], T]) -> T:
-    """Run a store write: on the loop in ASYNC_FLUSH (a memcpy), in the store thread pool in
-    SYNC_FLUSH (it blocks until durable). Store errors become StoreRejected."""
+async def store_call(ctx: BrokerContext, call: Callable[[bool], T],
+                     end: Callable[[T], int]) -> T:
+    """Run a store write ``call(wait)`` on the loop (a memcpy); in SYNC_FLUSH it is made with
+    ``wait=False`` and the request then waits for durability up to ``end(result)`` in the
+    group commit, off the loop. Store errors become StoreRejected."""
     try:
-        if ctx.sync_flush:
-            return await asyncio.get_running_loop().run_in_executor(ctx.executor, call)
-        return call()
+        if not ctx.sync_flush:
+            return call(True)
+        result = call(False)
+        commits = ctx.group_commit
+        if commits is None:
+            commits = ctx.group_commit = GroupCommit(ctx.store)
+        await commits.wait(end(result))
+        return result
     except Exception as e:
         rejected = store_rejection(e)
         if rejected is None:
             raise
         raise rejected from None
+
+
+def put_end(r: PutResult) -> int:
+    """The CommitLog offset just past a stored message."""
+    return r.phys_offset + r.size
+
+
+def batch_end(rs: list[PutResult]) -> int:
+    """The CommitLog offset just past a stored batch."""
+    return rs[-1].phys_offset + rs[-1].size
 
 
 def store_rejection(e: Exception) -> StoreRejected | None:
@@ -103,12 +120,12 @@ async def put_message(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
     props.pop(MessageConst.WAIT, None)
     props[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName
     raw = encode_properties(props)
-    def call() -> PutResult:
+    def call(wait: bool) -> PutResult:
         return ctx.store.put(topic, queue_id, body, properties=raw, flag=flag,
-                                sysflag=sysflag, born_timestamp=born_timestamp,
-                                born_host=born_host, reconsume_times=reconsume_times)
+                             sysflag=sysflag, born_timestamp=born_timestamp,
+                             born_host=born_host, reconsume_times=reconsume_times, wait=wait)
 
-    result = await store_call(ctx, call)
+    result = await store_call(ctx, call, put_end)
     ctx.holds.notify(topic, queue_id)
     ctx.stats.put(topic, 1, len(body))
     return result

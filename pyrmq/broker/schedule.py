@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from pyrmq.broker.context import BrokerContext
 
 log = logging.getLogger("pyrmq.broker.schedule")
+#: how often an empty delay level looks again without being woken (a put to it wakes it at
+#: once; 18 levels polled every 100 ms cost an idle broker ~1.5 % of a CPU)
+IDLE_POLL_S = 1.0
 
 
 class ScheduleService:
@@ -78,6 +81,10 @@ class ScheduleService:
             elif res.status in (GetMessageStatus.OFFSET_TOO_SMALL,
                                 GetMessageStatus.OFFSET_OVERFLOW_BADLY):
                 self.offsets[level] = res.next_begin_offset
+                continue
+            else:  # nothing parked at this level: woken by the next put to it (put_message
+                # notifies the queue's holds), polled every IDLE_POLL_S in case
+                await self.ctx.holds.wait(SCHEDULE_TOPIC, qid, IDLE_POLL_S)
                 continue
             await asyncio.sleep(wait)
 

@@ -7,7 +7,13 @@ import zlib
 from typing import TYPE_CHECKING
 
 from pyrmq.broker.dedup import Stored
-from pyrmq.broker.messages import StoreRejected, put_message, store_call, store_rejection
+from pyrmq.broker.messages import (
+    StoreRejected,
+    batch_end,
+    put_message,
+    store_call,
+    store_rejection,
+)
 from pyrmq.broker.topics import (
     DLQ_PREFIX,
     RETRY_PREFIX,
@@ -222,11 +228,11 @@ async def _send_batch(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
     container[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName
     extra = encode_properties(container)
 
-    def call():
+    def call(wait: bool):
         return ctx.store.put_batch(topic, queue_id, body, extra_properties=extra,
-                                      sysflag=sysflag, born_timestamp=born_ts,
-                                      born_host=born_host, reconsume_times=reconsume)
-    results = await store_call(ctx, call)
+                                   sysflag=sysflag, born_timestamp=born_ts,
+                                   born_host=born_host, reconsume_times=reconsume, wait=wait)
+    results = await store_call(ctx, call, batch_end)
     ctx.holds.notify(topic, queue_id)
     ctx.stats.put(topic, len(results), len(body))
     return results

@@ -165,8 +165,10 @@ class MessageStore:
             properties: bytes | Mapping[str, str] = b"", flag: int = 0, sysflag: int = 0,
             born_timestamp: int | None = None,
             born_host: tuple[str, int] = ("127.0.0.1", 0), reconsume_times: int = 0,
-            prepared_transaction_offset: int = 0) -> PutResult:
-        """Append one message; properties are stored exactly as given (0x01/0x02 encoded)."""
+            prepared_transaction_offset: int = 0, wait: bool = True) -> PutResult:
+        """Append one message; properties are stored exactly as given (0x01/0x02 encoded).
+        In SYNC_FLUSH it returns once the message is durable, unless ``wait`` is false: then
+        the caller waits with :meth:`wait_durable` (stored and readable either way)."""
         host = pack_host(born_host[0])
         if len(host) == 16:
             sysflag |= BORNHOST_V6_FLAG
@@ -174,13 +176,13 @@ class MessageStore:
             born_timestamp = int(time.time() * 1000)
         return PutResult._make(self._s.put(
             topic.encode(), queue_id, body, _props(properties), flag, sysflag, born_timestamp,
-            host, born_host[1], reconsume_times, prepared_transaction_offset))
+            host, born_host[1], reconsume_times, prepared_transaction_offset, wait))
 
     def put_batch(self, topic: str, queue_id: int, batch_body: bytes, *,
                   extra_properties: bytes | Mapping[str, str] = b"", sysflag: int = 0,
                   born_timestamp: int | None = None,
                   born_host: tuple[str, int] = ("127.0.0.1", 0),
-                  reconsume_times: int = 0) -> list[PutResult]:
+                  reconsume_times: int = 0, wait: bool = True) -> list[PutResult]:
         """Append a SEND_BATCH wire body (ROCKETMQ_FACTS §4.4) as consecutive records of one
         queue, all or nothing; ``extra_properties`` are appended to every item's properties."""
         host = pack_host(born_host[0])
@@ -191,8 +193,14 @@ class MessageStore:
         max_items = 0  # the binding counts the items
         rows = self._s.put_batch(topic.encode(), queue_id, batch_body, _props(extra_properties),
                                  sysflag, born_timestamp, host, born_host[1], reconsume_times,
-                                 max_items)
+                                 max_items, wait)
         return [PutResult._make(r) for r in rows]
+
+    def wait_durable(self, end: int) -> None:
+        """Block until the commitlog is durable up to offset ``end`` (SYNC_FLUSH group commit;
+        ``_store.FlushTimeoutError`` after syncFlushTimeout); returns at once in ASYNC_FLUSH.
+        Releases the GIL: call it from a thread, not the event loop."""
+        self._s.wait_durable(end)
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, topic: str, queue_id: int, offset: int, max_msgs: int = 32, *,

@@ -144,6 +144,20 @@ int rmq_store_put_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
                         rmq_buf_t extra_props, rmq_put_result_t *results, size_t max_results,
                         size_t *n_out);
 
+/* rmq_store_put / rmq_store_put_batch without the wait for durability in SYNC flush mode:
+ * the record is stored (visible to readers, in the commitlog's page cache) when they return;
+ * the caller waits with rmq_store_wait_durable (one waiter thread can then group-commit the
+ * puts of many requests while the putting thread goes on). */
+int rmq_store_append(rmq_store_t *s, const rmq_msg_t *msg, rmq_put_result_t *res);
+int rmq_store_append_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batch,
+                           rmq_buf_t extra_props, rmq_put_result_t *results,
+                           size_t max_results, size_t *n_out);
+
+/* In SYNC flush mode: return once the commitlog is durable up to `end` (group commit with
+ * other waiters), RMQ_ETIMEOUT after sync_flush_timeout_ms, or the msync error. 0 at once in
+ * ASYNC flush mode. */
+int rmq_store_wait_durable(rmq_store_t *s, int64_t end);
+
 /* GetMessageStatus, as RocketMQ names them. */
 typedef enum {
     RMQ_GET_FOUND = 0,
