@@ -155,8 +155,9 @@ class Broker:
                 self.store.recovery.summary())
         self.server = RemotingServer(self._handlers(), self.listen_host, self.cfg.listenPort,
                                      on_close=self._conn_closed, before=self._acl_hook(),
-                                     fast={RC.SEND_MESSAGE_V2: functools.partial(
-                                         send.send_fast, self.ctx)})
+                                     fast=dict.fromkeys(
+                                         (RC.SEND_MESSAGE_V2, RC.SEND_MESSAGE),
+                                         functools.partial(send.send_fast, self.ctx)))
         if self.cfg.metricsPort:
             server = self.server
             self.metrics = BrokerMetrics(self.ctx, lambda: len(server.connections))

@@ -20,9 +20,13 @@ from pyrmq.broker.topics import (
     SCHEDULE_TOPIC,
     dlq_topic,
 )
-from pyrmq.protocol.codes import PermName, ResponseCode
+from pyrmq.protocol.codes import PermName, RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.protocol.headers import SendMessageRequestHeader, SendMessageResponseHeader
+from pyrmq.protocol.headers import (
+    SEND_V2_NAMES,
+    SendMessageRequestHeader,
+    SendMessageResponseHeader,
+)
 from pyrmq.protocol.message import (
     MessageConst,
     decode_properties,
@@ -154,16 +158,31 @@ def _digits(value: str | None, most: int) -> bool:
         value.isdigit()
 
 
+_V2_KEYS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m")
+#: the header fields send_fast reads, by request code: V2 letters, or the long names of
+#: SEND_MESSAGE (10), which the C++ client sends
+_FAST_KEYS = {RequestCode.SEND_MESSAGE_V2: _V2_KEYS,
+              RequestCode.SEND_MESSAGE: tuple(SEND_V2_NAMES[k] for k in _V2_KEYS)}
+_FALSE = ("false", "0")
+_BOOLS = ("false", "true", "0", "1")
+
+
 def send_fast(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
               ) -> RemotingCommand | None:
     """The answer to the commonest request without a coroutine, or None for
-    :func:`handle_send` to take it: a SEND_MESSAGE_V2 of one plain message (no batch,
-    transaction, delay, retry or reconsume) to an existing writable topic on an ASYNC_FLUSH
-    master with no duplicate filter. Every header field it reads is one the typed header
-    decoder would accept unchanged, and the message is stored exactly as handle_send stores
-    it (same properties, same store call), so taking it or not changes nothing but time."""
+    :func:`handle_send` to take it: a SEND_MESSAGE_V2 or SEND_MESSAGE of one plain message (no
+    batch, transaction, delay, retry or reconsume) to an existing writable topic on an
+    ASYNC_FLUSH master with no duplicate filter. Every header field it reads is one the typed
+    header decoder would accept unchanged, and the message is stored exactly as handle_send
+    stores it (same properties, same store call), so taking it or not changes nothing but
+    time."""
+    keys = _FAST_KEYS.get(cmd.code)
+    if keys is None:
+        return None
+    (k_group, k_topic, k_default, k_nums, k_qid, k_sysflag, k_born, k_flag, k_props,
+     k_reconsume, k_unit, k_max_reconsume, k_batch) = keys
     ext = cmd.ext_fields
-    topic = ext.get("b")
+    topic = ext.get(k_topic)
     tc = ctx.topics.get(topic) if topic is not None else None
     if tc is None or not tc.perm & _WRITE or topic[0] == "%" or topic == SCHEDULE_TOPIC:
         return None
@@ -171,17 +190,18 @@ def send_fast(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
     if (ctx.dedup is not None or cfg.brokerRole != "ASYNC_MASTER"
             or not cfg.brokerPermission & _WRITE or ctx.sync_flush):
         return None
-    qid, sysflag, born, flag = ext.get("e"), ext.get("f"), ext.get("g"), ext.get("h")
+    qid, sysflag, born, flag = (ext.get(k_qid), ext.get(k_sysflag), ext.get(k_born),
+                                ext.get(k_flag))
     if not (_digits(qid, 9) and _digits(sysflag, 9) and _digits(born, 18)
-            and _digits(flag, 9) and _digits(ext.get("d"), 9)):
+            and _digits(flag, 9) and _digits(ext.get(k_nums), 9)):
         return None
-    if ext.get("j", "0") != "0" or ext.get("m", "false") != "false" \
-            or ext.get("k", "false") not in ("false", "true") or "l" in ext:
+    if ext.get(k_reconsume, "0") != "0" or ext.get(k_batch, "false") not in _FALSE \
+            or ext.get(k_unit, "false") not in _BOOLS or k_max_reconsume in ext:
         return None
-    if (group_problem(ext.get("a")) is not None or topic_problem(topic) is not None
-            or topic_problem(ext.get("c")) is not None):
+    if (group_problem(ext.get(k_group)) is not None or topic_problem(topic) is not None
+            or topic_problem(ext.get(k_default)) is not None):
         return None
-    raw = ext.get("i") or ""
+    raw = ext.get(k_props) or ""
     if "TRAN_MSG\x01" in raw or "DELAY\x01" in raw:  # a false hit only costs the slow path
         return None
     queue_id = int(qid)

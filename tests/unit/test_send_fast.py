@@ -9,6 +9,7 @@ import dataclasses
 
 import pytest
 from rmqtest.store import small_config
+from rmqtest.vectors import vector
 from test_broker_handlers import FakeConn
 from test_remoting_inline import FakeTransport
 
@@ -18,7 +19,7 @@ from pyrmq.broker.context import BrokerContext
 from pyrmq.protocol import headers as H
 from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
-from pyrmq.protocol.frame import encode
+from pyrmq.protocol.frame import FrameDecoder, encode
 from pyrmq.protocol.message import decode_records, encode_properties
 from pyrmq.remoting.connection import Connection
 from pyrmq.store import MessageStore
@@ -29,6 +30,7 @@ def _ctx(root: str, **cfg) -> BrokerContext:
     store = MessageStore(root, store_cfg, store_host=("127.0.0.1", 10911))
     c = BrokerContext.create(BrokerConfig(storePathRootDir=root, **cfg), store_cfg, store)
     c.topics.ensure("FastT", 4)
+    c.topics.ensure("CapTopic", 4)
     c.topics.ensure("ReadOnlyT", 4, perm=4)
     c.topics.ensure("%RETRY%G1", 1)
     return c
@@ -177,3 +179,30 @@ def test_connection_tries_the_fast_handler_first_and_falls_back():
         assert seen == [(7, 0), (7, 0), (7, ResponseCode.SYSTEM_ERROR)]
         assert t.writes == 1 and conn._inflight == 0
     asyncio.run(main())
+
+
+def _captured(num: int) -> RemotingCommand:
+    (cmd,) = FrameDecoder().feed(vector(num)[0])
+    return cmd
+
+
+@pytest.mark.parametrize("num", [4, 5, 7, 8])
+def test_the_cpp_clients_send_message_takes_the_fast_path_alike(pair, num):
+    """The C++ client sends code 10 with long field names, batch/unitMode as "0"; a compressed
+    body (sysflag 1) is stored as sent, as handle_send stores it."""
+    fast_ctx, slow_ctx = pair
+    cmd = _captured(num)
+    assert cmd.code == RequestCode.SEND_MESSAGE
+
+    async def go():
+        fast = send.send_fast(fast_ctx, FakeConn(), cmd)
+        assert fast is not None and fast.code == ResponseCode.SUCCESS
+        slow = await send.handle_send(slow_ctx, FakeConn(), cmd)
+        assert (fast.code, dict(fast.ext_fields)) == (slow.code, dict(slow.ext_fields))
+        qid = int(cmd.ext_fields["queueId"])
+        assert _stored(fast_ctx, "CapTopic", qid) == _stored(slow_ctx, "CapTopic", qid)
+    asyncio.run(go())
+
+
+def test_the_cpp_clients_delayed_send_is_left_to_handle_send(pair):
+    assert send.send_fast(pair[0], FakeConn(), _captured(9)) is None
