@@ -117,15 +117,27 @@ async def put_message(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
         raise StoreRejected(ResponseCode.SYSTEM_ERROR, f"queueId[{queue_id}] is illegal")
     if delay:
         topic, queue_id = apply_delay(ctx, topic, queue_id, props, sysflag)
-    props.pop(MessageConst.WAIT, None)
-    props[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName
-    raw = encode_properties(props)
+    raw = stored_properties(ctx, props)
+
     def call(wait: bool) -> PutResult:
         return ctx.store.put(topic, queue_id, body, properties=raw, flag=flag,
                              sysflag=sysflag, born_timestamp=born_timestamp,
                              born_host=born_host, reconsume_times=reconsume_times, wait=wait)
 
     result = await store_call(ctx, call, put_end)
-    ctx.holds.notify(topic, queue_id)
-    ctx.stats.put(topic, 1, len(body))
+    stored(ctx, topic, queue_id, 1, len(body))
     return result
+
+
+def stored_properties(ctx: BrokerContext, props: dict[str, str]) -> bytes:
+    """The properties as every put path stores them: WAIT stripped, CLUSTER added."""
+    props.pop(MessageConst.WAIT, None)
+    props[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName
+    return encode_properties(props)
+
+
+def stored(ctx: BrokerContext, topic: str, queue_id: int, n: int, nbytes: int) -> None:
+    """After ``n`` messages of ``nbytes`` bytes were stored: wake the queue's held pulls,
+    count them."""
+    ctx.holds.notify(topic, queue_id)
+    ctx.stats.put(topic, n, nbytes)

@@ -13,6 +13,8 @@ from pyrmq.broker.messages import (
     put_message,
     store_call,
     store_rejection,
+    stored,
+    stored_properties,
 )
 from pyrmq.broker.topics import (
     DLQ_PREFIX,
@@ -31,7 +33,6 @@ from pyrmq.protocol.message import (
     MessageConst,
     decode_properties,
     decode_record,
-    encode_properties,
 )
 from pyrmq.protocol.names import group_problem, topic_problem
 from pyrmq.remoting import Connection
@@ -207,12 +208,10 @@ def send_fast(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
     queue_id = int(qid)
     if queue_id >= max(tc.readQueueNums, tc.writeQueueNums):
         return None
-    props = decode_properties(raw)
-    props.pop(MessageConst.WAIT, None)
-    props[MessageConst.CLUSTER] = cfg.brokerClusterName
     body = cmd.body
     try:
-        r = ctx.store.put(topic, queue_id, body, properties=encode_properties(props),
+        r = ctx.store.put(topic, queue_id, body,
+                          properties=stored_properties(ctx, decode_properties(raw)),
                           flag=int(flag), sysflag=int(sysflag), born_timestamp=int(born),
                           born_host=born_host_of(conn))
     except Exception as e:  # the store's refusals, answered as store_call answers them
@@ -220,8 +219,7 @@ def send_fast(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
         if rejected is None:
             raise
         return cmd.response(rejected.code, str(rejected))
-    ctx.holds.notify(topic, queue_id)
-    ctx.stats.put(topic, 1, len(body))
+    stored(ctx, topic, queue_id, 1, len(body))
     return cmd.response(ResponseCode.SUCCESS, ext_fields=SendMessageResponseHeader(
         r.msg_id, queue_id, r.queue_offset, None, cfg.regionId, cfg.traceOn))
 
@@ -244,15 +242,12 @@ async def _send_batch(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
             raise StoreRejected(ResponseCode.MESSAGE_ILLEGAL, f"bad compressed batch: {e}") \
                 from None
         sysflag &= ~1
-    container.pop(MessageConst.WAIT, None)
-    container[MessageConst.CLUSTER] = ctx.cfg.brokerClusterName
-    extra = encode_properties(container)
+    extra = stored_properties(ctx, container)
 
     def call(wait: bool):
         return ctx.store.put_batch(topic, queue_id, body, extra_properties=extra,
                                    sysflag=sysflag, born_timestamp=born_ts,
                                    born_host=born_host, reconsume_times=reconsume, wait=wait)
     results = await store_call(ctx, call, batch_end)
-    ctx.holds.notify(topic, queue_id)
-    ctx.stats.put(topic, len(results), len(body))
+    stored(ctx, topic, queue_id, len(results), len(body))
     return results

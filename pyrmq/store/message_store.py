@@ -110,10 +110,8 @@ class RecoveryReport:
 
 
 @lru_cache(maxsize=1024)
-@lru_cache(maxsize=1024)
 def pack_host(ip: str) -> bytes:
-    """Packed address bytes of an IPv4 (4 bytes) or IPv6 (16 bytes) address (cached: every
-    put of a peer's message packs its born host, ~1.5 µs through ``ipaddress``)."""
+    """Packed address bytes of an IPv4 (4 bytes) or IPv6 (16 bytes) address."""
     return ipaddress.ip_address(ip).packed
 
 
