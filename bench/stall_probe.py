@@ -86,7 +86,9 @@ async def consume(ns: str, n: int, timeout: float) -> None:
     finally:
         await c.shutdown()
         await probe.stop()
-    print(json.dumps({"lat": lat, "lag_ms": probe.max_lag * 1000}), flush=True)
+    print(json.dumps({"lat": lat, "lag_ms": probe.max_lag * 1000,
+                      "gc_ms": probe.max_gc_pause * 1000, "gc_gen": probe.max_gc_gen}),
+          flush=True)
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -207,7 +209,8 @@ def _probe(sv: Servers, args: argparse.Namespace) -> int:
                 for ln in (sv.tmp / f"{name}.log").read_text(errors="replace").splitlines()
                 if "stalled" in ln or "Executing" in ln or "held the event loop" in ln]
         print(f"  worst loop lag of the clients: producer {PRODUCER_LAG[-1]:.1f} ms, consumer "
-              f"{res['lag_ms']:.1f} ms")
+              f"{res['lag_ms']:.1f} ms (its longest GC pass {res['gc_ms']:.1f} ms, generation "
+              f"{res['gc_gen']})")
         for ln in slow[:args.show_log]:
             print("  log:", ln[:300])
         return 0

@@ -100,10 +100,37 @@ static void check_disk(rmq_store_t *s) {
     __atomic_store_n(&s->disk_full, full, __ATOMIC_RELEASE);
 }
 
+/* Keep the files ahead of their writers mapped writable, so a put (on the broker's event loop)
+ * does not take a page fault per 4 KiB it fills: on ext4 such a fault can wait for a journal
+ * commit, the 10-50 ms stalls L1 of bench/peers.py showed. The commitlog window is twice what
+ * was written since the last call (4..64 MiB); pages in it are dirtied as zeros seconds before
+ * their records overwrite them. *populated: how far (absolute) it reached. */
+#define AHEAD_MIN (4LL << 20)
+#define AHEAD_MAX (64LL << 20)
+static void populate_ahead(rmq_store_t *s, int64_t wrote, int64_t last_wrote,
+                           int64_t *populated) {
+    int64_t ahead = 2 * (wrote - last_wrote);
+    ahead = ahead < AHEAD_MIN ? AHEAD_MIN : ahead > AHEAD_MAX ? AHEAD_MAX : ahead;
+    rmq_seg_t *seg = rmq_mq_last(&s->clog);
+    if (seg) {
+        int64_t from = (*populated > wrote ? *populated : wrote) - seg->base;
+        int64_t to = wrote + ahead - seg->base;
+        if (from < seg->size && rmq_populate_write(seg->map, seg->size, from, to) == 0)
+            *populated = seg->base + (to < seg->size ? to : seg->size);
+        rmq_seg_release(seg);
+    }
+    pthread_rwlock_rdlock(&s->cq_lock); /* taken for writing only when a queue is created */
+    for (size_t b = 0; b < s->cq_nbuckets; b++)
+        for (rmq_cq_t *c = s->cq_buckets[b]; c; c = c->next) rmq_cq_populate_ahead(c);
+    pthread_rwlock_unlock(&s->cq_lock);
+    rmq_index_populate_ahead(&s->index);
+}
+
 static void *flusher_main(void *arg) {
     rmq_store_t *s = arg;
     int64_t last_thorough = rmq_now_ms(), last_cq = last_thorough, last_cq_thorough = last_thorough;
     int64_t last_disk = 0;
+    int64_t last_wrote = __atomic_load_n(&s->wrote, __ATOMIC_ACQUIRE), populated = 0;
     int interval = s->cfg.flush_interval_commitlog_ms > 0 ? s->cfg.flush_interval_commitlog_ms : 500;
     if (s->cfg.flush_interval_cq_ms > 0 && s->cfg.flush_interval_cq_ms < interval)
         interval = s->cfg.flush_interval_cq_ms;
@@ -125,6 +152,8 @@ static void *flusher_main(void *arg) {
             rmq_store_flush_clog(s, wrote, -1);
             last_thorough = now;
         }
+        populate_ahead(s, wrote, last_wrote, &populated);
+        last_wrote = wrote;
         if (now - last_cq >= s->cfg.flush_interval_cq_ms) {
             int deep = now - last_cq_thorough >= s->cfg.flush_cq_thorough_ms;
             rmq_store_flush_logics(s, deep);

@@ -373,3 +373,23 @@ int rmq_index_flush(rmq_index_t *ix) {
     pthread_rwlock_unlock(&ix->lock);
     return rc;
 }
+
+void rmq_index_populate_ahead(rmq_index_t *ix) {
+    /* under the read lock: the put thread takes it for writing only to add a file */
+    pthread_rwlock_rdlock(&ix->lock);
+    if (ix->n > 0) {
+        rmq_index_file_t *f = ix->files[ix->n - 1];
+        int64_t slots_end = HDR + (int64_t)ix->slots * 4;
+        int32_t count = __atomic_load_n(&f->index_count, __ATOMIC_ACQUIRE);
+        int64_t pos = slots_end + (int64_t)count * ENTRY;
+        rmq_populate_write(f->map, f->size, pos, pos + (256 << 10));
+        if (f->populated < slots_end) {
+            int64_t to = f->populated + (4 << 20);
+            if (rmq_populate_write(f->map, slots_end, f->populated, to) == 0)
+                f->populated = to < slots_end ? to : slots_end;
+            else
+                f->populated = slots_end; /* not supported: do not retry every pass */
+        }
+    }
+    pthread_rwlock_unlock(&ix->lock);
+}

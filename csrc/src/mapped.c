@@ -342,6 +342,19 @@ int64_t rmq_seg_prefault(rmq_seg_t *seg, const int *stop) {
     return pos;
 }
 
+int rmq_populate_write(uint8_t *map, int64_t size, int64_t from, int64_t to) {
+    long ps = page_size();
+    if (from < 0) from = 0;
+    if (to > size) to = size;
+    from -= from % ps;
+    if (to <= from) return 0;
+#ifdef MADV_POPULATE_WRITE
+    return madvise(map + from, (size_t)(to - from), MADV_POPULATE_WRITE) != 0 ? errno : 0;
+#else
+    return EINVAL;
+#endif
+}
+
 int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen) {
     char path[RMQ_PATH_MAX];
     int rc;

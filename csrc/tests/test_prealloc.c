@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,12 +189,53 @@ static void test_stale_ready_segment_is_removed(void) {
     rmq_mq_close(&mq);
 }
 
+/* 1 if page `page` of seg is in the page cache */
+static int resident(rmq_seg_t *seg, int64_t page) {
+    unsigned char v = 0;
+    long ps = sysconf(_SC_PAGESIZE);
+    REQUIRE(mincore(seg->map + page * ps, (size_t)ps, &v) == 0);
+    return v & 1;
+}
+
+static void test_populate_write_keeps_contents(void) {
+    /* what the flusher does ahead of the writer: pages get mapped, bytes stay as they were.
+     * 32 MiB: the mmap read-ahead of the first write (up to read_ahead_kb, 8 MiB here) stays
+     * far from the page checked */
+    const int64_t size = 32 << 20, far = (24 << 20);
+    char dir[1100], err[256];
+    snprintf(dir, sizeof dir, "%s/pw", root);
+    rmq_mq_t mq;
+    REQUIRE(rmq_mq_open(&mq, dir, size, 1, err, sizeof err) == 0);
+    REQUIRE(rmq_mq_create(&mq, 0, err, sizeof err) == 0);
+    rmq_seg_t *seg = rmq_mq_last(&mq);
+    REQUIRE(seg != NULL);
+    long ps = sysconf(_SC_PAGESIZE);
+    memset(seg->map, 'w', 10000); /* a partly written page at 8192..10000 */
+    CHECK(!resident(seg, far / ps));
+    int rc = rmq_populate_write(seg->map, seg->size, 10000, size + 4096); /* past the end: clamped */
+    if (rc == EINVAL) {
+        fprintf(stderr, "MADV_POPULATE_WRITE not supported here; skipped\n");
+    } else {
+        CHECK_EQ(rc, 0);
+        CHECK(resident(seg, far / ps));
+        CHECK(resident(seg, size / ps - 1));
+        int same = 1;
+        for (int i = 0; i < 10000; i++) same &= seg->map[i] == 'w';
+        for (int64_t i = 10000; i < size; i++) same &= seg->map[i] == 0;
+        CHECK(same);
+    }
+    CHECK_EQ(rmq_populate_write(seg->map, seg->size, size, 2 * size), 0); /* nothing to do */
+    rmq_seg_release(seg);
+    rmq_mq_close(&mq);
+}
+
 int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-prealloc");
     RUN_IN(root, test_rolls_take_the_ready_segment);
     RUN_IN(root, test_close_while_making);
     RUN_IN(root, test_recovery_ignores_precreated_segments);
     RUN_IN(root, test_stale_ready_segment_is_removed);
+    RUN_IN(root, test_populate_write_keeps_contents);
     rm_tree(root);
     CHECK_DONE();
 }

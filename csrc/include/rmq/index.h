@@ -21,6 +21,7 @@ typedef struct {
     int64_t begin_ts, end_ts, begin_phys, end_phys;
     int32_t slot_count, index_count;
     int reserved;          /* blocks reserved (rmq_file_reserve)                              */
+    int64_t populated;     /* bytes of hash slots mapped writable (the flusher, 4 MiB a pass) */
 } rmq_index_file_t;
 
 typedef struct {
@@ -31,6 +32,10 @@ typedef struct {
     pthread_rwlock_t lock;
     int64_t full_end_ts;   /* endTimestamp of the last file that filled up (checkpoint) */
 } rmq_index_t;
+
+/* Flusher: map the newest file's next entries (256 KiB ahead) and, 4 MiB a call, its hash
+ * slots (written at random) writable (rmq_populate_write). */
+void rmq_index_populate_ahead(rmq_index_t *ix);
 
 int rmq_index_open(rmq_index_t *ix, const char *root, int32_t slots, int32_t max_index,
                    char *errpath, size_t errlen);

@@ -95,6 +95,13 @@ int rmq_mq_adopt(rmq_mq_t *mq, rmq_seg_t *seg, char *errpath, size_t errlen);
  * pages (the kernel zeroes each fresh page on first touch). Stops early when *stop becomes
  * non-zero (read atomically). Returns the bytes faulted in. */
 int64_t rmq_seg_prefault(rmq_seg_t *seg, const int *stop);
+/* Map the pages of [from, to) of a mapping of `size` bytes (clamped to it) writable, without
+ * changing their contents (MADV_POPULATE_WRITE, Linux 5.14): the page faults a writer about to
+ * fill them would take (page allocation, zeroing, the filesystem's page_mkwrite, which may
+ * wait for a journal commit) are taken by the calling thread instead. Used by the flusher
+ * ahead of the commitlog, ConsumeQueue and IndexFile writers. 0 or errno (EINVAL where the
+ * kernel lacks it). */
+int rmq_populate_write(uint8_t *map, int64_t size, int64_t from, int64_t to);
 
 /* msync [from, to) (global offsets) with MS_SYNC. Returns 0 or errno (never partial success:
  * a failure means nothing from the failed segment on may be counted as flushed). */
