@@ -235,13 +235,7 @@ int rmq_cq_flush(rmq_cq_t *cq) {
 
 void rmq_cq_populate_ahead(rmq_cq_t *cq) {
     int64_t pos = __atomic_load_n(&cq->max_off, __ATOMIC_ACQUIRE) * RMQ_CQ_UNIT;
-    int64_t since = pos - cq->populated;
-    int64_t to = pos + (since > 32768 ? 2 * since : 65536);
-    if (to <= cq->populated) return;
-    rmq_seg_t *seg = rmq_mq_last(&cq->mq);
-    if (!seg) return;
-    int64_t from = (cq->populated > pos ? cq->populated : pos) - seg->base;
-    if (from < seg->size && rmq_populate_write(seg->map, seg->size, from, to - seg->base) == 0)
-        cq->populated = seg->base + (to - seg->base < seg->size ? to - seg->base : seg->size);
-    rmq_seg_release(seg);
+    int64_t since = pos - cq->populated; /* > 0: the writer went past the populated end */
+    cq->populated = rmq_mq_populate_ahead(&cq->mq, pos, cq->populated,
+                                          since > 32768 ? 2 * since : 65536);
 }

@@ -111,14 +111,7 @@ static void populate_ahead(rmq_store_t *s, int64_t wrote, int64_t last_wrote,
                            int64_t *populated) {
     int64_t ahead = 2 * (wrote - last_wrote);
     ahead = ahead < AHEAD_MIN ? AHEAD_MIN : ahead > AHEAD_MAX ? AHEAD_MAX : ahead;
-    rmq_seg_t *seg = rmq_mq_last(&s->clog);
-    if (seg) {
-        int64_t from = (*populated > wrote ? *populated : wrote) - seg->base;
-        int64_t to = wrote + ahead - seg->base;
-        if (from < seg->size && rmq_populate_write(seg->map, seg->size, from, to) == 0)
-            *populated = seg->base + (to < seg->size ? to : seg->size);
-        rmq_seg_release(seg);
-    }
+    *populated = rmq_mq_populate_ahead(&s->clog, wrote, *populated, ahead);
     pthread_rwlock_rdlock(&s->cq_lock); /* taken for writing only when a queue is created */
     for (size_t b = 0; b < s->cq_nbuckets; b++)
         for (rmq_cq_t *c = s->cq_buckets[b]; c; c = c->next) rmq_cq_populate_ahead(c);

@@ -355,6 +355,21 @@ int rmq_populate_write(uint8_t *map, int64_t size, int64_t from, int64_t to) {
 #endif
 }
 
+int64_t rmq_mq_populate_ahead(rmq_mq_t *mq, int64_t pos, int64_t populated, int64_t ahead) {
+    int64_t to = pos + ahead;
+    if (to <= populated) return populated;
+    rmq_seg_t *seg = rmq_mq_last(mq);
+    if (!seg) return populated;
+    int64_t from = populated > pos ? populated : pos;
+    int64_t end = seg->base + seg->size;
+    if (to > end) to = end;
+    if (from < to && rmq_populate_write(seg->map, seg->size, from - seg->base,
+                                        to - seg->base) == 0)
+        populated = to;
+    rmq_seg_release(seg);
+    return populated;
+}
+
 int rmq_mq_create(rmq_mq_t *mq, int64_t base, char *errpath, size_t errlen) {
     char path[RMQ_PATH_MAX];
     int rc;

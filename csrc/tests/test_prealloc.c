@@ -225,6 +225,12 @@ static void test_populate_write_keeps_contents(void) {
         CHECK(same);
     }
     CHECK_EQ(rmq_populate_write(seg->map, seg->size, size, 2 * size), 0); /* nothing to do */
+    if (rc != EINVAL) { /* the window over the last segment: clamped to it, never shrinking */
+        CHECK_EQ(rmq_mq_populate_ahead(&mq, 10000, 0, 1 << 20), 10000 + (1 << 20));
+        CHECK_EQ(rmq_mq_populate_ahead(&mq, 20000, 10000 + (1 << 20), 4096),
+                 10000 + (1 << 20));
+        CHECK_EQ(rmq_mq_populate_ahead(&mq, size - 100, 0, 1 << 20), size);
+    }
     rmq_seg_release(seg);
     rmq_mq_close(&mq);
 }

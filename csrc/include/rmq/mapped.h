@@ -102,6 +102,10 @@ int64_t rmq_seg_prefault(rmq_seg_t *seg, const int *stop);
  * ahead of the commitlog, ConsumeQueue and IndexFile writers. 0 or errno (EINVAL where the
  * kernel lacks it). */
 int rmq_populate_write(uint8_t *map, int64_t size, int64_t from, int64_t to);
+/* rmq_populate_write over the last segment of mq: [max(populated, pos), pos + ahead), global
+ * offsets, within that segment. Returns how far (global) the populated range now reaches:
+ * `populated` unchanged when nothing was to do or the call failed, never less. */
+int64_t rmq_mq_populate_ahead(rmq_mq_t *mq, int64_t pos, int64_t populated, int64_t ahead);
 
 /* msync [from, to) (global offsets) with MS_SYNC. Returns 0 or errno (never partial success:
  * a failure means nothing from the failed segment on may be counted as flushed). */
