@@ -11,7 +11,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.object cimport PyObject
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, strlen
 
 import os
 import time
@@ -254,6 +254,29 @@ cdef enum:  # Store._queue_lookup's lookups
     _Q_MIN, _Q_MAX, _Q_PHYS, _Q_BY_TIME, _Q_STORE_TIME
 
 
+cdef tuple _batch_result(c.rmq_put_result_t *rs, size_t n):
+    """put_batch's answer: first and end offsets, count and the msgIds joined by commas."""
+    cdef size_t i, k = 0, m
+    if n == 0:  # the store refuses an empty batch; never an answer without a first record
+        raise ValueError("empty batch")
+    cdef char *ids = <char *>malloc(n * 57 + 1)
+    if ids == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            if i:
+                ids[k] = 44  # ','
+                k += 1
+            m = strlen(rs[i].msg_id)
+            memcpy(ids + k, rs[i].msg_id, m)
+            k += m
+        joined = ids[:k].decode("ascii")
+    finally:
+        free(ids)
+    return (rs[0].phys_offset, rs[n - 1].phys_offset + rs[n - 1].size, rs[0].queue_offset,
+            n, rs[0].store_timestamp, joined)
+
+
 cdef class Store:
     """One open message store (``rmq_store_t``). Not a public API: use
     ``pyrmq.store.MessageStore``, which supplies the configuration and the policies."""
@@ -399,9 +422,9 @@ cdef class Store:
     def put_batch(self, bytes topic not None, int32_t queue_id, batch, extra_properties, int32_t sysflag,
                   int64_t born_timestamp, bytes born_host not None, int32_t born_port,
                   int32_t reconsume_times, Py_ssize_t max_items, bint wait=True):
-        """Append a SEND_BATCH wire body as consecutive records, all or nothing. Returns a list
-        of (phys_offset, size, queue_offset, store_timestamp, msg_id). ``wait=False`` as in
-        put."""
+        """Append a SEND_BATCH wire body as consecutive records, all or nothing. Returns
+        (first phys_offset, end offset, first queue_offset, count, store_timestamp, the msgIds
+        comma-joined): one object per batch, not one per message. ``wait=False`` as in put."""
         cdef c.rmq_msg_t m
         cdef c.rmq_put_result_t *rs
         cdef Py_buffer vb, vp
@@ -440,8 +463,7 @@ cdef class Store:
             if rc != 0:
                 raise _error(rc, f"put batch {topic.decode('utf-8', 'replace')}/{queue_id}",
                              self._detail())
-            return [(rs[i].phys_offset, rs[i].size, rs[i].queue_offset, rs[i].store_timestamp,
-                     rs[i].msg_id.decode("ascii")) for i in range(n)]
+            return _batch_result(rs, n)
         finally:
             free(rs)
             self._leave()

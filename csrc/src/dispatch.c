@@ -105,20 +105,19 @@ int rmq_store_load_cqs(rmq_store_t *s) {
 
 /* ---- dispatch: record -> consume queue + index ---------------------------------------- */
 
-static int64_t tags_code_of(rmq_store_t *s, const rmq_rec_t *r) {
-    const uint8_t *v;
-    size_t vl;
-    if (r->topic_len == (int32_t)strlen(SCHEDULE_TOPIC) &&
-        memcmp(r->topic, SCHEDULE_TOPIC, (size_t)r->topic_len) == 0 &&
-        rmq_props_get(r->props, (size_t)r->props_len, "DELAY", &v, &vl)) {
+static int64_t tags_code_of(rmq_store_t *s, const rmq_rec_t *r, const rmq_props_known_t *pk) {
+    const uint8_t *v = pk->val[RMQ_PROP_DELAY];
+    size_t vl = pk->len[RMQ_PROP_DELAY];
+    if (v && r->topic_len == (int32_t)strlen(SCHEDULE_TOPIC) &&
+        memcmp(r->topic, SCHEDULE_TOPIC, (size_t)r->topic_len) == 0) {
         long level = 0;
         for (size_t i = 0; i < vl && i < 9 && v[i] >= '0' && v[i] <= '9'; i++)
             level = level * 10 + (v[i] - '0');
         if (level > s->cfg.n_delay_levels) level = s->cfg.n_delay_levels;
         if (level > 0) return r->store_timestamp + s->cfg.delay_level_ms[level - 1];
     }
-    if (rmq_props_get(r->props, (size_t)r->props_len, "TAGS", &v, &vl) && vl > 0)
-        return rmq_java_hash(v, vl);
+    if (pk->val[RMQ_PROP_TAGS] && pk->len[RMQ_PROP_TAGS] > 0)
+        return rmq_java_hash(pk->val[RMQ_PROP_TAGS], pk->len[RMQ_PROP_TAGS]);
     return 0;
 }
 
@@ -127,13 +126,15 @@ int rmq_fault_dispatch_errno = 0;
 #endif
 
 int64_t rmq_store_index_keys(const rmq_rec_t *r) {
-    const uint8_t *v, *k;
-    size_t vl, pos = 0, kl;
+    const uint8_t *k;
+    size_t pos = 0, kl;
     int64_t n = 0;
+    rmq_props_known_t pk;
     if ((r->sysflag & RMQ_SYSFLAG_TRAN_MASK) == RMQ_SYSFLAG_TRAN_ROLLBACK) return 0;
-    if (rmq_props_get(r->props, (size_t)r->props_len, "UNIQ_KEY", &v, &vl) && vl > 0) n++;
-    if (rmq_props_get(r->props, (size_t)r->props_len, "KEYS", &v, &vl))
-        while (rmq_keys_next(v, vl, &pos, &k, &kl)) n++;
+    rmq_props_known(r->props, (size_t)r->props_len, &pk);
+    if (pk.val[RMQ_PROP_UNIQ_KEY] && pk.len[RMQ_PROP_UNIQ_KEY] > 0) n++;
+    if (pk.val[RMQ_PROP_KEYS])
+        while (rmq_keys_next(pk.val[RMQ_PROP_KEYS], pk.len[RMQ_PROP_KEYS], &pos, &k, &kl)) n++;
     return n;
 }
 
@@ -188,21 +189,23 @@ int rmq_store_reput(rmq_store_t *s) {
     return 0;
 }
 
-static int index_record(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int64_t *written) {
-    const uint8_t *v;
-    size_t vl;
+static int index_record(rmq_store_t *s, const rmq_rec_t *r, const rmq_props_known_t *pk,
+                        int64_t phys, int64_t *written) {
+    const uint8_t *v = pk->val[RMQ_PROP_UNIQ_KEY];
+    size_t vl = pk->len[RMQ_PROP_UNIQ_KEY];
     char errpath[RMQ_PATH_MAX];
     int rc;
     if ((r->sysflag & RMQ_SYSFLAG_TRAN_MASK) == RMQ_SYSFLAG_TRAN_ROLLBACK) return 0;
-    if (rmq_props_get(r->props, (size_t)r->props_len, "UNIQ_KEY", &v, &vl) && vl > 0) {
+    if (v && vl > 0) {
         rc = rmq_index_put(&s->index, r->topic, (size_t)r->topic_len, v, vl, phys,
                            r->store_timestamp, errpath, sizeof errpath);
         if (rc) { rmq_store_set_error(s, errpath, rc); return rc; }
         if (written) (*written)++;
     }
-    if (rmq_props_get(r->props, (size_t)r->props_len, "KEYS", &v, &vl)) {
+    if ((v = pk->val[RMQ_PROP_KEYS]) != NULL) {
         const uint8_t *k;
         size_t pos = 0, kl;
+        vl = pk->len[RMQ_PROP_KEYS];
         while (rmq_keys_next(v, vl, &pos, &k, &kl)) {
             rc = rmq_index_put(&s->index, r->topic, (size_t)r->topic_len, k, kl, phys,
                                r->store_timestamp, errpath, sizeof errpath);
@@ -224,18 +227,21 @@ int rmq_store_dispatch_rec(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int
         return rmq_fault_dispatch_errno;
     }
 #endif
+    rmq_props_known_t pk;  /* one pass for the tags code and the index keys */
+    rmq_props_known(r->props, (size_t)r->props_len, &pk);
     if (tran == 0 || tran == RMQ_SYSFLAG_TRAN_COMMIT) {
         int err = 0;
         rmq_cq_t *c = rmq_store_cq(s, r->topic, (size_t)r->topic_len, r->queue_id, 1, &err);
         if (!c) return err;
         int64_t before = c->max_off;
         char errpath[RMQ_PATH_MAX];
-        rc = rmq_cq_put(c, r->queue_offset, phys, r->total_size, tags_code_of(s, r), errpath,
-                        sizeof errpath);
+        rc = rmq_cq_put(c, r->queue_offset, phys, r->total_size, tags_code_of(s, r, &pk),
+                        errpath, sizeof errpath);
         if (rc) { rmq_store_set_error(s, errpath, rc); return rc; }
         if (cq_written && c->max_off > before) (*cq_written)++;
     }
-    if (do_index && s->cfg.message_index_enable) return index_record(s, r, phys, idx_written);
+    if (do_index && s->cfg.message_index_enable)
+        return index_record(s, r, &pk, phys, idx_written);
     return 0;
 }
 

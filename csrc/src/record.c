@@ -129,23 +129,57 @@ int rmq_rec_parse(const uint8_t *s, size_t avail, int check_crc, rmq_rec_t *r) {
     return total;
 }
 
+/* One name\x01value pair per call: from *pos, sets the pair's name and value (a pair without
+ * \x01 has a NULL value) and advances *pos past its \x02. Returns 0 at the end. */
+static int next_pair(const uint8_t *props, size_t len, size_t *pos, const uint8_t **name,
+                     size_t *nlen, const uint8_t **val, size_t *vlen) {
+    size_t i = *pos;
+    if (i >= len) return 0;
+    const uint8_t *end = memchr(props + i, 2, len - i);
+    size_t j = end ? (size_t)(end - props) : len;        /* one pair: [i, j) */
+    const uint8_t *sep = memchr(props + i, 1, j - i);    /* name/value separator */
+    *name = props + i;
+    if (sep) {
+        *nlen = (size_t)(sep - *name);
+        *val = sep + 1;
+        *vlen = j - (size_t)(sep + 1 - props);
+    } else {
+        *nlen = j - i;
+        *val = NULL;
+        *vlen = 0;
+    }
+    *pos = j + 1;
+    return 1;
+}
+
 int rmq_props_get(const uint8_t *props, size_t len, const char *key, const uint8_t **val,
                   size_t *vlen) {
-    size_t klen = strlen(key), i = 0;
+    size_t klen = strlen(key), pos = 0, nl, vl;
+    const uint8_t *n, *v;
     int found = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && props[j] != 2) j++;          /* one pair: [i, j) */
-        size_t k = i;
-        while (k < j && props[k] != 1) k++;            /* name/value separator */
-        if (k < j && k - i == klen && memcmp(props + i, key, klen) == 0) {
-            *val = props + k + 1;
-            *vlen = j - k - 1;
+    while (next_pair(props, len, &pos, &n, &nl, &v, &vl))
+        if (v && nl == klen && memcmp(n, key, klen) == 0) {
+            *val = v;
+            *vlen = vl;
             found = 1;                                  /* keep going: the last one wins */
         }
-        i = j + 1;
-    }
     return found;
+}
+
+void rmq_props_known(const uint8_t *props, size_t len, rmq_props_known_t *out) {
+    static const char *const names[RMQ_PROP_KNOWN] = {"TAGS", "KEYS", "UNIQ_KEY", "DELAY"};
+    size_t pos = 0, nl, vl;
+    const uint8_t *n, *v;
+    memset(out, 0, sizeof *out);
+    while (next_pair(props, len, &pos, &n, &nl, &v, &vl)) {
+        if (!v) continue;
+        int k = nl == 4 ? (n[0] == 'T' ? RMQ_PROP_TAGS : RMQ_PROP_KEYS)
+              : nl == 8 ? RMQ_PROP_UNIQ_KEY : nl == 5 ? RMQ_PROP_DELAY : -1;
+        if (k >= 0 && memcmp(n, names[k], nl) == 0) {  /* the last one wins, as above */
+            out->val[k] = v;
+            out->len[k] = vl;
+        }
+    }
 }
 
 int rmq_keys_next(const uint8_t *v, size_t len, size_t *pos, const uint8_t **key,

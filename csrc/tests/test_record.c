@@ -68,6 +68,27 @@ static void test_props_and_ids(void) {
     CHECK(rmq_props_get((const uint8_t *)p, strlen(p), "TAGS", &v, &vl) && vl == 1 && *v == 'y');
     CHECK(!rmq_props_get((const uint8_t *)p, strlen(p), "bad", &v, &vl));
     CHECK(!rmq_props_get((const uint8_t *)p, strlen(p), "KEYS", &v, &vl));
+    /* one pass finds what rmq_props_get finds, key by key: last wins, no separator = absent */
+    const char *q = "KEYS\x01" "a b\x02" "TAGX\x01" "z\x02" "TAGS\x01" "x\x02" "UNIQ_KEY\x01"
+                    "\x02" "TAGS\x01" "y\x02" "DELAY\x02" "DELAY\x01" "3";
+    const char *names[RMQ_PROP_KNOWN] = {"TAGS", "KEYS", "UNIQ_KEY", "DELAY"};
+    const char *texts[] = {p, q, "", "TAGS", "TAGS\x01", "\x02\x02TAGS\x01\x01\x02"};
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        rmq_props_known_t pk;
+        rmq_props_known((const uint8_t *)texts[t], strlen(texts[t]), &pk);
+        for (int k = 0; k < RMQ_PROP_KNOWN; k++) {
+            int found = rmq_props_get((const uint8_t *)texts[t], strlen(texts[t]), names[k], &v,
+                                      &vl);
+            CHECK_EQ(pk.val[k] != NULL, found);
+            if (found) CHECK(pk.val[k] == v && pk.len[k] == vl);
+        }
+    }
+    rmq_props_known_t pk;
+    rmq_props_known((const uint8_t *)q, strlen(q), &pk);
+    CHECK(pk.len[RMQ_PROP_TAGS] == 1 && *pk.val[RMQ_PROP_TAGS] == 'y');
+    CHECK(pk.len[RMQ_PROP_UNIQ_KEY] == 0 && pk.val[RMQ_PROP_UNIQ_KEY] != NULL);
+    CHECK(pk.len[RMQ_PROP_DELAY] == 1 && *pk.val[RMQ_PROP_DELAY] == '3');
+    CHECK(pk.len[RMQ_PROP_KEYS] == 3);
     char id[57];
     uint8_t host[4] = {127, 0, 0, 1};
     rmq_offset_msg_id(id, host, 0, 10911, 0);

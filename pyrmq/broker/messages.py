@@ -13,7 +13,7 @@ from pyrmq.broker.topics import SCHEDULE_TOPIC
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.message import MessageConst, encode_properties
 from pyrmq.protocol.names import topic_problem
-from pyrmq.store import PutResult
+from pyrmq.store import BatchPutResult, PutResult
 
 if TYPE_CHECKING:
     from pyrmq.broker.context import BrokerContext
@@ -69,9 +69,9 @@ def put_end(r: PutResult) -> int:
     return r.phys_offset + r.size
 
 
-def batch_end(rs: list[PutResult]) -> int:
+def batch_end(r: BatchPutResult) -> int:
     """The CommitLog offset just past a stored batch."""
-    return rs[-1].phys_offset + rs[-1].size
+    return r.end_offset
 
 
 def store_rejection(e: Exception) -> StoreRejected | None:

@@ -10,6 +10,7 @@ from pyrmq.broker.dedup import Stored
 from pyrmq.broker.messages import (
     StoreRejected,
     batch_end,
+    put_end,
     put_message,
     store_call,
     store_rejection,
@@ -39,6 +40,7 @@ from pyrmq.remoting import Connection
 
 if TYPE_CHECKING:
     from pyrmq.broker.context import BrokerContext
+    from pyrmq.store import BatchPutResult
 
 
 #: PermName.WRITE as a plain int: ``int & IntFlag`` goes through enum code (~1 µs a send)
@@ -118,7 +120,6 @@ async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                 seen.msg_id, seen.queue_id, seen.queue_offset,
                 uniq if half else None, ctx.cfg.regionId, ctx.cfg.traceOn))
     try:
-        results = []
         if half and not batch:
             if ctx.transactions is None:
                 raise StoreRejected(ResponseCode.SERVICE_NOT_AVAILABLE,
@@ -128,10 +129,9 @@ async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                 born_timestamp=born_ts, born_host=born_host)
             msg_id = first.msg_id
         elif batch:
-            results = await _send_batch(ctx, topic, queue_id, cmd.body, props, sysflag,
-                                        born_ts, born_host, reconsume)
-            msg_id = ",".join(r.msg_id for r in results)
-            first = results[0]
+            first = await _send_batch(ctx, topic, queue_id, cmd.body, props, sysflag,
+                                      born_ts, born_host, reconsume)
+            msg_id = first.msg_ids
         else:
             first = await put_message(ctx, topic, queue_id, cmd.body, props, flag=flag,
                                       sysflag=sysflag, born_timestamp=born_ts,
@@ -144,9 +144,8 @@ async def handle_send(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
                                                first.queue_offset))
     code = ResponseCode.SUCCESS
     if ctx.cfg.brokerRole == "SYNC_MASTER" and ctx.ha_master is not None and wait_slave:
-        last = results[-1] if batch else first
-        code = await ctx.ha_master.wait_replicated(last.phys_offset + last.size,
-                                                      ctx.cfg.slaveTimeout / 1000)
+        end = batch_end(first) if batch else put_end(first)
+        code = await ctx.ha_master.wait_replicated(end, ctx.cfg.slaveTimeout / 1000)
     return cmd.response(code, ext_fields=SendMessageResponseHeader(
         msg_id, queue_id, first.queue_offset,
         props.get(MessageConst.UNIQ_KEY) if half else None, ctx.cfg.regionId,
@@ -234,7 +233,7 @@ def _stored_key(ctx: BrokerContext, stored: Stored) -> str | None:
 
 async def _send_batch(ctx: BrokerContext, topic: str, queue_id: int, body: bytes,
                       container: dict[str, str], sysflag: int, born_ts: int,
-                      born_host: tuple[str, int], reconsume: int):
+                      born_host: tuple[str, int], reconsume: int) -> BatchPutResult:
     if sysflag & 1:  # the C++ client compresses a whole batch body over 4 KiB
         try:
             body = zlib.decompress(body)
@@ -248,6 +247,6 @@ async def _send_batch(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
         return ctx.store.put_batch(topic, queue_id, body, extra_properties=extra,
                                    sysflag=sysflag, born_timestamp=born_ts,
                                    born_host=born_host, reconsume_times=reconsume, wait=wait)
-    results = await store_call(ctx, call, batch_end)
-    stored(ctx, topic, queue_id, len(results), len(body))
-    return results
+    result = await store_call(ctx, call, batch_end)
+    stored(ctx, topic, queue_id, result.count, len(body))
+    return result

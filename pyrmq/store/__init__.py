@@ -2,6 +2,7 @@
 
 from pyrmq.store.config import StoreConfig
 from pyrmq.store.message_store import (
+    BatchPutResult,
     GetMessageStatus,
     GetResult,
     MessageStore,
@@ -9,5 +10,5 @@ from pyrmq.store.message_store import (
     RecoveryReport,
 )
 
-__all__ = ["GetMessageStatus", "GetResult", "MessageStore", "PutResult", "RecoveryReport",
-           "StoreConfig"]
+__all__ = ["BatchPutResult", "GetMessageStatus", "GetResult", "MessageStore", "PutResult",
+           "RecoveryReport", "StoreConfig"]

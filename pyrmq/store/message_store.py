@@ -50,6 +50,20 @@ class PutResult(NamedTuple):
     msg_id: str
 
 
+class BatchPutResult(NamedTuple):
+    """Where a batch was stored, as one object (the records are consecutive): the first
+    record's commitlog and queue offsets, the offset just past the last record, how many
+    records, their store time (ms) and their offset msgIds joined by commas (SEND_BATCH's
+    answer)."""
+
+    phys_offset: int
+    end_offset: int
+    queue_offset: int
+    count: int
+    store_timestamp: int
+    msg_ids: str
+
+
 @dataclass(frozen=True, slots=True)
 class GetResult:
     """Records read from one queue: ``data`` holds ``count`` raw records back to back (a pull
@@ -180,7 +194,7 @@ class MessageStore:
                   extra_properties: bytes | Mapping[str, str] = b"", sysflag: int = 0,
                   born_timestamp: int | None = None,
                   born_host: tuple[str, int] = ("127.0.0.1", 0),
-                  reconsume_times: int = 0, wait: bool = True) -> list[PutResult]:
+                  reconsume_times: int = 0, wait: bool = True) -> BatchPutResult:
         """Append a SEND_BATCH wire body (ROCKETMQ_FACTS §4.4) as consecutive records of one
         queue, all or nothing; ``extra_properties`` are appended to every item's properties."""
         host = pack_host(born_host[0])
@@ -189,10 +203,9 @@ class MessageStore:
         if born_timestamp is None:
             born_timestamp = int(time.time() * 1000)
         max_items = 0  # the binding counts the items
-        rows = self._s.put_batch(topic.encode(), queue_id, batch_body, _props(extra_properties),
-                                 sysflag, born_timestamp, host, born_host[1], reconsume_times,
-                                 max_items, wait)
-        return [PutResult._make(r) for r in rows]
+        return BatchPutResult._make(self._s.put_batch(
+            topic.encode(), queue_id, batch_body, _props(extra_properties), sysflag,
+            born_timestamp, host, born_host[1], reconsume_times, max_items, wait))
 
     def wait_durable(self, end: int) -> None:
         """Block until the commitlog is durable up to offset ``end`` (SYNC_FLUSH group commit;

@@ -102,9 +102,14 @@ def test_batch_put_gives_consecutive_offsets(store):
             body + struct.pack(">h", len(props)) + props
 
     batch = item(b"one", b"UNIQ_KEY\x01A1\x02") + item(b"two", b"UNIQ_KEY\x01A2")
-    results = store.put_batch("B", 0, batch, extra_properties=b"CLUSTER\x01DefaultCluster\x02")
-    assert [r.queue_offset for r in results] == [0, 1]
+    r = store.put_batch("B", 0, batch, extra_properties=b"CLUSTER\x01DefaultCluster\x02")
+    assert (r.queue_offset, r.count, r.phys_offset) == (0, 2, 0)
+    assert r.end_offset == store.max_phys_offset()
     recs = split_records(store.get("B", 0, 0).data)
+    assert r.end_offset == sum(len(x) for x in recs)
+    ids = r.msg_ids.split(",")  # each item's offset msgId names its own record
+    assert [store.view_by_msg_id(i) for i in ids] == recs
+    assert store.phys_of("B", 0, 1) == len(recs[0]) and r.store_timestamp > 0
     assert [record_body(r) for r in recs] == [b"one", b"two"]
     assert recs[1].endswith(b"UNIQ_KEY\x01A2\x02CLUSTER\x01DefaultCluster\x02")
     assert len(store.query_by_key("B", "A2")) == 1

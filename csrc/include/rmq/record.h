@@ -81,6 +81,14 @@ int rmq_rec_parse(const uint8_t *src, size_t avail, int check_crc, rmq_rec_t *ou
 int rmq_props_get(const uint8_t *props, size_t len, const char *key, const uint8_t **val,
                   size_t *vlen);
 
+/* The properties the store reads itself, found in one pass over the string. */
+enum { RMQ_PROP_TAGS, RMQ_PROP_KEYS, RMQ_PROP_UNIQ_KEY, RMQ_PROP_DELAY, RMQ_PROP_KNOWN };
+typedef struct {
+    const uint8_t *val[RMQ_PROP_KNOWN]; /* NULL when absent; else as rmq_props_get finds it */
+    size_t len[RMQ_PROP_KNOWN];
+} rmq_props_known_t;
+void rmq_props_known(const uint8_t *props, size_t len, rmq_props_known_t *out);
+
 /* Next key of a KEYS value (keys separated by spaces): from *pos, skips blanks, sets *key and
  * *klen and advances *pos. Returns 1 when a key was found, 0 at the end. */
 int rmq_keys_next(const uint8_t *keys, size_t len, size_t *pos, const uint8_t **key,
