@@ -102,21 +102,37 @@ static void check_disk(rmq_store_t *s) {
 
 /* Keep the files ahead of their writers mapped writable, so a put (on the broker's event loop)
  * does not take a page fault per 4 KiB it fills: on ext4 such a fault can wait for a journal
- * commit, the 10-50 ms stalls L1 of bench/peers.py showed. The commitlog window is twice what
- * was written since the last call (4..64 MiB); pages in it are dirtied as zeros seconds before
- * their records overwrite them. *populated: how far (absolute) it reached. */
+ * commit, the 10-50 ms stalls L1 of bench/peers.py showed, and the zeroing of fresh pages was
+ * a quarter of a batched put's time (bench/RESULTS.md). The commitlog window is twice what was
+ * written since the last pass (4..64 MiB), mapped by the segment thread (prealloc.c), which a
+ * faster writer also asks between passes (rmq_store_want_populated); the flusher maps it
+ * itself when that thread did not start. Pages in the window are dirtied as zeros before
+ * their records overwrite them. *populated: how far (absolute) the flusher itself reached. */
 #define AHEAD_MIN (4LL << 20)
 #define AHEAD_MAX (64LL << 20)
+#define ASK_ROOM (8LL << 20)
 static void populate_ahead(rmq_store_t *s, int64_t wrote, int64_t last_wrote,
                            int64_t *populated) {
     int64_t ahead = 2 * (wrote - last_wrote);
     ahead = ahead < AHEAD_MIN ? AHEAD_MIN : ahead > AHEAD_MAX ? AHEAD_MAX : ahead;
-    *populated = rmq_mq_populate_ahead(&s->clog, wrote, *populated, ahead);
+    if (__atomic_load_n(&s->clog_next.started, __ATOMIC_ACQUIRE))
+        rmq_prealloc_populate(&s->clog_next, wrote, wrote + ahead);
+    else
+        *populated = rmq_mq_populate_ahead(&s->clog, wrote, *populated, ahead);
     pthread_rwlock_rdlock(&s->cq_lock); /* taken for writing only when a queue is created */
     for (size_t b = 0; b < s->cq_nbuckets; b++)
         for (rmq_cq_t *c = s->cq_buckets[b]; c; c = c->next) rmq_cq_populate_ahead(c);
     pthread_rwlock_unlock(&s->cq_lock);
     rmq_index_populate_ahead(&s->index);
+}
+
+void rmq_store_want_populated(rmq_store_t *s, int64_t end) {
+    /* at most once per ASK_ROOM bytes written: an ask that cannot be met is not repeated */
+    if (end < s->populate_asked + ASK_ROOM ||
+        end + ASK_ROOM <= rmq_prealloc_populated(&s->clog_next))
+        return;
+    s->populate_asked = end;
+    rmq_prealloc_populate(&s->clog_next, end, end + RMQ_POPULATE_AHEAD);
 }
 
 static void *flusher_main(void *arg) {

@@ -29,6 +29,20 @@ static void clear_dir(const char *dir) {
     closedir(d);
 }
 
+/* One step of an asked populate, under mu on entry and exit: at most POP_STEP bytes, so a
+ * segment asked for or a stop waits no longer than one step. */
+#define POP_STEP (8LL << 20)
+static void populate_step(rmq_prealloc_t *a) {
+    int64_t pop = a->populated;
+    int64_t from = a->pop_from > pop ? a->pop_from : pop;
+    int64_t to = a->pop_to < from + POP_STEP ? a->pop_to : from + POP_STEP;
+    pthread_mutex_unlock(&a->mu);
+    int64_t got = rmq_mq_populate_ahead(a->mq, from, pop, to - from);
+    pthread_mutex_lock(&a->mu);
+    if (got > pop) __atomic_store_n(&a->populated, got, __ATOMIC_RELEASE);
+    if (got < to) a->pop_to = -1; /* the segment's end, or the call failed: done asking */
+}
+
 static void *alloc_main(void *arg) {
     rmq_prealloc_t *a = arg;
     /* background work: under CPU contention the writers go first (Linux niceness is per
@@ -39,7 +53,8 @@ static void *alloc_main(void *arg) {
         if (a->ready && a->want == a->ready->base) a->want = -1; /* made already */
         if (a->stop) break;
         if (a->want < 0) {
-            pthread_cond_wait(&a->cv, &a->mu);
+            if (a->pop_to > a->populated && a->pop_to > a->pop_from) populate_step(a);
+            else pthread_cond_wait(&a->cv, &a->mu);
             continue;
         }
         int64_t base = a->want;
@@ -56,6 +71,9 @@ static void *alloc_main(void *arg) {
         rmq_seg_t *seg = NULL;
         int rc = rmq_seg_build(a->mq, path, base, &seg, errpath, sizeof errpath);
         if (!rc && a->warm) rmq_seg_prefault(seg, &a->hurry);
+        else if (!rc && a->first_pages > 0 && !__atomic_load_n(&a->hurry, __ATOMIC_ACQUIRE))
+            (void)rmq_populate_write(seg->map, seg->size, 0,
+                                     a->first_pages < seg->size ? a->first_pages : seg->size);
 
         pthread_mutex_lock(&a->mu);
         a->building = -1;
@@ -72,11 +90,26 @@ static void *alloc_main(void *arg) {
     return NULL;
 }
 
-int rmq_prealloc_start(rmq_prealloc_t *a, rmq_mq_t *mq, const char *dir, int warm) {
+void rmq_prealloc_populate(rmq_prealloc_t *a, int64_t from, int64_t to) {
+    if (!__atomic_load_n(&a->started, __ATOMIC_ACQUIRE)) return;
+    pthread_mutex_lock(&a->mu);
+    a->pop_from = from;
+    a->pop_to = to;
+    if (to > a->populated) pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+int64_t rmq_prealloc_populated(rmq_prealloc_t *a) {
+    return __atomic_load_n(&a->populated, __ATOMIC_ACQUIRE);
+}
+
+int rmq_prealloc_start(rmq_prealloc_t *a, rmq_mq_t *mq, const char *dir, int warm,
+                       int64_t first_pages) {
     memset(a, 0, sizeof *a);
     a->mq = mq;
     a->warm = warm;
-    a->want = a->building = -1;
+    a->first_pages = first_pages;
+    a->want = a->building = a->pop_to = -1;
     snprintf(a->dir, sizeof a->dir, "%s", dir);
     int rc = rmq_mkdirs(dir);
     if (rc) return rc;
@@ -88,7 +121,7 @@ int rmq_prealloc_start(rmq_prealloc_t *a, rmq_mq_t *mq, const char *dir, int war
         pthread_mutex_destroy(&a->mu);
         return rc;
     }
-    a->started = 1;
+    __atomic_store_n(&a->started, 1, __ATOMIC_RELEASE);
     return 0;
 }
 

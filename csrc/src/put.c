@@ -36,6 +36,7 @@ static int reserve(rmq_store_t *s, int64_t len, rmq_seg_t **out) {
             rmq_store_set_error(s, errpath, rc);
             return rc;
         }
+        rmq_store_want_populated(s, wrote + len);
         *out = seg;
         return 0;
     }
@@ -55,6 +56,7 @@ static int reserve(rmq_store_t *s, int64_t len, rmq_seg_t **out) {
     }
     rmq_seg_release(seg);
     __atomic_store_n(&s->wrote, base, __ATOMIC_RELEASE);
+    rmq_store_want_populated(s, base + len);
     *out = rmq_mq_last(&s->clog);
     return *out ? 0 : RMQ_EINVAL;
 }

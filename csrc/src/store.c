@@ -82,6 +82,7 @@ int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t 
     s->cfg = *cfg;
     s->lock_fd = -1;
     s->cp.fd = -1;
+    s->populate_asked = INT64_MIN / 2; /* the first put asks */
     pthread_mutex_init(&s->put_lock, NULL);
     pthread_mutex_init(&s->flush_mu, NULL);
     pthread_cond_init(&s->flush_cv, NULL);
@@ -125,7 +126,8 @@ int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t 
     if ((rc = rmq_store_start_flusher(s)) != 0) goto fail;
     /* Not fatal when it cannot start: the put path then makes every segment itself. */
     snprintf(path, sizeof path, "%s/prealloc", root);
-    if (rmq_prealloc_start(&s->clog_next, &s->clog, path, cfg->warm_mapped_file) == 0) {
+    if (rmq_prealloc_start(&s->clog_next, &s->clog, path, cfg->warm_mapped_file,
+                           RMQ_POPULATE_AHEAD) == 0) {
         int64_t seg = cfg->mapped_file_size_commitlog, last = rmq_mq_count(&s->clog)
             ? s->clog.segs[s->clog.n - 1]->base + seg : s->wrote - s->wrote % seg;
         rmq_prealloc_request(&s->clog_next, last);

@@ -47,6 +47,7 @@ struct rmq_store {
     int stop;
     pthread_t flusher;
     int flusher_started;
+    int64_t populate_asked;      /* where the put path last asked for pages ahead (put_lock)   */
 
     /* stats */
     int64_t put_count, put_bytes, get_count, flush_errors;
@@ -56,6 +57,12 @@ struct rmq_store {
     char last_error[RMQ_PATH_MAX + 128];
 };
 
+/* Bytes of commitlog mapped writable ahead when the put path asks (flush.c), and at the start
+ * of each segment made ahead (prealloc.c). */
+#define RMQ_POPULATE_AHEAD (32LL << 20)
+/* The put path, holding put_lock, about to write up to `end`: asks the segment thread to map
+ * the next RMQ_POPULATE_AHEAD bytes when fewer than a few MiB are left mapped (flush.c). */
+void rmq_store_want_populated(rmq_store_t *s, int64_t end);
 /* Set s->last_error from a context string and an error code. */
 void rmq_store_set_error(rmq_store_t *s, const char *what, int rc);
 /* Find (create when create != 0) the consume queue of topic/queue_id. NULL + *err on failure. */

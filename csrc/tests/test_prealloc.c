@@ -164,7 +164,7 @@ static void test_stale_ready_segment_is_removed(void) {
     snprintf(scratch, sizeof scratch, "%s/scratch", root);
     REQUIRE(rmq_mq_open(&mq, dir, SEG, 1, err, sizeof err) == 0);
     rmq_prealloc_t a;
-    REQUIRE(rmq_prealloc_start(&a, &mq, scratch, 1) == 0);
+    REQUIRE(rmq_prealloc_start(&a, &mq, scratch, 1, 0) == 0);
     rmq_prealloc_request(&a, SEG);
     CHECK(wait_ready(&a, SEG));
     CHECK(rmq_prealloc_take(&a, 0) == NULL); /* made for SEG, asked for 0: removed */
@@ -235,6 +235,63 @@ static void test_populate_write_keeps_contents(void) {
     rmq_mq_close(&mq);
 }
 
+/* Wait (bounded) until the thread's populated range reaches `to` and it has stopped asking. */
+static int wait_populated(rmq_prealloc_t *a, int64_t to) {
+    for (int i = 0; i < 10000; i++) {
+        pthread_mutex_lock(&a->mu);
+        int ok = a->populated >= to && (a->pop_to <= a->populated || a->pop_to < 0);
+        pthread_mutex_unlock(&a->mu);
+        if (ok) return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+static void test_thread_maps_pages_ahead(void) {
+    /* the segment thread maps what it is asked to (clamped to the last segment) and the first
+     * pages of each segment it makes; nothing far beyond (a fault's read-ahead may map up to
+     * read_ahead_kb more, 8 MiB here: 64 MiB segments) */
+    const int64_t size = 64 << 20, mib = 1 << 20;
+    char dir[1100], scratch[1100], err[256];
+    snprintf(dir, sizeof dir, "%s/pa", root);
+    snprintf(scratch, sizeof scratch, "%s/scratch", root);
+    rmq_mq_t mq;
+    REQUIRE(rmq_mq_open(&mq, dir, size, 1, err, sizeof err) == 0);
+    REQUIRE(rmq_mq_create(&mq, 0, err, sizeof err) == 0);
+    rmq_seg_t *seg = rmq_mq_last(&mq);
+    REQUIRE(seg != NULL);
+    long ps = sysconf(_SC_PAGESIZE);
+    if (rmq_populate_write(seg->map, seg->size, 0, ps) == EINVAL) {
+        fprintf(stderr, "MADV_POPULATE_WRITE not supported here; skipped\n");
+        rmq_seg_release(seg);
+        rmq_mq_close(&mq);
+        return;
+    }
+    rmq_prealloc_t a;
+    REQUIRE(rmq_prealloc_start(&a, &mq, scratch, 0, 8 * mib) == 0);
+    CHECK_EQ(rmq_prealloc_populated(&a), 0);
+    rmq_prealloc_populate(&a, 4 * mib, 20 * mib); /* several steps */
+    CHECK(wait_populated(&a, 20 * mib));
+    CHECK_EQ(rmq_prealloc_populated(&a), 20 * mib);
+    CHECK(resident(seg, 4 * mib / ps) && resident(seg, 20 * mib / ps - 1));
+    CHECK(!resident(seg, 48 * mib / ps));
+    rmq_prealloc_populate(&a, 2 * mib, 100 * mib); /* past the segment: up to its end, then no more */
+    CHECK(wait_populated(&a, size));
+    CHECK_EQ(rmq_prealloc_populated(&a), size);
+    CHECK_EQ(a.pop_to, -1);
+    CHECK(resident(seg, size / ps - 1));
+    rmq_prealloc_request(&a, size); /* the next segment: its first 8 MiB mapped */
+    CHECK(wait_ready(&a, size));
+    rmq_seg_t *next = rmq_prealloc_take(&a, size);
+    REQUIRE(next != NULL);
+    CHECK(resident(next, 0) && resident(next, 8 * mib / ps - 1));
+    CHECK(!resident(next, 40 * mib / ps));
+    CHECK_EQ(rmq_mq_adopt(&mq, next, err, sizeof err), 0);
+    rmq_seg_release(seg);
+    rmq_prealloc_stop(&a);
+    rmq_mq_close(&mq);
+}
+
 int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-prealloc");
     RUN_IN(root, test_rolls_take_the_ready_segment);
@@ -242,6 +299,7 @@ int main(int argc, char **argv) {
     RUN_IN(root, test_recovery_ignores_precreated_segments);
     RUN_IN(root, test_stale_ready_segment_is_removed);
     RUN_IN(root, test_populate_write_keeps_contents);
+    RUN_IN(root, test_thread_maps_pages_ahead);
     rm_tree(root);
     CHECK_DONE();
 }
