@@ -197,18 +197,24 @@ static int resident(rmq_seg_t *seg, int64_t page) {
     return v & 1;
 }
 
-static void test_populate_write_keeps_contents(void) {
-    /* what the flusher does ahead of the writer: pages get mapped, bytes stay as they were.
-     * 32 MiB: the mmap read-ahead of the first write (up to read_ahead_kb, 8 MiB here) stays
-     * far from the page checked */
-    const int64_t size = 32 << 20, far = (24 << 20);
+/* A queue in root/sub with one segment of `size` bytes: that segment (one reference). */
+static rmq_seg_t *one_segment(rmq_mq_t *mq, const char *sub, int64_t size) {
     char dir[1100], err[256];
-    snprintf(dir, sizeof dir, "%s/pw", root);
-    rmq_mq_t mq;
-    REQUIRE(rmq_mq_open(&mq, dir, size, 1, err, sizeof err) == 0);
-    REQUIRE(rmq_mq_create(&mq, 0, err, sizeof err) == 0);
-    rmq_seg_t *seg = rmq_mq_last(&mq);
+    snprintf(dir, sizeof dir, "%s/%s", root, sub);
+    REQUIRE(rmq_mq_open(mq, dir, size, 1, err, sizeof err) == 0);
+    REQUIRE(rmq_mq_create(mq, 0, err, sizeof err) == 0);
+    rmq_seg_t *seg = rmq_mq_last(mq);
     REQUIRE(seg != NULL);
+    return seg;
+}
+
+static void test_populate_write_keeps_contents(void) {
+    /* what the background threads do ahead of the writer: pages get mapped, bytes stay as
+     * they were. 32 MiB: the mmap read-ahead of the first write (up to read_ahead_kb, 8 MiB
+     * here) stays far from the page checked */
+    const int64_t size = 32 << 20, far = (24 << 20);
+    rmq_mq_t mq;
+    rmq_seg_t *seg = one_segment(&mq, "pw", size);
     long ps = sysconf(_SC_PAGESIZE);
     memset(seg->map, 'w', 10000); /* a partly written page at 8192..10000 */
     CHECK(!resident(seg, far / ps));
@@ -252,14 +258,10 @@ static void test_thread_maps_pages_ahead(void) {
      * pages of each segment it makes; nothing far beyond (a fault's read-ahead may map up to
      * read_ahead_kb more, 8 MiB here: 64 MiB segments) */
     const int64_t size = 64 << 20, mib = 1 << 20;
-    char dir[1100], scratch[1100], err[256];
-    snprintf(dir, sizeof dir, "%s/pa", root);
+    char scratch[1100], err[256];
     snprintf(scratch, sizeof scratch, "%s/scratch", root);
     rmq_mq_t mq;
-    REQUIRE(rmq_mq_open(&mq, dir, size, 1, err, sizeof err) == 0);
-    REQUIRE(rmq_mq_create(&mq, 0, err, sizeof err) == 0);
-    rmq_seg_t *seg = rmq_mq_last(&mq);
-    REQUIRE(seg != NULL);
+    rmq_seg_t *seg = one_segment(&mq, "pa", size);
     long ps = sysconf(_SC_PAGESIZE);
     if (rmq_populate_write(seg->map, seg->size, 0, ps) == EINVAL) {
         fprintf(stderr, "MADV_POPULATE_WRITE not supported here; skipped\n");
