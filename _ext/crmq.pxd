@@ -176,6 +176,7 @@ cdef extern from "rmq/store.h" nogil:
     void rmq_store_stats(rmq_store_t *s, rmq_store_stats_t *out)
     int32_t rmq_java_hash(const void *utf8, size_t len)
     int32_t rmq_crc32(const void *data, size_t len)
+    const char rmq_crc32_provider[]
 
 
 cdef extern from "rmq/record.h" nogil:

@@ -94,6 +94,8 @@ GET_STATUS_NAMES = (
     "NO_MATCHED_LOGIC_QUEUE", "NO_MESSAGE_IN_QUEUE",
 )
 
+#: the library the build linked for the record CRC32: "libdeflate" or "zlib" (the fallback)
+CRC32_PROVIDER = c.rmq_crc32_provider.decode()
 FLUSH_ASYNC = c.RMQ_FLUSH_ASYNC
 FLUSH_SYNC = c.RMQ_FLUSH_SYNC
 

@@ -12,6 +12,7 @@ fi
 # `python -m pyrmq ...` subprocesses from the repo root import the same build. Re-run this
 # script after changing csrc/ or _ext/.
 .venv/bin/python -m pip install -q -e ".[test,bench]"
+.venv/bin/python -c "import pyrmq._store as s; print('pyrmq: record CRC32 by', s.CRC32_PROVIDER)"
 # CI also proves the plain `pip install .` path (a wheel built from source in isolation).
 if [ "${CI:-}" = "true" ]; then
   rm -rf build-wheel

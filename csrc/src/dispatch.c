@@ -180,7 +180,7 @@ int rmq_store_reput(rmq_store_t *s) {
                      (long long)s->reput);
             return RMQ_ECORRUPT;
         }
-        rc = rmq_store_dispatch_rec(s, &r, s->reput, 1, NULL, NULL);
+        rc = rmq_store_dispatch_rec(s, &r, s->reput, 1, NULL, NULL, NULL);
         rmq_seg_release(g);
         if (rc) return rc;
         __atomic_store_n(&s->last_store_ts, r.store_timestamp, __ATOMIC_RELEASE);
@@ -217,7 +217,7 @@ static int index_record(rmq_store_t *s, const rmq_rec_t *r, const rmq_props_know
 }
 
 int rmq_store_dispatch_rec(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int do_index,
-                           int64_t *cq_written, int64_t *idx_written) {
+                           rmq_cq_t *cq, int64_t *cq_written, int64_t *idx_written) {
     int tran = r->sysflag & RMQ_SYSFLAG_TRAN_MASK;
     int rc;
 #ifdef RMQ_FAULT_INJECTION
@@ -231,8 +231,9 @@ int rmq_store_dispatch_rec(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int
     rmq_props_known(r->props, (size_t)r->props_len, &pk);
     if (tran == 0 || tran == RMQ_SYSFLAG_TRAN_COMMIT) {
         int err = 0;
-        rmq_cq_t *c = rmq_store_cq(s, r->topic, (size_t)r->topic_len, r->queue_id, 1, &err);
-        if (!c) return err;
+        rmq_cq_t *c = cq;
+        if (!c && !(c = rmq_store_cq(s, r->topic, (size_t)r->topic_len, r->queue_id, 1, &err)))
+            return err;
         int64_t before = c->max_off;
         char errpath[RMQ_PATH_MAX];
         rc = rmq_cq_put(c, r->queue_offset, phys, r->total_size, tags_code_of(s, r, &pk),
@@ -251,5 +252,6 @@ int rmq_store_dispatch(rmq_store_t *s, const uint8_t *bytes, int64_t phys, int r
     int rc = rmq_rec_parse(bytes, (size_t)INT32_MAX, 0, &r);
     if (rc <= 0) return rc ? rc : RMQ_ECORRUPT;
     (void)rebuild;
-    return rmq_store_dispatch_rec(s, &r, phys, phys >= index_from, cq_written, idx_written);
+    return rmq_store_dispatch_rec(s, &r, phys, phys >= index_from, NULL, cq_written,
+                                  idx_written);
 }

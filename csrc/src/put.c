@@ -112,12 +112,14 @@ static void fill_rec(rmq_store_t *s, const rmq_msg_t *m, rmq_rec_t *r, int64_t n
     r->topic_len = (int32_t)m->topic.len;
 }
 
-/* Assign the queue offset (NOT/COMMIT records only; others get 0). */
-static int64_t queue_offset_for(rmq_store_t *s, rmq_rec_t *r, int *err) {
+/* Assign the queue offset (NOT/COMMIT records only; others get 0) and say the queue in *cq
+ * (NULL for the others). */
+static int64_t queue_offset_for(rmq_store_t *s, rmq_rec_t *r, rmq_cq_t **cq, int *err) {
     int tran = r->sysflag & RMQ_SYSFLAG_TRAN_MASK;
+    *cq = NULL;
     if (tran != 0 && tran != RMQ_SYSFLAG_TRAN_COMMIT) return 0;
-    rmq_cq_t *c = rmq_store_cq(s, r->topic, (size_t)r->topic_len, r->queue_id, 1, err);
-    return c ? c->max_off : -1;
+    *cq = rmq_store_cq(s, r->topic, (size_t)r->topic_len, r->queue_id, 1, err);
+    return *cq ? (*cq)->max_off : -1;
 }
 
 static void result_of(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, rmq_put_result_t *res) {
@@ -153,7 +155,8 @@ int rmq_store_append(rmq_store_t *s, const rmq_msg_t *m, rmq_put_result_t *res) 
     fill_rec(s, m, &r, rmq_now_ms());
     r.props = m->properties.ptr;
     r.props_len = (int32_t)m->properties.len;
-    r.queue_offset = queue_offset_for(s, &r, &err);
+    rmq_cq_t *cq;
+    r.queue_offset = queue_offset_for(s, &r, &cq, &err);
     if (r.queue_offset < 0) { rc = err; goto out; }
     int64_t len = rmq_rec_len(m->body.len, m->topic.len, m->properties.len,
                               (r.sysflag & RMQ_SYSFLAG_BORNHOST_V6) != 0, s->cfg.store_host_v6);
@@ -170,7 +173,7 @@ int rmq_store_append(rmq_store_t *s, const rmq_msg_t *m, rmq_put_result_t *res) 
     /* The record is stored: a failed dispatch leaves s->reput at it, to be retried before
      * the next put (which is refused until then) and by the flusher; recovery would rebuild
      * it too. The put itself succeeded. */
-    if (rmq_store_dispatch_rec(s, &r, phys, 1, NULL, NULL) == 0) s->reput = phys + len;
+    if (rmq_store_dispatch_rec(s, &r, phys, 1, cq, NULL, NULL) == 0) s->reput = phys + len;
     else s->dispatch_errors++;
     s->put_count++;
     s->put_bytes += len;
@@ -283,7 +286,8 @@ int rmq_store_append_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batc
     int64_t now = rmq_now_ms();
     rmq_rec_t r;
     fill_rec(s, &m, &r, now);
-    int64_t qoff = queue_offset_for(s, &r, &err);
+    rmq_cq_t *cq;
+    int64_t qoff = queue_offset_for(s, &r, &cq, &err);
     if (qoff < 0) { rc = err; goto out; }
     r.queue_offset = qoff;
     if ((rc = rmq_store_prepare_dispatch(s, &r, (int64_t)n, index_keys)) != 0) goto out;
@@ -310,7 +314,7 @@ int rmq_store_append_batch(rmq_store_t *s, const rmq_msg_t *tmpl, rmq_buf_t batc
         int32_t len = rmq_rec_encode(seg->map + (phys - seg->base), &r);
         __atomic_store_n(&s->last_store_ts, now, __ATOMIC_RELEASE);
         __atomic_store_n(&s->wrote, phys + len, __ATOMIC_RELEASE);
-        if (dispatching && rmq_store_dispatch_rec(s, &r, phys, 1, NULL, NULL) == 0) {
+        if (dispatching && rmq_store_dispatch_rec(s, &r, phys, 1, cq, NULL, NULL) == 0) {
             s->reput = phys + len;
         } else if (dispatching) { /* stored; retried later (see rmq_store_put) */
             dispatching = 0;

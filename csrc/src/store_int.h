@@ -73,9 +73,11 @@ rmq_cq_t *rmq_store_cq_lookup(rmq_store_t *s, const uint8_t *topic, size_t topic
                               int32_t queue_id);
 /* Open every consume queue found under root/consumequeue (at open). 0 or an error. */
 int rmq_store_load_cqs(rmq_store_t *s);
-/* Dispatch a parsed record at phys to its consume queue and (do_index) the index. */
+/* Dispatch a parsed record at phys to its consume queue and (do_index) the index. cq is the
+ * record's consume queue when the caller already has it (the batch put, holding put_lock, under
+ * which no queue is deleted), else NULL to look it up. */
 int rmq_store_dispatch_rec(rmq_store_t *s, const rmq_rec_t *r, int64_t phys, int do_index,
-                           int64_t *cq_written, int64_t *idx_written);
+                           rmq_cq_t *cq, int64_t *cq_written, int64_t *idx_written);
 /* Number of index entries a record makes (UNIQ_KEY + each KEYS entry; 0 for rollbacks). */
 int64_t rmq_store_index_keys(const rmq_rec_t *r);
 /* Before r (and n_records - 1 more of its queue) is written to the commitlog: make sure the

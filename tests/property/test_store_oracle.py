@@ -56,3 +56,18 @@ def test_c_records_equal_the_oracle(msgs, store_v6):
         phys = s.phys_of(topic, qid, off)
         size = len(s.read_at(phys))
         assert entry == struct.pack(">qiq", phys, size, java_hash(tags) if tags else 0)
+
+
+# ASCII runs of every length around the C hash's four-byte step, broken by 2-, 3- and 4-byte
+# UTF-8 characters, so the step's entry and exit are both exercised
+hash_text = st.lists(st.one_of(st.text(alphabet="aZ09#_-", min_size=0, max_size=9),
+                               st.sampled_from(["é", "中", "😀", "\x7f"])), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=hash_text)
+def test_c_java_hash_equals_the_oracle(parts):
+    from pyrmq import _store
+
+    text = "".join(parts)
+    assert _store.java_hash(text.encode()) == java_hash(text)

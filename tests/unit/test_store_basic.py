@@ -166,3 +166,10 @@ def test_store_refuses_topics_that_are_not_safe_directory_names(store, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert not (tmp_path / "pwn").exists()
     assert store.put("Fine", 0, b"x", properties=PROPS).queue_offset == 0  # still writes
+
+
+def test_the_build_links_libdeflate_when_its_header_is_there():
+    # setup.py picks the CRC32 library; zlib is only the fallback for a machine without it
+    if not os.path.exists("/usr/include/libdeflate.h"):
+        pytest.skip("libdeflate-dev is not installed: the build used zlib's crc32")
+    assert _store.CRC32_PROVIDER == "libdeflate"

@@ -285,6 +285,8 @@ void rmq_store_stats(rmq_store_t *s, rmq_store_stats_t *out);
 int32_t rmq_java_hash(const void *utf8, size_t len);
 /* CRC32 & 0x7FFFFFFF, as RocketMQ's UtilAll.crc32. */
 int32_t rmq_crc32(const void *data, size_t len);
+/* Which library computes it: "libdeflate" or "zlib" (chosen by the build). */
+extern const char rmq_crc32_provider[];
 
 #ifdef __cplusplus
 }
