@@ -57,6 +57,7 @@ int rmq_cq_open(rmq_cq_t *cq, const char *root, const char *topic, size_t topic_
         if (cq->min_off > cq->max_off) cq->min_off = cq->max_off;
     }
     cq->flushed = cq->max_off * RMQ_CQ_UNIT;
+    cq->populate_seen = cq->flushed;
     return 0;
 }
 
@@ -235,7 +236,11 @@ int rmq_cq_flush(rmq_cq_t *cq) {
 
 void rmq_cq_populate_ahead(rmq_cq_t *cq) {
     int64_t pos = __atomic_load_n(&cq->max_off, __ATOMIC_ACQUIRE) * RMQ_CQ_UNIT;
-    int64_t since = pos - cq->populated; /* > 0: the writer went past the populated end */
-    cq->populated = rmq_mq_populate_ahead(&cq->mq, pos, cq->populated,
-                                          since > 32768 ? 2 * since : 65536);
+    /* by the writer's rate, not by how far it overshot: a window sized by the overshoot
+     * shrinks back once it is big enough, and the writer faults every other interval */
+    int64_t moved = pos - cq->populate_seen;
+    cq->populate_seen = pos;
+    int64_t ahead = 2 * moved;
+    ahead = ahead < (64 << 10) ? (64 << 10) : ahead > (4 << 20) ? (4 << 20) : ahead;
+    cq->populated = rmq_mq_populate_ahead(&cq->mq, pos, cq->populated, ahead);
 }

@@ -119,11 +119,17 @@ static void populate_ahead(rmq_store_t *s, int64_t wrote, int64_t last_wrote,
         rmq_prealloc_populate(&s->clog_next, wrote, wrote + ahead);
     else
         *populated = rmq_mq_populate_ahead(&s->clog, wrote, *populated, ahead);
+    rmq_store_populate_logics(s);
+}
+
+void rmq_store_populate_logics(rmq_store_t *s) {
+    pthread_mutex_lock(&s->populate_mu);
     pthread_rwlock_rdlock(&s->cq_lock); /* taken for writing only when a queue is created */
     for (size_t b = 0; b < s->cq_nbuckets; b++)
         for (rmq_cq_t *c = s->cq_buckets[b]; c; c = c->next) rmq_cq_populate_ahead(c);
     pthread_rwlock_unlock(&s->cq_lock);
     rmq_index_populate_ahead(&s->index);
+    pthread_mutex_unlock(&s->populate_mu);
 }
 
 void rmq_store_want_populated(rmq_store_t *s, int64_t end) {

@@ -382,7 +382,16 @@ void rmq_index_populate_ahead(rmq_index_t *ix) {
         int64_t slots_end = HDR + (int64_t)ix->slots * 4;
         int32_t count = __atomic_load_n(&f->index_count, __ATOMIC_ACQUIRE);
         int64_t pos = slots_end + (int64_t)count * ENTRY;
-        rmq_populate_write(f->map, f->size, pos, pos + (256 << 10));
+        if (ix->ahead_file != f || pos < ix->ahead_seen) { /* a new file: start at its writer */
+            ix->ahead_file = f;
+            ix->ahead_seen = ix->ahead_to = pos;
+        }
+        int64_t ahead = 2 * (pos - ix->ahead_seen);
+        ahead = ahead < (256 << 10) ? (256 << 10) : ahead > (16 << 20) ? (16 << 20) : ahead;
+        ix->ahead_seen = pos;
+        int64_t from = ix->ahead_to > pos ? ix->ahead_to : pos;
+        if (pos + ahead > from && rmq_populate_write(f->map, f->size, from, pos + ahead) == 0)
+            ix->ahead_to = pos + ahead;
         if (f->populated < slots_end) {
             int64_t to = f->populated + (4 << 20);
             if (rmq_populate_write(f->map, slots_end, f->populated, to) == 0)

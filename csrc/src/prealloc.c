@@ -41,6 +41,13 @@ static void populate_step(rmq_prealloc_t *a) {
     pthread_mutex_lock(&a->mu);
     if (got > pop) __atomic_store_n(&a->populated, got, __ATOMIC_RELEASE);
     if (got < to) a->pop_to = -1; /* the segment's end, or the call failed: done asking */
+    void (*hook)(void *) = a->after_populate;
+    void *arg = a->hook_arg;
+    if (hook) {
+        pthread_mutex_unlock(&a->mu);
+        hook(arg);
+        pthread_mutex_lock(&a->mu);
+    }
 }
 
 static void *alloc_main(void *arg) {
@@ -96,6 +103,14 @@ void rmq_prealloc_populate(rmq_prealloc_t *a, int64_t from, int64_t to) {
     a->pop_from = from;
     a->pop_to = to;
     if (to > a->populated) pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+void rmq_prealloc_set_hook(rmq_prealloc_t *a, void (*fn)(void *), void *arg) {
+    if (!__atomic_load_n(&a->started, __ATOMIC_ACQUIRE)) return;
+    pthread_mutex_lock(&a->mu);
+    a->after_populate = fn;
+    a->hook_arg = arg;
     pthread_mutex_unlock(&a->mu);
 }
 

@@ -63,6 +63,10 @@ const char *rmq_store_last_error(rmq_store_t *s) { return s->last_error; }
 
 /* ---- open / close -------------------------------------------------------------------- */
 
+/* The segment thread maps the consume queues' and the index's next pages too, each time it
+ * maps a step of the commitlog's: at a fast writer's pace, not only once per flusher pass. */
+static void populate_hook(void *s) { rmq_store_populate_logics(s); }
+
 int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t **out,
                    rmq_recovery_report_t *report) {
     rmq_recovery_report_t scratch;
@@ -84,6 +88,7 @@ int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t 
     s->cp.fd = -1;
     s->populate_asked = INT64_MIN / 2; /* the first put asks */
     pthread_mutex_init(&s->put_lock, NULL);
+    pthread_mutex_init(&s->populate_mu, NULL);
     pthread_mutex_init(&s->flush_mu, NULL);
     pthread_cond_init(&s->flush_cv, NULL);
     pthread_rwlock_init(&s->cq_lock, NULL);
@@ -128,6 +133,7 @@ int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t 
     snprintf(path, sizeof path, "%s/prealloc", root);
     if (rmq_prealloc_start(&s->clog_next, &s->clog, path, cfg->warm_mapped_file,
                            RMQ_POPULATE_AHEAD) == 0) {
+        rmq_prealloc_set_hook(&s->clog_next, populate_hook, s);
         int64_t seg = cfg->mapped_file_size_commitlog, last = rmq_mq_count(&s->clog)
             ? s->clog.segs[s->clog.n - 1]->base + seg : s->wrote - s->wrote % seg;
         rmq_prealloc_request(&s->clog_next, last);
@@ -170,6 +176,7 @@ int rmq_store_close(rmq_store_t *s) {
     rmq_checkpoint_close(&s->cp);
     close(s->lock_fd);
     pthread_mutex_destroy(&s->put_lock);
+    pthread_mutex_destroy(&s->populate_mu);
     pthread_mutex_destroy(&s->flush_mu);
     pthread_cond_destroy(&s->flush_cv);
     pthread_rwlock_destroy(&s->cq_lock);

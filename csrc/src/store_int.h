@@ -48,6 +48,7 @@ struct rmq_store {
     pthread_t flusher;
     int flusher_started;
     int64_t populate_asked;      /* where the put path last asked for pages ahead (put_lock)   */
+    pthread_mutex_t populate_mu; /* one caller at a time of rmq_store_populate_logics          */
 
     /* stats */
     int64_t put_count, put_bytes, get_count, flush_errors;
@@ -63,6 +64,10 @@ struct rmq_store {
 /* The put path, holding put_lock, about to write up to `end`: asks the segment thread to map
  * the next RMQ_POPULATE_AHEAD bytes when fewer than a few MiB are left mapped (flush.c). */
 void rmq_store_want_populated(rmq_store_t *s, int64_t end);
+/* Map every consume queue's and the newest index file's next entries writable (their
+ * populate_ahead): called by the flusher each pass and by the segment thread after each step
+ * of the commitlog's window, so they keep the writer's pace (flush.c). */
+void rmq_store_populate_logics(rmq_store_t *s);
 /* Set s->last_error from a context string and an error code. */
 void rmq_store_set_error(rmq_store_t *s, const char *what, int rc);
 /* Find (create when create != 0) the consume queue of topic/queue_id. NULL + *err on failure. */

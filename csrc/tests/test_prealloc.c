@@ -2,7 +2,8 @@
  * back across segments; close while a segment is being made joins the thread and leaves no
  * file behind; recovery is not confused by a pre-created segment left on disk (in the scratch
  * directory after a crash, or unwritten at the end of commitlog/ after a roll); a ready segment
- * for another base is removed, not used. */
+ * for another base is removed, not used. The pages ahead of the writers are mapped: the
+ * commitlog's by the thread (which then calls its hook), a consume queue's by the writer's rate. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rmq/cq.h"
 #include "rmq/errors.h"
 #include "rmq/mapped.h"
 #include "rmq/prealloc.h"
@@ -253,6 +255,9 @@ static int wait_populated(rmq_prealloc_t *a, int64_t to) {
     return 0;
 }
 
+static int hook_calls;
+static void count_hook(void *arg) { __atomic_add_fetch((int *)arg, 1, __ATOMIC_RELEASE); }
+
 static void test_thread_maps_pages_ahead(void) {
     /* the segment thread maps what it is asked to (clamped to the last segment) and the first
      * pages of each segment it makes; nothing far beyond (a fault's read-ahead may map up to
@@ -271,9 +276,14 @@ static void test_thread_maps_pages_ahead(void) {
     }
     rmq_prealloc_t a;
     REQUIRE(rmq_prealloc_start(&a, &mq, scratch, 0, 8 * mib) == 0);
+    hook_calls = 0;
+    rmq_prealloc_set_hook(&a, count_hook, &hook_calls);
     CHECK_EQ(rmq_prealloc_populated(&a), 0);
     rmq_prealloc_populate(&a, 4 * mib, 20 * mib); /* several steps */
     CHECK(wait_populated(&a, 20 * mib));
+    for (int i = 0; i < 5000 && __atomic_load_n(&hook_calls, __ATOMIC_ACQUIRE) < 2; i++)
+        usleep(1000); /* the hook runs just after each step is published */
+    CHECK(__atomic_load_n(&hook_calls, __ATOMIC_ACQUIRE) >= 2); /* 16 MiB in 8 MiB steps */
     CHECK_EQ(rmq_prealloc_populated(&a), 20 * mib);
     CHECK(resident(seg, 4 * mib / ps) && resident(seg, 20 * mib / ps - 1));
     CHECK(!resident(seg, 48 * mib / ps));
@@ -294,6 +304,59 @@ static void test_thread_maps_pages_ahead(void) {
     rmq_mq_close(&mq);
 }
 
+static int cq_resident(rmq_cq_t *cq, int64_t pos) {
+    rmq_seg_t *seg = rmq_mq_find(&cq->mq, pos);
+    REQUIRE(seg != NULL);
+    int r = resident(seg, (pos - seg->base) / sysconf(_SC_PAGESIZE));
+    rmq_seg_release(seg);
+    return r;
+}
+
+static void cq_fill(rmq_cq_t *cq, int64_t to_bytes) {
+    char err[512];
+    for (int64_t off = cq->max_off; off * RMQ_CQ_UNIT < to_bytes; off++)
+        REQUIRE(rmq_cq_put(cq, off, off * 100, 100, 7, err, sizeof err) == 0);
+}
+
+static void test_cq_window_keeps_the_writers_rate(void) {
+    /* the window is twice what the writer wrote since the last call: a steady writer keeps
+     * finding its pages mapped, call after call (a window sized by how far the writer had
+     * gone past the mapped end shrank back to 64 KiB the call after it was big enough) */
+    const int64_t mib = 1 << 20;
+    char err[512];
+    rmq_cq_t cq;
+    memset(&cq, 0, sizeof cq);
+    REQUIRE(rmq_cq_open(&cq, root, "T", 1, 0, 300000, err, sizeof err) == 0); /* 6 MB files */
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/probe", root);
+    rmq_mq_t mq;
+    rmq_seg_t *seg = one_segment(&mq, "probe", 1 << 20);
+    int supported = rmq_populate_write(seg->map, seg->size, 0, 4096) != EINVAL;
+    rmq_seg_release(seg);
+    rmq_mq_close(&mq);
+    if (!supported) {
+        fprintf(stderr, "MADV_POPULATE_WRITE not supported here; skipped\n");
+        rmq_cq_close(&cq);
+        return;
+    }
+    /* cq.populated is where the mapped window ends (residency alone would not tell: a fault's
+     * read-ahead brings read_ahead_kb of pages in too) */
+    cq_fill(&cq, 64 << 10);
+    rmq_cq_populate_ahead(&cq);
+    cq_fill(&cq, 1 * mib);
+    rmq_cq_populate_ahead(&cq);   /* wrote ~1 MiB since: ~2 MiB ahead */
+    CHECK(cq.populated >= 2 * mib + 3 * mib / 4 && cq.populated <= 3 * mib);
+    CHECK(cq_resident(&cq, 2 * mib + 3 * mib / 4 - 8192));
+    cq_fill(&cq, 2 * mib);
+    rmq_cq_populate_ahead(&cq);   /* 1 MiB more: mapped to 4 MiB, not 64 KiB past 2 */
+    CHECK(cq.populated >= 4 * mib && cq.populated <= 4 * mib + (64 << 10));
+    CHECK(cq_resident(&cq, 4 * mib - 8192));
+    int64_t was = cq.populated;
+    rmq_cq_populate_ahead(&cq);   /* the writer stopped: nothing more */
+    CHECK_EQ(cq.populated, was);
+    rmq_cq_close(&cq);
+}
+
 int main(int argc, char **argv) {
     snprintf(root, sizeof root, "%s", argc > 1 ? argv[1] : "/tmp/rmq-test-prealloc");
     RUN_IN(root, test_rolls_take_the_ready_segment);
@@ -302,6 +365,7 @@ int main(int argc, char **argv) {
     RUN_IN(root, test_stale_ready_segment_is_removed);
     RUN_IN(root, test_populate_write_keeps_contents);
     RUN_IN(root, test_thread_maps_pages_ahead);
+    RUN_IN(root, test_cq_window_keeps_the_writers_rate);
     rm_tree(root);
     CHECK_DONE();
 }

@@ -24,12 +24,14 @@ typedef struct rmq_cq {
     int64_t max_phys_end;  /* end (offset + size) of the last entry's record               */
     int64_t max_store_ts;  /* unused by the core; for stats                                */
     int64_t flushed;       /* bytes durable                                                */
-    int64_t populated;     /* bytes mapped writable ahead of the writer (flusher only)      */
+    int64_t populated;     /* bytes mapped writable ahead of the writer (populate_mu)     */
+    int64_t populate_seen; /* the writer's position at the last populate call (populate_mu) */
     struct rmq_cq *next;   /* hash chain                                                  */
 } rmq_cq_t;
 
-/* Flusher: map the next entries of the last file writable (rmq_populate_write), at least
- * 64 KiB ahead of the writer and twice what it wrote since the last call. */
+/* Map the next entries of the last file writable (rmq_populate_write): at least 64 KiB ahead
+ * of the writer and twice what it wrote since the last call (at most 4 MiB). Callers
+ * serialise (the store's populate_mu). */
 void rmq_cq_populate_ahead(rmq_cq_t *cq);
 
 /* Open (dir created lazily on first write) and find the end of the written entries.

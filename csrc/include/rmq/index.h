@@ -31,10 +31,14 @@ typedef struct {
     int n, cap;
     pthread_rwlock_t lock;
     int64_t full_end_ts;   /* endTimestamp of the last file that filled up (checkpoint) */
+    /* rmq_index_populate_ahead's window over the newest file's entries (callers serialise) */
+    const rmq_index_file_t *ahead_file;
+    int64_t ahead_seen, ahead_to;
 } rmq_index_t;
 
-/* Flusher: map the newest file's next entries (256 KiB ahead) and, 4 MiB a call, its hash
- * slots (written at random) writable (rmq_populate_write). */
+/* Map the newest file's next entries writable (rmq_populate_write: at least 256 KiB ahead and
+ * twice what was written since the last call, at most 16 MiB) and, 4 MiB a call, its hash
+ * slots (written at random). Callers serialise (the store's populate_mu). */
 void rmq_index_populate_ahead(rmq_index_t *ix);
 
 int rmq_index_open(rmq_index_t *ix, const char *root, int32_t slots, int32_t max_index,

@@ -38,6 +38,8 @@ typedef struct {
     int64_t first_pages;        /* bytes mapped writable at the start of each segment made    */
     int64_t pop_from, pop_to;   /* asked: the last segment mapped in [pop_from, pop_to) (mu)  */
     int64_t populated;          /* the mapped range reaches here (global; atomic, never less) */
+    void (*after_populate)(void *); /* called (without mu) after each populate step, or NULL */
+    void *hook_arg;
     /* counters, under mu */
     int64_t made, taken, missed, errors;
     int last_error;             /* errno / RMQ code of the last failed pre-creation           */
@@ -52,6 +54,10 @@ int rmq_prealloc_start(rmq_prealloc_t *a, rmq_mq_t *mq, const char *dir, int war
 /* Ask for the queue's last segment to be mapped writable over [max(populated, from), to)
  * (global offsets, clamped to that segment; returns at once, replaces an earlier ask). */
 void rmq_prealloc_populate(rmq_prealloc_t *a, int64_t from, int64_t to);
+
+/* Have the thread call fn(arg) after each populate step (NULL: none), e.g. to map the
+ * writers' other files ahead at the same pace. fn must not call back into a. */
+void rmq_prealloc_set_hook(rmq_prealloc_t *a, void (*fn)(void *), void *arg);
 
 /* How far (global) the populated range reaches; 0 before any. */
 int64_t rmq_prealloc_populated(rmq_prealloc_t *a);
