@@ -22,7 +22,9 @@ removed at the end. Workloads (pyrmq client / redis-py ``redis.asyncio``):
 
 Per workload: msgs/s of both and the ratio pyrmq/Redis; CPU µs per message of each server
 process and of the client process (utime+stime from /proc; L1: consumer + producer); the
-pyrmq broker's max RssAnon (resident memory not counting mapped file pages) during the run.
+pyrmq broker's max RssAnon (resident memory not counting mapped file pages) during the run;
+the host's steal time (/proc/stat) during it, and a closing line saying whether any part ran
+above 5 % steal (a busy host slows both peers at random: such a run is noise, not a result).
 --runs N prints medians. Nothing is asserted; exit status 1 if a workload failed.
 """
 
@@ -41,7 +43,7 @@ import sys
 import time
 from pathlib import Path
 
-from procs import REPO, RssSampler, Servers, cpu_us
+from procs import REPO, RssSampler, Servers, cpu_us, host_ticks, steal_pct
 
 from pyrmq.remoting import loop as rmq_loop
 
@@ -64,6 +66,7 @@ class Meter:
         self._sampler.start()
         self._cpu0 = {name: cpu_us(pid) for name, pid in self.pids.items()}
         self._self0 = cpu_us()
+        self._host0 = host_ticks()
         self._t0 = time.perf_counter()
 
     def close(self) -> None:
@@ -79,7 +82,8 @@ class Meter:
         rss = self._sampler.stop()
         self.fig = {"msgs": count, "seconds": secs, "tps": count / secs if secs else 0.0,
                     "cpu_us": servers, "client_cpu_us": client,
-                    "rss_anon_max_kib": dict(rss)}
+                    "rss_anon_max_kib": dict(rss),
+                    "steal_pct": steal_pct(self._host0, host_ticks())}
 
 
 def _side(name: str):
@@ -170,7 +174,7 @@ def _line(run: int, wl: str, name: str, f: dict) -> str:
              f" ({f['msgs']:,} msgs)" if wl == "L1" else f"{f['tps']:>10,.0f} msgs/s")
     return (f"{head} {speed}  {SERVER[name]} {f['server_us_per_msg']:.1f} µs/msg  client "
             f"{f['client_us_per_msg']:.1f} µs/msg  broker RssAnon "
-            f"{f['broker_rss_anon_max_mib']:.0f} MiB")
+            f"{f['broker_rss_anon_max_mib']:.0f} MiB  steal {f['steal_pct']:.0f}%")
 
 
 KEYS = ("tps", "p50_ms", "p99_ms", "max_ms", "server_us_per_msg", "client_us_per_msg",
@@ -213,6 +217,22 @@ def table(results: dict, runs: int) -> str:
                 "(consumer + producer) | broker RssAnon max MiB |",
                 "|---|---|---|---|---|---|---|", *lrows]
     return "\n".join(out)
+
+
+STEAL_FAIR_PCT = 5.0
+
+
+def steal_note(results: dict) -> str:
+    """One line on the host's steal time during the measured parts: above STEAL_FAIR_PCT the
+    VM's CPUs were taken away at random, so the figures (of both peers) are noise."""
+    steals = [f["steal_pct"] for by in results.values() for figs in by.values() for f in figs
+              if "steal_pct" in f]
+    if not steals:
+        return "host steal: not measured"
+    worst = max(steals)
+    verdict = (f"above {STEAL_FAIR_PCT:g} %: the host was busy, these figures are noise"
+               if worst > STEAL_FAIR_PCT else "a quiet host")
+    return f"host steal during the measured parts: max {worst:.1f} % ({verdict})"
 
 
 def hiredis_version() -> str | None:
@@ -311,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(_line(run, wl, name, fig), flush=True)
     print()
     print(table(results, args.runs))
+    print(steal_note(results))
     if args.json:
         Path(args.json).write_text(json.dumps({"header": head, "args": vars(args),
                                                "results": results}, indent=1))

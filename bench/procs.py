@@ -39,6 +39,21 @@ def cpu_us(pid: int | None = None) -> float:
     return sum(cpu_split_us(pid))
 
 
+def host_ticks() -> tuple[int, int]:
+    """(steal, total) clock ticks of all CPUs from /proc/stat: steal is time this VM's vCPUs
+    were runnable while the host ran something else, which slows both peers at random."""
+    with open("/proc/stat") as f:
+        vals = [int(v) for v in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already in user/nice]
+    return (vals[7] if len(vals) > 7 else 0), sum(vals[:8])
+
+
+def steal_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Percent of the CPU time between two host_ticks() readings that was stolen."""
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def rss_anon_kib(pid: int, field: str = "RssAnon") -> int:
     """RssAnon of ``pid`` (resident memory not backed by a file: mapped store pages are not
     counted; ``field="RssFile"`` for those), in KiB; 0 when the process is gone."""

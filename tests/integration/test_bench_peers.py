@@ -37,6 +37,7 @@ def test_peers_tiny_run_reports_all_workloads_for_both(tmp_path):
             row = [ln for ln in lines if ln.split()[2:4] == [wl, name]]
             assert row and "FAILED" not in row[0], (wl, name, p.stdout)
     assert "| P1 |" in p.stdout and "| L1 Redis |" in p.stdout and "| L1 pyrmq |" in p.stdout
+    assert "host steal during the measured parts: max" in p.stdout
     results = json.loads(out_json.read_text())["results"]
     for wl in WORKLOADS:
         for name in ("redis", "pyrmq"):
@@ -44,6 +45,7 @@ def test_peers_tiny_run_reports_all_workloads_for_both(tmp_path):
             want = fig["sent"] if wl == "L1" else 300
             assert fig["msgs"] == want, (wl, name, fig)
             assert fig["broker_rss_anon_max_mib"] > 0
+            assert 0.0 <= fig["steal_pct"] <= 100.0
     for name in ("redis", "pyrmq"):
         (l1,) = results["L1"][name]
         assert l1["sent"] == 2000  # --l1-rate 2000 (the default) for 1 s
