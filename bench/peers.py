@@ -24,7 +24,7 @@ Per workload: msgs/s of both and the ratio pyrmq/Redis; CPU µs per message of e
 process and of the client process (utime+stime from /proc; L1: consumer + producer); the
 pyrmq broker's max RssAnon (resident memory not counting mapped file pages) during the run;
 the host's steal time (/proc/stat) during it, and a closing line saying whether any part ran
-above 5 % steal (a busy host slows both peers at random: such a run is noise, not a result).
+above 5 % steal (time the vCPUs waited for the host: such a part is slowed at random).
 --runs N prints medians. Nothing is asserted; exit status 1 if a workload failed.
 """
 
@@ -224,14 +224,15 @@ STEAL_FAIR_PCT = 5.0
 
 def steal_note(results: dict) -> str:
     """One line on the host's steal time during the measured parts: above STEAL_FAIR_PCT the
-    VM's CPUs were taken away at random, so the figures (of both peers) are noise."""
+    VM's vCPUs waited for the host in that part (other tenants, or the host's own I/O work
+    for this VM), so that part's figures are not comparable with a quiet one."""
     steals = [f["steal_pct"] for by in results.values() for figs in by.values() for f in figs
               if "steal_pct" in f]
     if not steals:
         return "host steal: not measured"
     worst = max(steals)
-    verdict = (f"above {STEAL_FAIR_PCT:g} %: the host was busy, these figures are noise"
-               if worst > STEAL_FAIR_PCT else "a quiet host")
+    verdict = (f"above {STEAL_FAIR_PCT:g} % in some part: compare those parts with care, "
+               "see each line's steal" if worst > STEAL_FAIR_PCT else "a quiet host")
     return f"host steal during the measured parts: max {worst:.1f} % ({verdict})"
 
 
