@@ -12,9 +12,10 @@
 #include "rmq/store.h"
 
 /* Same CRC-32 (the zlib / java.util.zip polynomial) either way. libdeflate's folds with
- * PCLMULQDQ where the CPU has it: 128 B in ~21 ns against zlib 1.2.13's ~167 ns, 1 KiB ~122
- * against ~621 (bench/RESULTS.md), which on the put thread was a fifth of a 128 B put. zlib is the
- * fallback when the build did not find libdeflate (docs/design.md, Dependencies). */
+ * PCLMULQDQ where the CPU has it: 128 B in ~27 ns against zlib 1.2.13's ~164 ns, 1 KiB ~131
+ * against ~556 (bench/crc32_bench.c, bench/RESULTS.md); zlib's was a fifth of the put thread
+ * of a 128 B batched put. zlib is the fallback when the build did not find libdeflate
+ * (docs/design.md, Dependencies). */
 #ifdef RMQ_HAVE_LIBDEFLATE
 const char rmq_crc32_provider[] = "libdeflate";
 
