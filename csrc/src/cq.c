@@ -236,11 +236,7 @@ int rmq_cq_flush(rmq_cq_t *cq) {
 
 void rmq_cq_populate_ahead(rmq_cq_t *cq) {
     int64_t pos = __atomic_load_n(&cq->max_off, __ATOMIC_ACQUIRE) * RMQ_CQ_UNIT;
-    /* by the writer's rate, not by how far it overshot: a window sized by the overshoot
-     * shrinks back once it is big enough, and the writer faults every other interval */
-    int64_t moved = pos - cq->populate_seen;
+    int64_t ahead = rmq_ahead_window(pos - cq->populate_seen, 64 << 10, 4 << 20);
     cq->populate_seen = pos;
-    int64_t ahead = 2 * moved;
-    ahead = ahead < (64 << 10) ? (64 << 10) : ahead > (4 << 20) ? (4 << 20) : ahead;
     cq->populated = rmq_mq_populate_ahead(&cq->mq, pos, cq->populated, ahead);
 }

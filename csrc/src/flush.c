@@ -113,8 +113,7 @@ static void check_disk(rmq_store_t *s) {
 #define ASK_ROOM (8LL << 20)
 static void populate_ahead(rmq_store_t *s, int64_t wrote, int64_t last_wrote,
                            int64_t *populated) {
-    int64_t ahead = 2 * (wrote - last_wrote);
-    ahead = ahead < AHEAD_MIN ? AHEAD_MIN : ahead > AHEAD_MAX ? AHEAD_MAX : ahead;
+    int64_t ahead = rmq_ahead_window(wrote - last_wrote, AHEAD_MIN, AHEAD_MAX);
     if (__atomic_load_n(&s->clog_next.started, __ATOMIC_ACQUIRE))
         rmq_prealloc_populate(&s->clog_next, wrote, wrote + ahead);
     else

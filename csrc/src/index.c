@@ -386,8 +386,7 @@ void rmq_index_populate_ahead(rmq_index_t *ix) {
             ix->ahead_file = f;
             ix->ahead_seen = ix->ahead_to = pos;
         }
-        int64_t ahead = 2 * (pos - ix->ahead_seen);
-        ahead = ahead < (256 << 10) ? (256 << 10) : ahead > (16 << 20) ? (16 << 20) : ahead;
+        int64_t ahead = rmq_ahead_window(pos - ix->ahead_seen, 256 << 10, 16 << 20);
         ix->ahead_seen = pos;
         int64_t from = ix->ahead_to > pos ? ix->ahead_to : pos;
         if (pos + ahead > from && rmq_populate_write(f->map, f->size, from, pos + ahead) == 0)

@@ -355,6 +355,11 @@ int rmq_populate_write(uint8_t *map, int64_t size, int64_t from, int64_t to) {
 #endif
 }
 
+int64_t rmq_ahead_window(int64_t moved, int64_t lo, int64_t hi) {
+    int64_t ahead = 2 * moved;
+    return ahead < lo ? lo : ahead > hi ? hi : ahead;
+}
+
 int64_t rmq_mq_populate_ahead(rmq_mq_t *mq, int64_t pos, int64_t populated, int64_t ahead) {
     int64_t to = pos + ahead;
     if (to <= populated) return populated;

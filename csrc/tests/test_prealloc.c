@@ -327,21 +327,18 @@ static void test_cq_window_keeps_the_writers_rate(void) {
     rmq_cq_t cq;
     memset(&cq, 0, sizeof cq);
     REQUIRE(rmq_cq_open(&cq, root, "T", 1, 0, 300000, err, sizeof err) == 0); /* 6 MB files */
-    char probe[1100];
-    snprintf(probe, sizeof probe, "%s/probe", root);
-    rmq_mq_t mq;
-    rmq_seg_t *seg = one_segment(&mq, "probe", 1 << 20);
-    int supported = rmq_populate_write(seg->map, seg->size, 0, 4096) != EINVAL;
+    /* cq.populated is where the mapped window ends (residency alone would not tell: a fault's
+     * read-ahead brings read_ahead_kb of pages in too) */
+    cq_fill(&cq, 64 << 10);
+    rmq_seg_t *seg = rmq_mq_find(&cq.mq, 0);
+    REQUIRE(seg != NULL);
+    int supported = rmq_populate_write(seg->map, seg->size, 0, 4096) != EINVAL; /* written */
     rmq_seg_release(seg);
-    rmq_mq_close(&mq);
     if (!supported) {
         fprintf(stderr, "MADV_POPULATE_WRITE not supported here; skipped\n");
         rmq_cq_close(&cq);
         return;
     }
-    /* cq.populated is where the mapped window ends (residency alone would not tell: a fault's
-     * read-ahead brings read_ahead_kb of pages in too) */
-    cq_fill(&cq, 64 << 10);
     rmq_cq_populate_ahead(&cq);
     cq_fill(&cq, 1 * mib);
     rmq_cq_populate_ahead(&cq);   /* wrote ~1 MiB since: ~2 MiB ahead */

@@ -1,4 +1,4 @@
-"""bench/procs.py's host steal reading: the figure peers.py uses to call a run noise."""
+"""bench/procs.py's host steal reading: the figure peers.py prints per measured part."""
 
 from __future__ import annotations
 

@@ -106,6 +106,10 @@ int rmq_populate_write(uint8_t *map, int64_t size, int64_t from, int64_t to);
  * offsets, within that segment. Returns how far (global) the populated range now reaches:
  * `populated` unchanged when nothing was to do or the call failed, never less. */
 int64_t rmq_mq_populate_ahead(rmq_mq_t *mq, int64_t pos, int64_t populated, int64_t ahead);
+/* How far ahead of a writer to map: twice what it wrote since the last call (`moved`), within
+ * [lo, hi] — sized by its rate, not by how far it overshot the mapped end (a window sized by
+ * the overshoot shrinks back once big enough, and the writer faults every other interval). */
+int64_t rmq_ahead_window(int64_t moved, int64_t lo, int64_t hi);
 
 /* msync [from, to) (global offsets) with MS_SYNC. Returns 0 or errno (never partial success:
  * a failure means nothing from the failed segment on may be counted as flushed). */
