@@ -31,9 +31,12 @@ class PullHold:
                     if not lst:
                         del self._waiters[key]
 
-    def notify(self, topic: str, queue_id: int) -> None:
-        for fut in self._waiters.pop((topic, queue_id), ()):
+    def notify(self, topic: str, queue_id: int) -> bool:
+        """Wake the pulls held on the queue; True when there were any."""
+        futs = self._waiters.pop((topic, queue_id), ())
+        for fut in futs:
             _answer(fut, True)
+        return bool(futs)
 
     def wake_all(self) -> None:
         for key in list(self._waiters):

@@ -4,6 +4,7 @@ response codes, and suspended pulls of the queue are woken."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -125,7 +126,8 @@ async def put_message(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
                              born_host=born_host, reconsume_times=reconsume_times, wait=wait)
 
     result = await store_call(ctx, call, put_end)
-    stored(ctx, topic, queue_id, 1, len(body))
+    if stored(ctx, topic, queue_id, 1, len(body)):
+        await asyncio.sleep(0)  # the woken pulls answer first (see stored)
     return result
 
 
@@ -136,8 +138,11 @@ def stored_properties(ctx: BrokerContext, props: dict[str, str]) -> bytes:
     return encode_properties(props)
 
 
-def stored(ctx: BrokerContext, topic: str, queue_id: int, n: int, nbytes: int) -> None:
+def stored(ctx: BrokerContext, topic: str, queue_id: int, n: int, nbytes: int) -> bool:
     """After ``n`` messages of ``nbytes`` bytes were stored: wake the queue's held pulls,
-    count them."""
-    ctx.holds.notify(topic, queue_id)
+    count them. True when a held pull was woken: the caller answers its own request after
+    the woken pulls (a consumer waiting for this message gets it before the producer's
+    acknowledgement takes the loop's next write)."""
+    woke = ctx.holds.notify(topic, queue_id)
     ctx.stats.put(topic, n, nbytes)
+    return woke

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import zlib
 from typing import TYPE_CHECKING
@@ -24,7 +25,12 @@ from pyrmq.broker.topics import (
     dlq_topic,
 )
 from pyrmq.protocol.codes import PermName, RequestCode, ResponseCode
-from pyrmq.protocol.command import RemotingCommand
+from pyrmq.protocol.command import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_VERSION,
+    FLAG_RESPONSE,
+    RemotingCommand,
+)
 from pyrmq.protocol.headers import (
     SEND_V2_NAMES,
     SendMessageRequestHeader,
@@ -36,7 +42,7 @@ from pyrmq.protocol.message import (
     decode_record,
 )
 from pyrmq.protocol.names import group_problem, topic_problem
-from pyrmq.remoting import Connection
+from pyrmq.remoting import Connection, Later
 
 if TYPE_CHECKING:
     from pyrmq.broker.context import BrokerContext
@@ -168,7 +174,7 @@ _BOOLS = ("false", "true", "0", "1")
 
 
 def send_fast(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
-              ) -> RemotingCommand | None:
+              ) -> RemotingCommand | Later | None:
     """The answer to the commonest request without a coroutine, or None for
     :func:`handle_send` to take it: a SEND_MESSAGE_V2 or SEND_MESSAGE of one plain message (no
     batch, transaction, delay, retry or reconsume) to an existing writable topic on an
@@ -218,9 +224,22 @@ def send_fast(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
         if rejected is None:
             raise
         return cmd.response(rejected.code, str(rejected))
-    stored(ctx, topic, queue_id, 1, len(body))
-    return cmd.response(ResponseCode.SUCCESS, ext_fields=SendMessageResponseHeader(
-        r.msg_id, queue_id, r.queue_offset, None, cfg.regionId, cfg.traceOn))
+    woke = stored(ctx, topic, queue_id, 1, len(body))
+    resp = _sent(cmd, r.msg_id, queue_id, r.queue_offset, cfg.regionId, cfg.traceOn)
+    return Later(resp) if woke else resp  # the woken pulls answer first (see stored)
+
+
+def _sent(cmd: RemotingCommand, msg_id: str, queue_id: int, queue_offset: int,
+          region: str | None, trace_on: bool) -> RemotingCommand:
+    """``cmd.response(SUCCESS, ext_fields=SendMessageResponseHeader(msg_id, queue_id,
+    queue_offset, None, region, trace_on))`` without the header object (a test holds them
+    equal)."""
+    ext = {"msgId": msg_id, "queueId": str(queue_id), "queueOffset": str(queue_offset)}
+    if region is not None:
+        ext["MSG_REGION"] = region
+    ext["TRACE_ON"] = "true" if trace_on else "false"
+    return RemotingCommand(ResponseCode.SUCCESS, cmd.opaque, FLAG_RESPONSE, None, ext, b"",
+                           DEFAULT_LANGUAGE, DEFAULT_VERSION, cmd.serialize_type)
 
 
 def _stored_key(ctx: BrokerContext, stored: Stored) -> str | None:
@@ -248,5 +267,6 @@ async def _send_batch(ctx: BrokerContext, topic: str, queue_id: int, body: bytes
                                    sysflag=sysflag, born_timestamp=born_ts,
                                    born_host=born_host, reconsume_times=reconsume, wait=wait)
     result = await store_call(ctx, call, batch_end)
-    stored(ctx, topic, queue_id, result.count, len(body))
+    if stored(ctx, topic, queue_id, result.count, len(body)):
+        await asyncio.sleep(0)  # the woken pulls answer first (see stored)
     return result

@@ -3,6 +3,7 @@
 from pyrmq.remoting.client import RemotingClient, split_addr
 from pyrmq.remoting.connection import (
     Connection,
+    Later,
     RemotingClosedError,
     RemotingConnectError,
     RemotingError,
@@ -10,5 +11,5 @@ from pyrmq.remoting.connection import (
 )
 from pyrmq.remoting.server import RemotingServer
 
-__all__ = ["Connection", "RemotingClient", "RemotingClosedError", "RemotingConnectError",
+__all__ = ["Connection", "Later", "RemotingClient", "RemotingClosedError", "RemotingConnectError",
            "RemotingError", "RemotingServer", "RemotingTimeoutError", "split_addr"]

@@ -5,8 +5,10 @@ A handler starts at once, inside ``data_received``: one that never suspends (a s
 the loop, most admin calls) answers without a Task being created; one that awaits continues as a
 Task from where it suspended. A code may also have a fast handler, a plain function tried
 first that answers the common case or returns None to hand the request to the coroutine
-(the broker's one-message send). A request's timeout is a timer handle on the loop, cancelled when
-the response arrives (no ``wait_for`` and no extra Task per call).
+(the broker's one-message send). A request's timeout is a deadline kept beside its future; one
+timer per connection, armed for the earliest deadline, expires the overdue ones (no
+``wait_for``, no extra Task and no timer handle per call: a timer armed and cancelled per
+request cost ~2 µs of each one-in-flight send).
 
 Requests a peer sends are answered through a handler table (``code -> async handler``); an
 unknown code gets REQUEST_CODE_NOT_SUPPORTED, a header the decoder could read but not accept
@@ -27,7 +29,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import FLAG_ONEWAY, RemotingCommand
@@ -37,9 +39,18 @@ from pyrmq.protocol.frame import DEFAULT_MAX_FRAME, FrameDecoder, encode
 log = logging.getLogger("pyrmq.remoting")
 
 Handler = Callable[["Connection", RemotingCommand], Awaitable["RemotingCommand | None"]]
+
+
+class Later(NamedTuple):
+    """A fast handler's answer to send after the callbacks already due on the loop (e.g. the
+    held pulls its request woke: their messages leave before this acknowledgement)."""
+
+    resp: RemotingCommand
+
+
 #: answers the common case of a code without a coroutine; None hands the request to the
 #: code's Handler (which must then give the same answer the fast one would have)
-FastHandler = Callable[["Connection", RemotingCommand], "RemotingCommand | None"]
+FastHandler = Callable[["Connection", RemotingCommand], "RemotingCommand | Later | None"]
 #: told of every answered request: (request code, response code or -1 for none, seconds)
 ResponseObserver = Callable[[int, int, float], None]
 #: runs before a peer's request is dispatched; returns a refusal response, or None to proceed
@@ -156,6 +167,10 @@ class Connection(asyncio.Protocol):
         self._max_frame = max_frame
         self._transport: asyncio.Transport | None = None
         self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
+        # opaque -> (loop time it is due, request code, timeout s) of the requests with one
+        self._deadlines: dict[int, tuple[float, int, float]] = {}
+        self._sweep: asyncio.TimerHandle | None = None  # fires at _sweep_at, the earliest one
+        self._sweep_at = 0.0
         self._opaque = itertools.count(0)
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -231,6 +246,10 @@ class Connection(asyncio.Protocol):
             if not fut.done():
                 fut.set_exception(err)
         self._pending.clear()
+        self._deadlines.clear()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         if not self.closed.done():
             self.closed.set_result(None)
         for cb in self._close_callbacks:
@@ -270,7 +289,10 @@ class Connection(asyncio.Protocol):
             except Exception as e:
                 resp = self._failed(cmd, e)
             if resp is not None:
-                self._answer(cmd, resp, started)
+                if isinstance(resp, Later):
+                    self._loop.call_soon(self._answer, cmd, resp.resp, started)
+                else:
+                    self._answer(cmd, resp, started)
                 return
         self._inflight += 1
         coro = self._run(cmd)
@@ -335,7 +357,10 @@ class Connection(asyncio.Protocol):
 
     def _answer(self, cmd: RemotingCommand, resp: RemotingCommand | None,
                 started: float) -> None:
-        """Log a refusal, tell the observer, send ``resp`` unless the request was oneway."""
+        """Send ``resp`` unless the request was oneway, then log a refusal and tell the
+        observer (after the write: the peer does not wait for the bookkeeping)."""
+        if resp is not None and not cmd.is_oneway:
+            self.send(resp)
         if resp is not None and resp.code in _REFUSALS:
             bad_input_log.warning(f"refused:{resp.code}:{cmd.code}",
                                   "request code %d from %s refused with %d: %s", cmd.code,
@@ -344,10 +369,8 @@ class Connection(asyncio.Protocol):
             try:
                 self.on_response(cmd.code, -1 if resp is None else resp.code,
                                  time.perf_counter() - started)
-            except Exception:  # an observer must never cost the peer its answer
+            except Exception:  # an observer must never break the connection
                 log.debug("response observer failed", exc_info=True)
-        if resp is not None and not cmd.is_oneway:
-            self.send(resp)
 
     # -- sending ------------------------------------------------------------------------
     @property
@@ -385,20 +408,41 @@ class Connection(asyncio.Protocol):
         cmd = cmd.with_opaque(opaque)
         fut: asyncio.Future[RemotingCommand] = self._loop.create_future()
         self._pending[opaque] = fut
-        timer = (None if timeout is None
-                 else self._loop.call_later(timeout, self._expire, fut, cmd.code, timeout))
+        if timeout is not None:
+            due = self._loop.time() + timeout
+            self._deadlines[opaque] = (due, cmd.code, timeout)
+            if self._sweep is None or due < self._sweep_at:
+                self._arm(due)
         try:
             self.send(cmd)
             return await fut
         finally:
-            if timer is not None:
-                timer.cancel()
             self._pending.pop(opaque, None)
+            self._deadlines.pop(opaque, None)
 
-    def _expire(self, fut: asyncio.Future[RemotingCommand], code: int, timeout: float) -> None:
-        if not fut.done():
-            fut.set_exception(RemotingTimeoutError(
-                f"no response to code {code} from {self.remote_addr} in {timeout:.1f}s"))
+    def _arm(self, due: float) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+        self._sweep_at = due
+        self._sweep = self._loop.call_at(due, self._expire_due)
+
+    def _expire_due(self) -> None:
+        """Fail the requests whose deadline has passed; re-arm for the earliest left."""
+        self._sweep = None
+        now = self._loop.time() + 0.001  # a timer may fire a little early (ms resolution)
+        earliest: float | None = None
+        for opaque, (due, code, timeout) in list(self._deadlines.items()):
+            if due <= now:
+                del self._deadlines[opaque]
+                fut = self._pending.get(opaque)
+                if fut is not None and not fut.done():
+                    fut.set_exception(RemotingTimeoutError(
+                        f"no response to code {code} from {self.remote_addr} in "
+                        f"{timeout:.1f}s"))
+            elif earliest is None or due < earliest:
+                earliest = due
+        if earliest is not None:
+            self._arm(earliest)
 
     def invoke_oneway(self, cmd: RemotingCommand) -> None:
         """Send a request flagged ONEWAY (no response expected)."""

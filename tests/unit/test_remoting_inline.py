@@ -1,6 +1,7 @@
 """Request handlers start inside data_received: one that never suspends answers before
 data_received returns (no Task); one that suspends goes on as a Task from where it stopped,
-sees what it awaited (results, exceptions, cancellation). Invoke timeouts are timer handles."""
+sees what it awaited (results, exceptions, cancellation). Invoke timeouts are deadlines, expired
+by one timer per connection."""
 
 from __future__ import annotations
 
@@ -143,19 +144,49 @@ def test_a_handler_failing_after_a_suspension_is_answered():
     asyncio.run(main())
 
 
-def test_invoke_times_out_on_its_timer_and_forgets_the_request():
+def test_invoke_times_out_on_its_deadline_and_forgets_the_request():
     async def main():
         conn, t = connected({})
         loop = asyncio.get_running_loop()
         with pytest.raises(RemotingTimeoutError, match="no response to code 5"):
             await conn.invoke(request(5), 0.05)
-        assert not conn._pending
-        # a late answer to it is ignored; an answered invoke leaves no timer behind
+        assert not conn._pending and not conn._deadlines
+        # a late answer to it is ignored; an answered invoke leaves no deadline behind, and
+        # the connection's one timer, once it fires with nothing due, is not re-armed
         conn.data_received(encode(t.out[0].response(ResponseCode.SUCCESS)))
-        call = loop.create_task(conn.invoke(request(6), 30))
+        call = loop.create_task(conn.invoke(request(6), 0.05))
         await asyncio.sleep(0)
         conn.data_received(encode(t.out[1].response(ResponseCode.SUCCESS)))
         assert (await call).code == ResponseCode.SUCCESS
-        assert not conn._pending
+        assert not conn._pending and not conn._deadlines
+        await asyncio.sleep(0.1)
+        assert conn._sweep is None
         assert not [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+    asyncio.run(main())
+
+
+def test_a_shorter_timeout_after_a_longer_one_expires_first_and_on_time():
+    async def main():
+        conn, t = connected({})
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        ends: dict[int, float] = {}
+
+        async def call(code: int, timeout: float) -> None:
+            with pytest.raises(RemotingTimeoutError, match=f"no response to code {code} "):
+                await conn.invoke(request(code), timeout)
+            ends[code] = loop.time() - t0
+        long = loop.create_task(call(1, 0.4))
+        await asyncio.sleep(0)
+        short = loop.create_task(call(2, 0.05))
+        mid = loop.create_task(call(3, 0.2))
+        answered = loop.create_task(conn.invoke(request(4), 0.1))
+        await asyncio.sleep(0)
+        conn.data_received(encode(t.out[3].response(ResponseCode.SUCCESS)))
+        assert (await answered).code == ResponseCode.SUCCESS
+        await asyncio.wait_for(asyncio.gather(long, short, mid), 2)
+        assert list(ends) == [2, 3, 1]
+        for code, want in ((2, 0.05), (3, 0.2), (1, 0.4)):
+            assert want - 0.005 <= ends[code] < want + 0.15, (code, ends)
+        assert not conn._pending and not conn._deadlines and conn._sweep is None
     asyncio.run(main())

@@ -21,7 +21,7 @@ from pyrmq.protocol.codes import RequestCode, ResponseCode
 from pyrmq.protocol.command import RemotingCommand, request
 from pyrmq.protocol.frame import FrameDecoder, encode
 from pyrmq.protocol.message import decode_records, encode_properties
-from pyrmq.remoting.connection import Connection
+from pyrmq.remoting.connection import Connection, Later
 from pyrmq.store import MessageStore
 
 
@@ -206,3 +206,65 @@ def test_the_cpp_clients_send_message_takes_the_fast_path_alike(pair, num):
 
 def test_the_cpp_clients_delayed_send_is_left_to_handle_send(pair):
     assert send.send_fast(pair[0], FakeConn(), _captured(9)) is None
+
+
+def test_a_send_that_wakes_a_held_pull_is_answered_after_the_pull(pair):
+    """Both paths let the woken pull go first: send_fast answers Later (the Connection sends
+    it after the callbacks already due), handle_send yields once before it returns."""
+    fast_ctx, slow_ctx = pair
+
+    async def go():
+        order: list[str] = []
+
+        async def held(ctx):
+            assert await ctx.holds.wait("FastT", 1, 5.0)
+            order.append("pull")
+        for ctx in (fast_ctx, slow_ctx):
+            order.clear()
+            task = asyncio.ensure_future(held(ctx))
+            await asyncio.sleep(0)  # the pull is held now
+            if ctx is fast_ctx:
+                fast = send.send_fast(ctx, FakeConn(), _cmd())
+                assert isinstance(fast, Later) and order == []
+            else:
+                slow = await send.handle_send(ctx, FakeConn(), _cmd())
+                assert order == ["pull"], "the woken pull ran before the answer"
+            await task
+        assert (fast.resp.code, dict(fast.resp.ext_fields)) == \
+            (slow.code, dict(slow.ext_fields))
+        # nobody held: the answer is immediate, as before
+        assert isinstance(send.send_fast(fast_ctx, FakeConn(), _cmd()), RemotingCommand)
+    asyncio.run(go())
+
+
+def test_connection_sends_a_later_answer_after_the_callbacks_already_due():
+    order: list[str] = []
+
+    def fast(conn, cmd):
+        asyncio.get_running_loop().call_soon(order.append, "woken")
+        return Later(cmd.response(ResponseCode.SUCCESS, "later"))
+
+    async def main():
+        seen: list[tuple[int, int]] = []
+        conn = Connection({}, fast={7: fast},
+                          on_response=lambda code, resp, s: seen.append((code, resp)))
+        t = FakeTransport()
+        t.write = lambda data: order.append("answer")  # type: ignore[method-assign]
+        conn.connection_made(t)
+        conn.data_received(encode(request(7, opaque=3)))
+        assert order == []
+        await asyncio.sleep(0)
+        assert order == ["woken", "answer"] and seen == [(7, 0)]
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("region,trace", [("DefaultRegion", True), ("r-1", False),
+                                          (None, False), ("", True)])
+@pytest.mark.parametrize("stype", [0, 1])
+def test_the_fast_answer_is_the_typed_headers_answer(region, trace, stype):
+    req = dataclasses.replace(_cmd(), serialize_type=stype)
+    want = req.response(ResponseCode.SUCCESS, ext_fields=H.SendMessageResponseHeader(
+        "7F0000010000000000000000000000FF", 3, 99, None, region, trace))
+    got = send._sent(req, "7F0000010000000000000000000000FF", 3, 99, region, trace)
+    assert got == want and encode(got) == encode(want)
+    assert list(got.ext_fields) == list(want.ext_fields)
