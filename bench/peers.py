@@ -25,7 +25,10 @@ process and of the client process (utime+stime from /proc; L1: consumer + produc
 pyrmq broker's max RssAnon (resident memory not counting mapped file pages) during the run;
 the host's steal time (/proc/stat) during it, and a closing line saying whether any part ran
 above 5 % steal (time the vCPUs waited for the host: such a part is slowed at random).
---runs N prints medians. Nothing is asserted; exit status 1 if a workload failed.
+With P1, each run also measures P1's floor on this host (bench/p1_floor.py: the same frames
+echoed on the same loop, no broker, no client library) and closes with the highest P1 ratio to
+Redis it leaves reachable. --runs N prints medians. Nothing is asserted; exit status 1 if a
+workload failed.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import sys
 import time
 from pathlib import Path
 
+import p1_floor
 from procs import REPO, RssSampler, Servers, cpu_us, host_ticks, steal_pct
 
 from pyrmq.remoting import loop as rmq_loop
@@ -219,6 +223,32 @@ def table(results: dict, runs: int) -> str:
     return "\n".join(out)
 
 
+def floor_one(args) -> dict:
+    """One run of bench/p1_floor.py (P1's round trip with no broker and no client library
+    behind it), with the host's steal time over it."""
+    h0 = host_ticks()
+    try:
+        fig = p1_floor.measure(min(args.messages, 50_000), args.size)
+    except Exception as e:  # one line, the run goes on
+        return {"error": f"{type(e).__name__}: {e}"}
+    fig["steal_pct"] = steal_pct(h0, host_ticks())
+    return fig
+
+
+def floor_note(floors: list[dict], p1: dict) -> str:
+    """The P1 floor's median and the highest P1 ratio to Redis it leaves reachable here."""
+    ok = [f["tps"] for f in floors if "error" not in f]
+    r = medians(p1["redis"])
+    if not ok:
+        return "P1 floor: FAILED"
+    tps = statistics.median(ok)
+    rtt = 1e6 / tps
+    reach = f", {tps / r['tps']:.2f}× Redis: the highest P1 ratio reachable on this host" \
+        if r and r["tps"] else ""
+    return (f"P1 floor (bench/p1_floor.py: an echo of the same frames on the same loop, no "
+            f"broker, no client library): {tps:,.0f} msgs/s, {rtt:.0f} µs a round trip{reach}")
+
+
 STEAL_FAIR_PCT = 5.0
 
 
@@ -322,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     print(head, flush=True)
     body = _body(args.size)
     results: dict = {wl: {name: [] for name in SYSTEMS} for wl in wls}
+    floors: list[dict] = []
     for run in range(args.runs):
         with Servers(sync=args.sync) as servers:
             for wl in wls:
@@ -330,12 +361,23 @@ def main(argv: list[str] | None = None) -> int:
                     fig = run_one(wl, name, servers, args, body, run)
                     results[wl][name].append(fig)
                     print(_line(run, wl, name, fig), flush=True)
+        if "P1" in wls:  # after the servers are gone: the floor runs on a quiet machine
+            fig = floor_one(args)
+            floors.append(fig)
+            print(f"run {run + 1} P1   floor  " + (
+                f"FAILED {fig['error']}" if "error" in fig else
+                f"{fig['tps']:>10,.0f} msgs/s  echo {fig['server_us_per_msg']:.1f} µs/msg  "
+                f"client {fig['client_us_per_msg']:.1f} µs/msg  steal {fig['steal_pct']:.0f}%"),
+                flush=True)
     print()
     print(table(results, args.runs))
+    if floors:
+        print(floor_note(floors, results["P1"]))
     print(steal_note(results))
     if args.json:
         Path(args.json).write_text(json.dumps({"header": head, "args": vars(args),
-                                               "results": results}, indent=1))
+                                               "results": results, "p1_floor": floors},
+                                              indent=1))
     failed = any("error" in f for by in results.values() for figs in by.values() for f in figs)
     return 1 if failed else 0
 

@@ -38,6 +38,9 @@ def test_peers_tiny_run_reports_all_workloads_for_both(tmp_path):
             assert row and "FAILED" not in row[0], (wl, name, p.stdout)
     assert "| P1 |" in p.stdout and "| L1 Redis |" in p.stdout and "| L1 pyrmq |" in p.stdout
     assert "host steal during the measured parts: max" in p.stdout
+    floor = [ln for ln in lines if ln.split()[2:4] == ["P1", "floor"]]
+    assert floor and "FAILED" not in floor[0], p.stdout
+    assert "the highest P1 ratio reachable on this host" in p.stdout
     results = json.loads(out_json.read_text())["results"]
     for wl in WORKLOADS:
         for name in ("redis", "pyrmq"):
@@ -46,6 +49,8 @@ def test_peers_tiny_run_reports_all_workloads_for_both(tmp_path):
             assert fig["msgs"] == want, (wl, name, fig)
             assert fig["broker_rss_anon_max_mib"] > 0
             assert 0.0 <= fig["steal_pct"] <= 100.0
+    (floor_fig,) = json.loads(out_json.read_text())["p1_floor"]
+    assert floor_fig["tps"] > 0 and floor_fig["rtt_us"] > 0
     for name in ("redis", "pyrmq"):
         (l1,) = results["L1"][name]
         assert l1["sent"] == 2000  # --l1-rate 2000 (the default) for 1 s
