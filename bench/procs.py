@@ -39,6 +39,22 @@ def cpu_us(pid: int | None = None) -> float:
     return sum(cpu_split_us(pid))
 
 
+def thread_cpu_ns(pid: int) -> dict[str, int]:
+    """CPU time (ns, from /proc/PID/task/TID/schedstat) of each thread of ``pid``, summed by
+    thread name: the store's own threads are named (rmq-flush, rmq-alloc), Python's are not."""
+    out: dict[str, int] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended between listdir and open
+        out[name] = out.get(name, 0) + ns
+    return out
+
+
 def host_ticks() -> tuple[int, int]:
     """(steal, total) clock ticks of all CPUs from /proc/stat: steal is time this VM's vCPUs
     were runnable while the host ran something else, which slows both peers at random."""

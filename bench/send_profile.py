@@ -8,10 +8,12 @@ Starts a NameServer and a Broker as separate processes (ASYNC_FLUSH), then sends
 process with pyrmq's Producer: ``--inflight`` concurrent senders, each awaiting every ack
 (``--batch N`` sends ``send_batch`` of N messages instead). Prints msgs/s and the CPU time
 (user + system, from ``/proc/<pid>/stat``) the client and the broker spent per message during
-the timed sends. ``--py-spy FILE`` records the broker with ``py-spy record --nonblocking`` in
-speedscope format for the timed part (collapsed stacks when FILE ends in ``.txt``; py-spy
-must be on PATH or in the venv; its sampling pauses the target, so CPU figures of a profiled run
-are inflated). Nothing is
+the timed sends, and the broker's per thread (ns-exact, from ``/proc/PID/task/*/schedstat``,
+summed by thread name: the main thread and Python's threads are ``python``, the store's own
+``rmq-flush`` and ``rmq-alloc``). ``--py-spy FILE`` records the broker with
+``py-spy record --nonblocking`` in speedscope format for the timed part (collapsed stacks when
+FILE ends in ``.txt``; py-spy must be on PATH or in the venv; its sampling pauses the target,
+so CPU figures of a profiled run are inflated). Nothing is
 asserted; timings are noisy on a shared machine: compare runs made side by side.
 """
 
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from procs import Servers, cpu_split_us  # noqa: E402
+from procs import Servers, cpu_split_us, thread_cpu_ns  # noqa: E402
 
 
 def cpu_seconds(pid: int | None = None) -> tuple[float, float]:
@@ -81,15 +83,18 @@ async def _run(ns: str, broker_pid: int, args: argparse.Namespace) -> dict[str, 
 
         spies = [_py_spy(broker_pid, args.py_spy) if args.py_spy else None,
                  _py_spy(os.getpid(), args.py_spy_client) if args.py_spy_client else None]
+        th0 = thread_cpu_ns(broker_pid)
         c0, b0, t0 = cpu_seconds(), cpu_seconds(broker_pid), time.perf_counter()
         await asyncio.gather(*(one() for _ in range(args.inflight)))
         dt = time.perf_counter() - t0
         c1, b1 = cpu_seconds(), cpu_seconds(broker_pid)
+        th1 = thread_cpu_ns(broker_pid)
         for spy in spies:
             _stop_spy(spy)
     n = (max(1, per // batch) * batch if batch else per) * args.inflight
     us = 1e6 / n
-    return {"msgs": n, "seconds": dt,
+    threads = {k: (v - th0.get(k, 0)) / 1e3 / n for k, v in th1.items() if v > th0.get(k, 0)}
+    return {"msgs": n, "seconds": dt, "threads": threads,
             "client_user": (c1[0] - c0[0]) * us, "client_sys": (c1[1] - c0[1]) * us,
             "broker_user": (b1[0] - b0[0]) * us, "broker_sys": (b1[1] - b0[1]) * us}
 
@@ -130,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['msgs'] / r['seconds']:,.0f} msgs/s; CPU us per message (user+sys): "
                   f"client {r['client_user'] + r['client_sys']:.1f} ({r['client_user']:.1f}+"
                   f"{r['client_sys']:.1f}), broker {r['broker_user'] + r['broker_sys']:.1f} "
-                  f"({r['broker_user']:.1f}+{r['broker_sys']:.1f})", flush=True)
+                  f"({r['broker_user']:.1f}+{r['broker_sys']:.1f}); broker threads: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["threads"].items(),
+                                                                key=lambda kv: -kv[1])),
+                  flush=True)
         if len(runs) > 1:  # on a shared machine the least disturbed run says most
             tps = sorted(r["msgs"] / r["seconds"] for r in runs)
             cli = sorted(r["client_user"] + r["client_sys"] for r in runs)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <time.h>
 
@@ -142,6 +143,7 @@ void rmq_store_want_populated(rmq_store_t *s, int64_t end) {
 
 static void *flusher_main(void *arg) {
     rmq_store_t *s = arg;
+    (void)prctl(PR_SET_NAME, "rmq-flush", 0, 0, 0); /* top -H, /proc/PID/task/TID/comm */
     int64_t last_thorough = rmq_now_ms(), last_cq = last_thorough, last_cq_thorough = last_thorough;
     int64_t last_disk = 0;
     int64_t last_wrote = __atomic_load_n(&s->wrote, __ATOMIC_ACQUIRE), populated = 0;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -52,6 +53,7 @@ static void populate_step(rmq_prealloc_t *a) {
 
 static void *alloc_main(void *arg) {
     rmq_prealloc_t *a = arg;
+    (void)prctl(PR_SET_NAME, "rmq-alloc", 0, 0, 0); /* top -H, /proc/PID/task/TID/comm */
     /* background work: under CPU contention the writers go first (Linux niceness is per
      * thread; failure only means no change) */
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) { /* keep the default */ }
