@@ -48,6 +48,7 @@ class TransactionProducer(Producer):
                  **kw: object) -> None:
         super().__init__(group, namesrv, **kw)  # type: ignore[arg-type]
         self.check = check
+        self._announced: dict[str, Connection] = {}  # broker address -> connection heartbeated
         self.remoting.handlers[RequestCode.CHECK_TRANSACTION_STATE] = self._on_check
 
     async def send_in_transaction(
@@ -62,16 +63,27 @@ class TransactionProducer(Producer):
         result = await self.send(msg)
         if result.status is not SendStatus.SEND_OK:
             raise SendError(f"half message not stored: {result.status.name}")
-        await self.heartbeat()  # the broker must know this group's channel for check-backs
+        addr = self.routes[msg.topic].master(result.queue.broker_name)
+        if addr:
+            await self._announce(addr)
         state = await _call(execute, msg)
         _, _, phys = parse_offset_msg_id(result.offset_msg_id)
-        addr = self.routes[msg.topic].master(result.queue.broker_name)
         if addr:
             await self.remoting.invoke_oneway(addr, request(
                 RequestCode.END_TRANSACTION, EndTransactionRequestHeader(
                     self.group, result.queue_offset, phys, state.value, result.msg_id,
                     from_transaction_check=False, transaction_id=result.msg_id).to_ext()))
         return result, state
+
+    async def _announce(self, addr: str) -> None:
+        """A heartbeat before the first transaction over each connection to a broker: its
+        check-backs go to the channels it knows for this group, and the periodic heartbeat
+        may not have reached a broker (or a new connection to it) yet. Once per connection,
+        not per transaction (a round trip each, as Java's client does not make)."""
+        conn = await self.remoting.connection(addr)
+        if self._announced.get(addr) is not conn:
+            await self.heartbeat()
+            self._announced[addr] = conn
 
     async def _on_check(self, conn: Connection, cmd: RemotingCommand) -> None:
         """CHECK_TRANSACTION_STATE: ask ``check`` and answer END_TRANSACTION (oneway)."""

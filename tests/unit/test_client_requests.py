@@ -40,7 +40,7 @@ from pyrmq.protocol.headers import (
     SendMessageRequestHeader,
     SendMessageResponseHeader,
 )
-from pyrmq.protocol.message import encode_stored_record
+from pyrmq.protocol.message import encode_stored_record, offset_msg_id
 from pyrmq.protocol.route import BrokerData, QueueData, TopicRouteData
 
 ADDR = "127.0.0.1:10911"
@@ -54,6 +54,10 @@ class FakeRemoting:
     def __init__(self, answer):
         self.answer = answer
         self.sent: list[RemotingCommand] = []
+        self.conn = object()  # what connection(addr) returns; a new object = reconnected
+
+    async def connection(self, addr):
+        return self.conn
 
     async def invoke(self, addr, cmd, timeout=3.0):
         self.sent.append(cmd)
@@ -179,6 +183,36 @@ def _record() -> bytes:
         born_timestamp=1, born_host=("127.0.0.1", 1), store_timestamp=2,
         store_host=("127.0.0.1", 10911), reconsume_times=0, prepared_transaction_offset=0,
         body=b"x", properties={"UNIQ_KEY": "U1"})
+
+
+def test_transactions_heartbeat_once_per_broker_connection():
+    async def main():
+        commit = LocalTransactionState.COMMIT_MESSAGE
+        p = TransactionProducer("TPG", ADDR, lambda m: commit)
+        p._route_time["T"] = time.monotonic()
+
+        def answer(cmd):
+            if cmd.code == RequestCode.HEART_BEAT:
+                return cmd.response(ResponseCode.SUCCESS)
+            h = SendMessageRequestHeader.from_command(cmd)
+            return cmd.response(ResponseCode.SUCCESS, ext_fields=SendMessageResponseHeader(
+                offset_msg_id("127.0.0.1", 10911, 4096), h.queue_id, 41).to_ext())
+        remoting = _with_broker(p, answer)
+
+        def count(code):
+            return sum(c.code == code for c in remoting.sent)
+        for _ in range(3):
+            await p.send_in_transaction(Message("T", b"x"), lambda m: commit)
+        # check-backs need the broker to know the group's channel: one heartbeat before the
+        # first transaction, not a round trip per transaction
+        assert (count(RequestCode.HEART_BEAT), count(RequestCode.END_TRANSACTION)) == (1, 3)
+        first_end = [c for c in remoting.sent if c.code == RequestCode.END_TRANSACTION][0]
+        assert EndTransactionRequestHeader.from_ext(first_end.ext_fields).commit_log_offset \
+            == 4096
+        remoting.conn = object()  # reconnected: the broker forgot the old channel
+        await p.send_in_transaction(Message("T", b"x"), lambda m: commit)
+        assert (count(RequestCode.HEART_BEAT), count(RequestCode.END_TRANSACTION)) == (2, 4)
+    asyncio.run(main())
 
 
 def test_transaction_check_back_answers_with_a_typed_end_transaction():
