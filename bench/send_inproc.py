@@ -1,12 +1,16 @@
 """The send path of one side in one process, without sockets: CPU per send of the code alone.
 
-    .venv/bin/python bench/send_inproc.py broker|client [--sends 10000] [--profile] [--no-fast]
+    .venv/bin/python bench/send_inproc.py broker|client|transaction [--sends 10000] [--profile]
+        [--no-fast]
 
 ``broker``: SEND_MESSAGE_V2 frames fed to a broker-side Connection (the send handler over a
 real store, ASYNC_FLUSH, 1 KiB, the request metrics observer on, the broker's fast send handler
 unless ``--no-fast``), one loop iteration per frame;
 what is written back is counted, not sent. ``client``: ``Producer.send`` against a fake broker
-transport that answers each request from the same loop. Prints CPU µs per send; ``--profile``
+transport that answers each request from the same loop. ``transaction``: the broker's side of a
+committed transaction as RocketMQ's ttxproducer makes it (a half SEND_MESSAGE_V2, then a oneway
+END_TRANSACTION committing it), through the broker's own handlers, per transaction. Prints CPU
+µs per send; ``--profile``
 prints cProfile's top functions. Used by ``bench/send_profile.py``'s section of RESULTS.md to
 compare code versions side by side (run it with ``PYTHONPATH=<other checkout>`` for the other).
 """
@@ -127,6 +131,73 @@ async def _broker(n: int, profile: bool, fast: bool = True) -> float:
             store.close()
 
 
+async def _transaction(n: int, profile: bool) -> float:
+    from rmqtest.store import small_config
+
+    from pyrmq.broker import send
+    from pyrmq.broker.config import BrokerConfig
+    from pyrmq.broker.context import BrokerContext
+    from pyrmq.broker.transaction import TRAN_COMMIT, TransactionService
+    from pyrmq.client.message import new_uniq_key
+    from pyrmq.protocol.message import encode_properties, parse_offset_msg_id
+    from pyrmq.store import MessageStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = small_config(storePathRootDir=tmp, mappedFileSizeCommitLog=256 * 1024 * 1024)
+        store = MessageStore(tmp, cfg, store_host=("127.0.0.1", 10911))
+        ctx = BrokerContext.create(BrokerConfig(storePathRootDir=tmp), cfg, store)
+        tx = ctx.transactions = TransactionService(ctx)
+        ctx.topics.ensure("BenchT", 4)
+        ctx.topics.ensure("RMQ_SYS_TRANS_HALF_TOPIC", 1)
+        ctx.topics.ensure("RMQ_SYS_TRANS_OP_HALF_TOPIC", 1)
+        half_frames = []
+        for i in range(n + WARM):
+            props = encode_properties({"UNIQ_KEY": new_uniq_key(), "WAIT": "true",
+                                       "TRAN_MSG": "true", "PGROUP": "PG"})
+            hdr = H.SendMessageRequestHeader("PG", "BenchT", "TBW102", 4, i % 4, 4,
+                                             1_700_000_000_000, 0, props.decode(), 0,
+                                             False, False)
+            half_frames.append(encode(RemotingCommand(RequestCode.SEND_MESSAGE_V2, opaque=i,
+                                                      ext_fields=hdr.to_ext_v2(),
+                                                      body=b"x" * 1024)))
+        ends: list[bytes] = []
+
+        def answer(resp: RemotingCommand) -> None:  # the half's ack: END_TRANSACTION next
+            msg_id = resp.ext_fields["msgId"]
+            ends.append(encode(RemotingCommand(
+                RequestCode.END_TRANSACTION, opaque=10**9 + len(ends), flag=2,
+                ext_fields=H.EndTransactionRequestHeader(
+                    "PG", int(resp.ext_fields["queueOffset"]), parse_offset_msg_id(msg_id)[2],
+                    TRAN_COMMIT, msg_id, transaction_id=msg_id).to_ext())))
+
+        async def on_send(conn, cmd):
+            return await send.handle_send(ctx, conn, cmd)
+        conn = Connection({RequestCode.SEND_MESSAGE_V2: on_send,
+                           RequestCode.END_TRANSACTION: tx.end},
+                          fast={RequestCode.SEND_MESSAGE_V2: functools.partial(
+                              send.send_fast, ctx)})
+        t = _Transport(answer)
+        conn.connection_made(t)
+        try:
+            async def one(frame: bytes) -> None:
+                conn.data_received(frame)
+                await asyncio.sleep(0)
+                conn.data_received(ends[-1])
+                await asyncio.sleep(0)
+            for f in half_frames[:WARM]:
+                await one(f)
+            with _timed(n, profile) as timer:
+                for f in half_frames[WARM:]:
+                    await one(f)
+            committed = store.max_offset("BenchT", 0) + store.max_offset("BenchT", 1) + \
+                store.max_offset("BenchT", 2) + store.max_offset("BenchT", 3)
+            assert committed == n + WARM, committed
+            return timer.us
+        finally:
+            ctx.executor.shutdown(wait=True)
+            store.close()
+
+
 async def _client(n: int, profile: bool) -> float:
     from pyrmq.client import Message, Producer
     from pyrmq.client.route import Route
@@ -156,7 +227,7 @@ async def _client(n: int, profile: bool) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("side", choices=("broker", "client"))
+    ap.add_argument("side", choices=("broker", "client", "transaction"))
     ap.add_argument("--sends", type=int, default=10000)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--no-fast", action="store_true",
@@ -165,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     from pyrmq.remoting.loop import new_event_loop
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         us = runner.run(_broker(args.sends, args.profile, not args.no_fast)
-                        if args.side == "broker" else _client(args.sends, args.profile))
+                        if args.side == "broker" else
+                        _transaction(args.sends, args.profile) if args.side == "transaction"
+                        else _client(args.sends, args.profile))
     print(f"{args.side}: {us:.1f} us CPU per send (in process, no sockets, {args.sends} sends)")
     return 0
 

@@ -62,11 +62,14 @@ def _stop_spy(spy: subprocess.Popen | None) -> None:
 
 
 async def _run(ns: str, broker_pid: int, args: argparse.Namespace) -> dict[str, float]:
-    from pyrmq.client import Message, Producer
+    from pyrmq.client import LocalTransactionState, Message, Producer, TransactionProducer
 
     topic = "SendProfile"
     body = b"x" * args.size
-    async with Producer("PG_SEND_PROFILE", ns) as p:
+    commit = LocalTransactionState.COMMIT_MESSAGE
+    producer = (TransactionProducer("PG_SEND_PROFILE", ns, check=lambda m: commit)
+                if args.transaction else Producer("PG_SEND_PROFILE", ns))
+    async with producer as p:
         for _ in range(200):  # warm-up: route, connection, topic creation, code paths
             await p.send(Message(topic, body))
         per = args.sends // args.inflight
@@ -77,6 +80,9 @@ async def _run(ns: str, broker_pid: int, args: argparse.Namespace) -> dict[str, 
                 msgs = [Message(topic, body) for _ in range(batch)]
                 for _ in range(max(1, per // batch)):
                     await p.send_batch(msgs)
+            elif args.transaction:  # what ttxproducer does: every local transaction commits
+                for _ in range(per):
+                    await p.send_in_transaction(Message(topic, body), lambda m: commit)
             else:
                 for _ in range(per):
                     await p.send(Message(topic, body))
@@ -113,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=1, help="timed runs against the same broker")
     ap.add_argument("--inflight", type=int, default=1, help="concurrent senders")
     ap.add_argument("--batch", type=int, default=0, help="send_batch of N instead of send")
+    ap.add_argument("--transaction", action="store_true",
+                    help="each send a transaction committed at once (half message + "
+                         "END_TRANSACTION), as RocketMQ's ttxproducer")
     ap.add_argument("--loop", choices=("auto", "asyncio"), default="auto",
                     help="client loop: auto = uvloop when installed")
     ap.add_argument("--broker-env", action="append", default=[],
@@ -125,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                  broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}"]) as sv:
         br_pid = sv.pid("broker")
         time.sleep(1.0)  # first registration with the NameServer
-        what = f"send_batch({args.batch})" if args.batch else "send"
+        what = (f"send_batch({args.batch})" if args.batch
+                else "send_in_transaction" if args.transaction else "send")
         runs = []
         for _ in range(args.runs):
             with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
