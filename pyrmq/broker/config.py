@@ -20,7 +20,7 @@ _INT_RANGES = {"listenPort": (1, 65535), "haListenPort": (0, 65535),
                "transactionCheckMax": (0, 2**31 - 1),
                "duplicateFilterWindowSeconds": (1, 86_400),
                "duplicateFilterMaxEntries": (1, 100_000_000),
-               "failoverLeaseTtlMs": (2000, 600_000)}
+               "failoverLeaseTtlMs": (2000, 600_000), "busyPollMicros": (0, 100_000)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,9 @@ class BrokerConfig:
     duplicateFilterMaxEntries: int = 1_000_000
     # pyrmq's own: Prometheus text on http://<listen host>:<metricsPort>/metrics; 0 = off
     metricsPort: int = 0
+    # pyrmq's own: after each frame read, keep the loop polling up to this long (µs, adaptive;
+    # pyrmq.remoting.busypoll) instead of sleeping; 0 = off
+    busyPollMicros: int = 0
     # 4.9's plain ACL: every request checked against aclFile (plain_acl.yml format);
     # aclFile "" = <storePathRootDir>/config/plain_acl.yml
     aclEnable: bool = False

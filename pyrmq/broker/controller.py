@@ -157,7 +157,8 @@ class Broker:
                                      on_close=self._conn_closed, before=self._acl_hook(),
                                      fast=dict.fromkeys(
                                          (RC.SEND_MESSAGE_V2, RC.SEND_MESSAGE),
-                                         functools.partial(send.send_fast, self.ctx)))
+                                         functools.partial(send.send_fast, self.ctx)),
+                                     busy_poll_us=self.cfg.busyPollMicros)
         if self.cfg.metricsPort:
             server = self.server
             self.metrics = BrokerMetrics(self.ctx, lambda: len(server.connections))

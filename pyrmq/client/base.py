@@ -57,9 +57,12 @@ class ClientBase:
     """A client of one group: its connections, NameServer client, id and known routes."""
 
     def __init__(self, group: str, namesrv: str | list[str], instance: str,
-                 handlers: Mapping[int, Handler] | None = None) -> None:
+                 handlers: Mapping[int, Handler] | None = None, *,
+                 busy_poll_us: float = 0) -> None:
         self.group = group
-        self.remoting = RemotingClient(handlers)
+        # busy_poll_us: keep polling this long after a response or request (adaptive, see
+        # pyrmq.remoting.busypoll); 0 = sleep in epoll as usual
+        self.remoting = RemotingClient(handlers, busy_poll_us=busy_poll_us)
         self.namesrv = NameServerClient(namesrv, self.remoting)
         self.client_id = new_client_id(instance)
         self.routes: dict[str, Route] = {}
@@ -173,8 +176,9 @@ class ConsumerBase(ClientBase):
     pull_from: dict[MessageQueue, int]
 
     def __init__(self, group: str, namesrv: str | list[str], instance: str,
-                 handlers: Mapping[int, Handler] | None = None) -> None:
-        super().__init__(group, namesrv, instance, handlers)
+                 handlers: Mapping[int, Handler] | None = None, *,
+                 busy_poll_us: float = 0) -> None:
+        super().__init__(group, namesrv, instance, handlers, busy_poll_us=busy_poll_us)
         self.pull_from = {}
 
     async def pull_once(self, mq: MessageQueue, sub: SubscriptionData, offset: int,

@@ -56,10 +56,11 @@ class Producer(ClientBase):
 
     def __init__(self, group: str, namesrv: str | list[str], *, send_timeout: float = 3.0,
                  retry_times: int = 2, compress_over: int = COMPRESS_OVER,
-                 compression: str = "zlib", instance: str = "DEFAULT") -> None:
+                 compression: str = "zlib", instance: str = "DEFAULT",
+                 busy_poll_us: float = 0) -> None:
         if compression not in ("zlib", "lz4"):
             raise ValueError(f"compression must be zlib or lz4, not {compression!r}")
-        super().__init__(group, namesrv, instance)
+        super().__init__(group, namesrv, instance, busy_poll_us=busy_poll_us)
         self.compression = compression
         self.send_timeout = send_timeout
         self.retry_times = retry_times

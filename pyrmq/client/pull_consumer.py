@@ -11,8 +11,9 @@ from pyrmq.protocol.message import MessageExt
 class PullConsumer(ConsumerBase):
     """Pull from queues and offsets you choose; nothing is committed for you."""
 
-    def __init__(self, group: str, namesrv: str | list[str], instance: str = "DEFAULT") -> None:
-        super().__init__(group, namesrv, instance)
+    def __init__(self, group: str, namesrv: str | list[str], instance: str = "DEFAULT", *,
+                 busy_poll_us: float = 0) -> None:
+        super().__init__(group, namesrv, instance, busy_poll_us=busy_poll_us)
 
     async def fetch_queues(self, topic: str) -> list[MessageQueue]:
         """The topic's readable queues."""

@@ -90,13 +90,15 @@ class PushConsumer(ConsumerBase):
                  consume_batch_max_size: int | None = None, nonblocking_listener: bool = False,
                  pull_batch_size: int = 32,
                  pull_threshold_for_queue: int = PULL_THRESHOLD_FOR_QUEUE,
-                 pull_threshold_size_for_queue: int = PULL_THRESHOLD_SIZE_FOR_QUEUE) -> None:
+                 pull_threshold_size_for_queue: int = PULL_THRESHOLD_SIZE_FOR_QUEUE,
+                 busy_poll_us: float = 0) -> None:
         if consume_batch_max_size is not None and not 1 <= consume_batch_max_size <= 1024:
             raise ValueError("consume_batch_max_size must be between 1 and 1024")
         self.admin = AdminAnswers(self)  # 307 / 309 relayed by a broker from an admin tool
         super().__init__(group, namesrv, instance, {
             RequestCode.NOTIFY_CONSUMER_IDS_CHANGED: self._notified,
-            RequestCode.RESET_CONSUMER_CLIENT_OFFSET: self._reset, **self.admin.handlers()})
+            RequestCode.RESET_CONSUMER_CLIENT_OFFSET: self._reset, **self.admin.handlers()},
+            busy_poll_us=busy_poll_us)
         self.concurrency = concurrency
         self.orderly = orderly
         self.model = model

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 from pyrmq.protocol.command import RemotingCommand
+from pyrmq.remoting.busypoll import BusyPoll
 from pyrmq.remoting.connection import (
     Connection,
     Handler,
@@ -32,8 +33,10 @@ class RemotingClient:
 
     def __init__(self, handlers: Mapping[int, Handler] | None = None, *,
                  connect_timeout: float = CONNECT_TIMEOUT,
-                 before_send: BeforeSend | None = None) -> None:
+                 before_send: BeforeSend | None = None, busy_poll_us: float = 0) -> None:
         self.handlers = dict(handlers or {})
+        #: shared by its connections (see pyrmq.remoting.busypoll); None = off
+        self.busy = BusyPoll(busy_poll_us) if busy_poll_us else None
         #: applied to every request sent through ``invoke``/``invoke_oneway``; None = as is
         self.before_send = before_send
         self.connect_timeout = connect_timeout
@@ -53,7 +56,8 @@ class RemotingClient:
             loop = asyncio.get_running_loop()
             try:
                 _, conn = await asyncio.wait_for(
-                    loop.create_connection(lambda: Connection(self.handlers), host, port),
+                    loop.create_connection(lambda: Connection(self.handlers, busy=self.busy),
+                                            host, port),
                     self.connect_timeout)
             except (OSError, asyncio.TimeoutError) as e:
                 raise RemotingConnectError(f"cannot connect to {addr}: {e or 'timeout'}") from e

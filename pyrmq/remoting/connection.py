@@ -35,6 +35,7 @@ from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import FLAG_ONEWAY, RemotingCommand
 from pyrmq.protocol.errors import RemoteProtocolError
 from pyrmq.protocol.frame import DEFAULT_MAX_FRAME, FrameDecoder, encode
+from pyrmq.remoting.busypoll import BusyPoll
 
 log = logging.getLogger("pyrmq.remoting")
 
@@ -152,8 +153,11 @@ class Connection(asyncio.Protocol):
                  on_close: Callable[[Connection], None] | None = None,
                  on_response: ResponseObserver | None = None,
                  before: BeforeHook | None = None,
-                 fast: Mapping[int, FastHandler] | None = None) -> None:
+                 fast: Mapping[int, FastHandler] | None = None,
+                 busy: BusyPoll | None = None) -> None:
         self.id = next(self._ids)
+        #: keeps the loop polling after each frame read or request sent; None = never
+        self.busy = busy
         self.on_response = on_response
         #: may refuse a request before its handler runs (e.g. ACL); None costs nothing
         self.before = before
@@ -200,6 +204,8 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = time.monotonic()
+        if self.busy is not None:
+            self.busy.kick(self._loop)
         try:
             commands = self._decoder.feed(data)
         except Exception as e:  # RemoteProtocolError, or anything a decoder bug raises
@@ -415,6 +421,8 @@ class Connection(asyncio.Protocol):
                 self._arm(due)
         try:
             self.send(cmd)
+            if self.busy is not None:
+                self.busy.kick(self._loop)
             return await fut
         finally:
             self._pending.pop(opaque, None)

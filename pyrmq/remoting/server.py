@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from pyrmq.protocol.frame import DEFAULT_MAX_FRAME
+from pyrmq.remoting.busypoll import BusyPoll
 from pyrmq.remoting.connection import (
     DEFAULT_MAX_INFLIGHT,
     BeforeHook,
@@ -30,8 +31,11 @@ class RemotingServer:
                  on_close: Callable[[Connection], None] | None = None,
                  on_response: ResponseObserver | None = None,
                  before: BeforeHook | None = None,
-                 fast: Mapping[int, FastHandler] | None = None) -> None:
+                 fast: Mapping[int, FastHandler] | None = None,
+                 busy_poll_us: float = 0) -> None:
         self.handlers = dict(handlers)
+        #: shared by the accepted connections (see pyrmq.remoting.busypoll); None = off
+        self.busy = BusyPoll(busy_poll_us) if busy_poll_us else None
         #: tried before ``handlers`` for their codes (see Connection)
         self.fast = dict(fast or {})
         self.host = host
@@ -53,7 +57,7 @@ class RemotingServer:
         conn = Connection(self.handlers, max_frame=self.max_frame,
                           max_inflight=self.max_inflight, on_close=self._closed,
                           on_response=self.on_response, before=self.before,
-                          fast=self.fast)
+                          fast=self.fast, busy=self.busy)
         self.connections.add(conn)
         if self._on_connect:
             self._on_connect(conn)
