@@ -5,9 +5,11 @@ client on the same loop awaits each answer before sending the next. What it reac
 most any asyncio client and server could show for P1 on this machine (kernel, loopback TCP,
 wake-ups and the loop's own work), so ``floor / Redis`` is the highest P1 ratio reachable here.
 
-    .venv/bin/python bench/p1_floor.py [--sends 20000] [--runs 3]
+    .venv/bin/python bench/p1_floor.py [--sends 20000] [--runs 3] [--busy-poll US]
 
-bench/peers.py runs it beside P1 and prints it under the table. Nothing is asserted.
+bench/peers.py runs it beside P1 and prints it under the table. ``--busy-poll US``: both sides
+keep polling after each frame as pyrmq's ``busyPollMicros`` / ``busy_poll_us`` do (the same
+``pyrmq.remoting.busypoll``), the floor of a P1 run made with them. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pyrmq.protocol.frame import encode
 from pyrmq.protocol.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from pyrmq.protocol.message import encode_properties
 from pyrmq.remoting import loop as rmq_loop
+from pyrmq.remoting.busypoll import BusyPoll
 
 WARM = 500
 
@@ -49,6 +52,8 @@ def frames(size: int = 1024) -> tuple[bytes, bytes]:
 class _Framed(asyncio.Protocol):
     """Counts whole frames (4-byte length prefix) and calls ``on_frame`` for each."""
 
+    busy: BusyPoll | None = None
+
     def __init__(self) -> None:
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
@@ -59,6 +64,8 @@ class _Framed(asyncio.Protocol):
                                                       socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        if self.busy is not None:
+            self.busy.kick(asyncio.get_running_loop())
         self.buf += data
         while len(self.buf) >= 4:
             n = struct.unpack_from(">I", self.buf)[0] + 4
@@ -71,10 +78,12 @@ class _Framed(asyncio.Protocol):
         raise NotImplementedError
 
 
-def _serve(port: int, size: int) -> None:
+def _serve(port: int, size: int, busy_poll_us: float = 0) -> None:
     _, answer = frames(size)
 
     class Echo(_Framed):
+        busy = BusyPoll(busy_poll_us) if busy_poll_us else None
+
         def on_frame(self) -> None:
             assert self.transport is not None
             self.transport.write(answer)
@@ -86,9 +95,11 @@ def _serve(port: int, size: int) -> None:
     rmq_loop.run(main())
 
 
-async def _drive(port: int, n: int, size: int, server_pid: int) -> dict:
+async def _drive(port: int, n: int, size: int, server_pid: int, busy_poll_us: float = 0
+                 ) -> dict:
     loop = asyncio.get_running_loop()
     request, _ = frames(size)
+    busy = BusyPoll(busy_poll_us) if busy_poll_us else None
 
     class Client(_Framed):
         fut: asyncio.Future[None] | None = None
@@ -97,11 +108,14 @@ async def _drive(port: int, n: int, size: int, server_pid: int) -> dict:
             assert self.fut is not None
             self.fut.set_result(None)
 
+    Client.busy = busy
     transport, proto = await loop.create_connection(Client, "127.0.0.1", port)
 
     async def one() -> None:
         proto.fut = loop.create_future()
         transport.write(request)
+        if busy is not None:
+            busy.kick(loop)
         await proto.fut
     for _ in range(WARM):
         await one()
@@ -115,15 +129,17 @@ async def _drive(port: int, n: int, size: int, server_pid: int) -> dict:
     return fig
 
 
-def measure(n: int = 20000, size: int = 1024) -> dict:
+def measure(n: int = 20000, size: int = 1024, busy_poll_us: float = 0) -> dict:
     """One floor run in a fresh echo process: msgs/s, round trip µs, CPU µs per message of the
     client (this process) and of the echo server."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "p1_floor.py"), "--serve",
-                             str(port), "--size", str(size)], cwd=str(REPO))
+                             str(port), "--size", str(size), "--busy-poll", str(busy_poll_us)],
+                            cwd=str(REPO))
     try:
         wait_port(port, 30)
-        return rmq_loop.run(asyncio.wait_for(_drive(port, n, size, proc.pid), 60 + n / 1000))
+        return rmq_loop.run(asyncio.wait_for(_drive(port, n, size, proc.pid, busy_poll_us),
+                                             60 + n / 1000))
     finally:
         stop(proc)
 
@@ -133,14 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sends", type=int, default=20000)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--busy-poll", type=float, default=0, metavar="US",
+                    help="both sides poll up to US µs after each frame (pyrmq's busy poll)")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve:
-        _serve(args.serve, args.size)
+        _serve(args.serve, args.size, args.busy_poll)
         return 0
     figs = []
     for _ in range(args.runs):
-        f = measure(args.sends, args.size)
+        f = measure(args.sends, args.size, args.busy_poll)
         figs.append(f)
         print(f"floor: {f['tps']:,.0f} msgs/s, round trip {f['rtt_us']:.1f} µs; CPU µs per "
               f"message: client {f['client_us_per_msg']:.1f}, echo server "

@@ -5,6 +5,7 @@ five workloads, each driven from Python asyncio on the same loop kind with the s
     .venv/bin/python bench/peers.py --runs 3 --json peers.json
     .venv/bin/python bench/peers.py --sync --messages 10000   # SYNC_FLUSH vs appendfsync always
     .venv/bin/python bench/peers.py --workloads P1,C1 --messages 10000
+    .venv/bin/python bench/peers.py --busy-poll 200          # pyrmq's busy poll on both sides
 
 Every run starts fresh server processes on 127.0.0.1 (pyrmq ASYNC_FLUSH vs Redis AOF
 everysec; --sync: SYNC_FLUSH vs appendfsync always; Redis ``--save ""``), each in a temp dir
@@ -27,7 +28,9 @@ the host's steal time (/proc/stat) during it, and a closing line saying whether 
 above 5 % steal (time the vCPUs waited for the host: such a part is slowed at random).
 With P1, each run also measures P1's floor on this host (bench/p1_floor.py: the same frames
 echoed on the same loop, no broker, no client library) and closes with the highest P1 ratio to
-Redis it leaves reachable. --runs N prints medians. Nothing is asserted; exit status 1 if a
+Redis it leaves reachable. --busy-poll US runs pyrmq with busyPollMicros=US on the broker and
+busy_poll_us=US on every client (pyrmq.remoting.busypoll; off by default, as in pyrmq), and its
+floor with the same polling. --runs N prints medians. Nothing is asserted; exit status 1 if a
 workload failed.
 """
 
@@ -108,7 +111,8 @@ async def _l1(side, name: str, addr: str, key: str, args, meter: Meter) -> dict:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(Path(__file__).resolve()), "--l1-producer", name, "--addr",
             addr, "--key", key, "--l1-rate", str(args.l1_rate), "--l1-seconds",
-            str(args.l1_seconds), "--size", str(args.size), stdout=asyncio.subprocess.PIPE,
+            str(args.l1_seconds), "--size", str(args.size), "--busy-poll", str(args.busy_poll),
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), args.l1_seconds + 60)
@@ -228,7 +232,7 @@ def floor_one(args) -> dict:
     behind it), with the host's steal time over it."""
     h0 = host_ticks()
     try:
-        fig = p1_floor.measure(min(args.messages, 50_000), args.size)
+        fig = p1_floor.measure(min(args.messages, 50_000), args.size, args.busy_poll)
     except Exception as e:  # one line, the run goes on
         return {"error": f"{type(e).__name__}: {e}"}
     fig["steal_pct"] = steal_pct(h0, host_ticks())
@@ -303,18 +307,26 @@ def header(args) -> str:
             f"{args.inflight} in flight, pulls/reads of {args.pull_batch}, L1 {args.l1_rate:g}/s"
             f" for {args.l1_seconds:g} s, {args.runs} run(s); "
             f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs, load average "
-            f"{os.getloadavg()[0]:.2f} at start")
+            f"{os.getloadavg()[0]:.2f} at start; pyrmq busy poll "
+            + (f"{args.busy_poll} µs" if args.busy_poll else "off"))
 
 
 def _producer_main(args) -> int:
     """The L1 producer process: prints {"sent", "cpu_us"} as its last line."""
     side = _side(args.l1_producer)
+    _busy(args)
     c0 = cpu_us()
     sent = rmq_loop.run(asyncio.wait_for(side.l1_produce(
         args.addr, args.key, args.l1_rate, args.l1_seconds, _body(args.size)),
         args.l1_seconds + 60))
     print(json.dumps({"sent": sent, "cpu_us": cpu_us() - c0}), flush=True)
     return 0
+
+
+def _busy(args) -> None:
+    """pyrmq's clients in this process poll as --busy-poll says."""
+    import peers_pyrmq
+    peers_pyrmq.BUSY_POLL_US = args.busy_poll
 
 
 def _body(size: int) -> bytes:
@@ -334,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pull-batch", type=int, default=32, help="C1c pull / Redis COUNT")
     ap.add_argument("--l1-rate", type=float, default=2000.0)
     ap.add_argument("--l1-seconds", type=float, default=10.0)
+    ap.add_argument("--busy-poll", type=int, default=0, metavar="US",
+                    help="pyrmq: busyPollMicros / busy_poll_us (0 = off, pyrmq's default)")
     ap.add_argument("--l1-producer", choices=SYSTEMS, help=argparse.SUPPRESS)
     ap.add_argument("--addr", help=argparse.SUPPRESS)
     ap.add_argument("--key", help=argparse.SUPPRESS)
@@ -348,13 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("peers.py needs redis-py: pip install -e '.[bench]'", file=sys.stderr)
         return 2
+    _busy(args)
     head = header(args)
     print(head, flush=True)
     body = _body(args.size)
     results: dict = {wl: {name: [] for name in SYSTEMS} for wl in wls}
     floors: list[dict] = []
     for run in range(args.runs):
-        with Servers(sync=args.sync) as servers:
+        with Servers(sync=args.sync, broker_set=[f"busyPollMicros={args.busy_poll}"]) as servers:
             for wl in wls:
                 order = SYSTEMS if run % 2 == 0 else SYSTEMS[::-1]  # alternate who goes first
                 for name in order:

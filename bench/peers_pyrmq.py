@@ -24,6 +24,8 @@ from pyrmq.client import (
 from pyrmq.protocol.codes import ResponseCode
 
 WAIT_S = 300.0  # bound on any one wait for messages
+#: busy_poll_us of every client made here (bench/peers.py --busy-poll); 0 = off, the default
+BUSY_POLL_US = 0
 
 
 def _group(kind: str) -> str:
@@ -37,7 +39,7 @@ def _check(status: SendStatus) -> None:
 
 async def p1(addr: str, topic: str, n: int, body: bytes, meter) -> None:
     """One send in flight, each answer awaited."""
-    async with Producer(_group("PG"), addr) as p:
+    async with Producer(_group("PG"), addr, busy_poll_us=BUSY_POLL_US) as p:
         _check((await p.send(Message(topic, body))).status)  # route + topic auto-creation
         meter.start()
         for _ in range(n):
@@ -56,7 +58,7 @@ async def p2(addr: str, topic: str, n: int, body: bytes, batch: int, inflight: i
              meter) -> None:
     """send_batch of ``batch`` messages, ``inflight`` batches outstanding, every answer
     awaited."""
-    async with Producer(_group("PG"), addr) as p:
+    async with Producer(_group("PG"), addr, busy_poll_us=BUSY_POLL_US) as p:
         _check((await p.send(Message(topic, body))).status)
         meter.start()
         await _send_batches(p, topic, n, body, batch, inflight)
@@ -66,7 +68,7 @@ async def p2(addr: str, topic: str, n: int, body: bytes, batch: int, inflight: i
 async def fill(addr: str, topic: str, n: int, body: bytes, batch: int, inflight: int) -> None:
     """Exactly ``n`` messages into a fresh topic (not measured): the consume workloads'
     source. Its first batch, alone, creates the topic."""
-    async with Producer(_group("PG"), addr) as p:
+    async with Producer(_group("PG"), addr, busy_poll_us=BUSY_POLL_US) as p:
         first = min(batch, n)
         await _send_batches(p, topic, first, body, first, 1)
         await _send_batches(p, topic, n - first, body, batch, inflight)
@@ -87,6 +89,7 @@ async def c1(addr: str, topic: str, n: int, pull_batch: int, meter) -> None:
         return ConsumeStatus.CONSUME_SUCCESS
 
     c = PushConsumer(_group("CG"), addr, consume_from=ConsumeFrom.FIRST_OFFSET,
+                     busy_poll_us=BUSY_POLL_US,
                      consume_batch_max_size=pull_batch, nonblocking_listener=True,
                      pull_batch_size=pull_batch)
     c.subscribe(topic, "*")
@@ -103,7 +106,7 @@ async def c1(addr: str, topic: str, n: int, pull_batch: int, meter) -> None:
 async def c1c(addr: str, topic: str, n: int, pull_batch: int, meter) -> None:
     """PullConsumer, offsets kept client-side, one pull loop per queue (pulls of
     ``pull_batch``; the broker caps a pull at 32)."""
-    async with PullConsumer(_group("CG"), addr) as c:
+    async with PullConsumer(_group("CG"), addr, busy_poll_us=BUSY_POLL_US) as c:
         got = 0
 
         async def drain(mq: MessageQueue) -> None:
@@ -144,9 +147,10 @@ async def l1_consume(addr: str, topic: str, pull_batch: int,
                 enough.set()
         return ConsumeStatus.CONSUME_SUCCESS
 
-    async with Producer(_group("PG"), addr) as p:  # creates the topic
+    async with Producer(_group("PG"), addr, busy_poll_us=BUSY_POLL_US) as p:  # creates the topic
         _check((await p.send(Message(topic, b"0" * 19))).status)
     c = PushConsumer(_group("CG"), addr, consume_from=ConsumeFrom.FIRST_OFFSET,
+                     busy_poll_us=BUSY_POLL_US,
                      nonblocking_listener=True, pull_batch_size=pull_batch)
     c.subscribe(topic, "*")
     c.listener = on
@@ -165,7 +169,7 @@ async def l1_consume(addr: str, topic: str, pull_batch: int,
 async def l1_produce(addr: str, topic: str, rate: float, seconds: float, body: bytes) -> int:
     """Send ``rate`` messages a second for ``seconds``, one in flight, the send time
     (time_ns, 19 digits) in each body's first bytes; returns how many were sent."""
-    async with Producer(_group("PG"), addr) as p:
+    async with Producer(_group("PG"), addr, busy_poll_us=BUSY_POLL_US) as p:
         _check((await p.send(Message(topic, b"0" * 19))).status)  # warm-up, not timed
 
         async def one() -> None:

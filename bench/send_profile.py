@@ -67,8 +67,10 @@ async def _run(ns: str, broker_pid: int, args: argparse.Namespace) -> dict[str, 
     topic = "SendProfile"
     body = b"x" * args.size
     commit = LocalTransactionState.COMMIT_MESSAGE
-    producer = (TransactionProducer("PG_SEND_PROFILE", ns, check=lambda m: commit)
-                if args.transaction else Producer("PG_SEND_PROFILE", ns))
+    busy = args.busy_poll
+    producer = (TransactionProducer("PG_SEND_PROFILE", ns, check=lambda m: commit,
+                                    busy_poll_us=busy)
+                if args.transaction else Producer("PG_SEND_PROFILE", ns, busy_poll_us=busy))
     async with producer as p:
         for _ in range(200):  # warm-up: route, connection, topic creation, code paths
             await p.send(Message(topic, body))
@@ -124,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                          "END_TRANSACTION), as RocketMQ's ttxproducer")
     ap.add_argument("--loop", choices=("auto", "asyncio"), default="auto",
                     help="client loop: auto = uvloop when installed")
+    ap.add_argument("--busy-poll", type=int, default=0, metavar="US",
+                    help="busyPollMicros on the broker and busy_poll_us on the producer")
     ap.add_argument("--broker-env", action="append", default=[],
                     help="KEY=VALUE for the broker's environment (repeatable)")
     ap.add_argument("--py-spy", metavar="FILE", help="record the broker with py-spy")
@@ -131,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     env = dict(kv.split("=", 1) for kv in args.broker_env)
     with Servers(redis=False, broker_env=env, prefix="pyrmq-sendprof-",
-                 broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}"]) as sv:
+                 broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}",
+                             f"busyPollMicros={args.busy_poll}"]) as sv:
         br_pid = sv.pid("broker")
         time.sleep(1.0)  # first registration with the NameServer
         what = (f"send_batch({args.batch})" if args.batch
