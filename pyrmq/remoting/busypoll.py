@@ -6,10 +6,10 @@ for a short window instead of sleeping in ``epoll_wait``, so the next frame of a
 request/response exchange is read by a thread that never slept. On a VM whose idle vCPUs halt
 at once (the ``haltpoll`` idle driver with ``guest_halt_poll_ns`` 0, as on this project's
 benchmark host), putting a thread to sleep and waking it costs tens of µs of CPU on each side
-of every round trip; one send in flight between two processes ran at 5,800 msgs/s with ~90 µs
-of CPU per send on each side, and at 20,000 msgs/s with ~48 µs when both kept polling
-(``bench/RESULTS.md``). Linux's ``SO_BUSY_POLL`` does this in the kernel, for NIC queues only,
-not for loopback.
+of every round trip: one send in flight between two processes ran at ~7,100 msgs/s with
+~64 µs (client) and ~72 µs (broker) of CPU per send, and at ~22,500 msgs/s with ~42 and ~46 µs
+when both kept polling (``bench/RESULTS.md``, "Busy polling"). Linux's ``SO_BUSY_POLL`` does
+this in the kernel, for NIC queues only, not for loopback.
 
 The window adapts as the kernel's haltpoll governor does: it grows (doubling, from a quarter of
 the maximum) while activities come within the maximum of each other, and drops to nothing when

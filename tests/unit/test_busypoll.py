@@ -10,7 +10,14 @@ import asyncio
 import pytest
 
 from pyrmq.broker.config import BrokerConfig
-from pyrmq.client import Producer, PullConsumer, PushConsumer
+from pyrmq.client import (
+    LitePullConsumer,
+    LocalTransactionState,
+    Producer,
+    PullConsumer,
+    PushConsumer,
+    TransactionProducer,
+)
 from pyrmq.protocol.codes import ResponseCode
 from pyrmq.protocol.command import request
 from pyrmq.protocol.frame import encode
@@ -142,7 +149,11 @@ def test_server_clients_and_broker_config_take_the_setting():
         assert RemotingServer({}).busy is None
         for client in (Producer("PG", "127.0.0.1:9876", busy_poll_us=80),
                        PushConsumer("CG", "127.0.0.1:9876", busy_poll_us=80),
-                       PullConsumer("CG", "127.0.0.1:9876", busy_poll_us=80)):
+                       PullConsumer("CG", "127.0.0.1:9876", busy_poll_us=80),
+                       LitePullConsumer("CG", "127.0.0.1:9876", busy_poll_us=80),
+                       TransactionProducer("PG", "127.0.0.1:9876",
+                                           lambda m: LocalTransactionState.COMMIT_MESSAGE,
+                                           busy_poll_us=80)):
             assert client.remoting.busy is not None
             assert client.remoting.busy.max == pytest.approx(80e-6)
         assert Producer("PG", "127.0.0.1:9876").remoting.busy is None
