@@ -1,12 +1,14 @@
 """Send-path profile: CPU per sync send of the client and of the broker, from /proc.
 
     .venv/bin/python bench/send_profile.py [--sends 20000] [--size 1024] [--inflight 1]
-        [--batch 0] [--loop auto|asyncio|uvloop] [--broker-loop auto|asyncio]
-        [--py-spy broker.json] [--py-spy-client client.json]
+        [--batch 0] [--transaction] [--busy-poll US] [--loop auto|asyncio]
+        [--broker-env KEY=VALUE] [--py-spy broker.json] [--py-spy-client client.json]
 
 Starts a NameServer and a Broker as separate processes (ASYNC_FLUSH), then sends from this
 process with pyrmq's Producer: ``--inflight`` concurrent senders, each awaiting every ack
-(``--batch N`` sends ``send_batch`` of N messages instead). Prints msgs/s and the CPU time
+(``--batch N`` sends ``send_batch`` of N messages instead; ``--transaction`` makes each send
+a transaction committed at once, as ttxproducer does; ``--busy-poll US`` sets the broker's
+``busyPollMicros`` and the producer's ``busy_poll_us``). Prints msgs/s and the CPU time
 (user + system, from ``/proc/<pid>/stat``) the client and the broker spent per message during
 the timed sends, and the broker's per thread (ns-exact, from ``/proc/PID/task/*/schedstat``,
 summed by thread name: the main thread and Python's threads are ``python``, the store's own
