@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import functools
 import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -82,84 +84,80 @@ def _timed(n: int, profile: bool):
     return Timer()
 
 
-async def _broker(n: int, profile: bool, fast: bool = True) -> float:
+@contextlib.contextmanager
+def _broker_ctx() -> Iterator:
+    """A BrokerContext over a real store in a temp dir (ASYNC_FLUSH, 256 MiB segments) with
+    topic BenchT (4 queues); closed after."""
     from rmqtest.store import small_config
 
-    from pyrmq.broker import send
     from pyrmq.broker.config import BrokerConfig
     from pyrmq.broker.context import BrokerContext
-    from pyrmq.client.message import new_uniq_key
-    from pyrmq.metrics.requests import RequestMetrics
-    from pyrmq.protocol.message import encode_properties
     from pyrmq.store import MessageStore
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = small_config(storePathRootDir=tmp, mappedFileSizeCommitLog=256 * 1024 * 1024)
         store = MessageStore(tmp, cfg, store_host=("127.0.0.1", 10911))
         ctx = BrokerContext.create(BrokerConfig(storePathRootDir=tmp), cfg, store)
+        ctx.topics.ensure("BenchT", 4)
         try:
-            ctx.topics.ensure("BenchT", 4)
-            frames = []
-            for i in range(n + WARM):
-                props = encode_properties({"UNIQ_KEY": new_uniq_key(), "WAIT": "true"})
-                hdr = H.SendMessageRequestHeader("PG", "BenchT", "TBW102", 4, i % 4, 0,
-                                                 1_700_000_000_000, 0, props.decode(), 0,
-                                                 False, False)
-                frames.append(encode(RemotingCommand(RequestCode.SEND_MESSAGE_V2, opaque=i,
-                                                     ext_fields=hdr.to_ext_v2(),
-                                                     body=b"x" * 1024)))
-
-            async def handler(conn, cmd):
-                return await send.handle_send(ctx, conn, cmd)
-            conn = Connection({RequestCode.SEND_MESSAGE_V2: handler},
-                              on_response=RequestMetrics(CollectorRegistry()).observe,
-                              fast={RequestCode.SEND_MESSAGE_V2: functools.partial(
-                                  send.send_fast, ctx)} if fast else None)
-            t = _Transport()
-            conn.connection_made(t)
-            for f in frames[:WARM]:
-                conn.data_received(f)
-                await asyncio.sleep(0)
-            with _timed(n, profile) as timer:
-                for f in frames[WARM:]:
-                    conn.data_received(f)
-                    await asyncio.sleep(0)  # lets a handler run as a Task where it is one
-            assert t.writes == n + WARM, t.writes
-            return timer.us
+            yield ctx
         finally:
             ctx.executor.shutdown(wait=True)
             store.close()
 
 
-async def _transaction(n: int, profile: bool) -> float:
-    from rmqtest.store import small_config
-
-    from pyrmq.broker import send
-    from pyrmq.broker.config import BrokerConfig
-    from pyrmq.broker.context import BrokerContext
-    from pyrmq.broker.transaction import TRAN_COMMIT, TransactionService
+def _send_frames(count: int, sysflag: int = 0, **props: str) -> list[bytes]:
+    """``count`` SEND_MESSAGE_V2 frames of 1 KiB to BenchT, round-robin over its queues, each
+    with a new UNIQ_KEY, WAIT and ``props``."""
     from pyrmq.client.message import new_uniq_key
-    from pyrmq.protocol.message import encode_properties, parse_offset_msg_id
-    from pyrmq.store import MessageStore
+    from pyrmq.protocol.message import encode_properties
 
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = small_config(storePathRootDir=tmp, mappedFileSizeCommitLog=256 * 1024 * 1024)
-        store = MessageStore(tmp, cfg, store_host=("127.0.0.1", 10911))
-        ctx = BrokerContext.create(BrokerConfig(storePathRootDir=tmp), cfg, store)
+    frames = []
+    for i in range(count):
+        raw = encode_properties({"UNIQ_KEY": new_uniq_key(), "WAIT": "true", **props})
+        hdr = H.SendMessageRequestHeader("PG", "BenchT", "TBW102", 4, i % 4, sysflag,
+                                         1_700_000_000_000, 0, raw.decode(), 0, False, False)
+        frames.append(encode(RemotingCommand(RequestCode.SEND_MESSAGE_V2, opaque=i,
+                                             ext_fields=hdr.to_ext_v2(), body=b"x" * 1024)))
+    return frames
+
+
+async def _broker(n: int, profile: bool, fast: bool = True) -> float:
+    from pyrmq.broker import send
+    from pyrmq.metrics.requests import RequestMetrics
+
+    with _broker_ctx() as ctx:
+        frames = _send_frames(n + WARM)
+
+        async def handler(conn, cmd):
+            return await send.handle_send(ctx, conn, cmd)
+        conn = Connection({RequestCode.SEND_MESSAGE_V2: handler},
+                          on_response=RequestMetrics(CollectorRegistry()).observe,
+                          fast={RequestCode.SEND_MESSAGE_V2: functools.partial(
+                              send.send_fast, ctx)} if fast else None)
+        t = _Transport()
+        conn.connection_made(t)
+        for f in frames[:WARM]:
+            conn.data_received(f)
+            await asyncio.sleep(0)
+        with _timed(n, profile) as timer:
+            for f in frames[WARM:]:
+                conn.data_received(f)
+                await asyncio.sleep(0)  # lets a handler run as a Task where it is one
+        assert t.writes == n + WARM, t.writes
+        return timer.us
+
+
+async def _transaction(n: int, profile: bool) -> float:
+    from pyrmq.broker import send
+    from pyrmq.broker.transaction import HALF_TOPIC, OP_TOPIC, TRAN_COMMIT, TransactionService
+    from pyrmq.protocol.message import parse_offset_msg_id
+
+    with _broker_ctx() as ctx:
         tx = ctx.transactions = TransactionService(ctx)
-        ctx.topics.ensure("BenchT", 4)
-        ctx.topics.ensure("RMQ_SYS_TRANS_HALF_TOPIC", 1)
-        ctx.topics.ensure("RMQ_SYS_TRANS_OP_HALF_TOPIC", 1)
-        half_frames = []
-        for i in range(n + WARM):
-            props = encode_properties({"UNIQ_KEY": new_uniq_key(), "WAIT": "true",
-                                       "TRAN_MSG": "true", "PGROUP": "PG"})
-            hdr = H.SendMessageRequestHeader("PG", "BenchT", "TBW102", 4, i % 4, 4,
-                                             1_700_000_000_000, 0, props.decode(), 0,
-                                             False, False)
-            half_frames.append(encode(RemotingCommand(RequestCode.SEND_MESSAGE_V2, opaque=i,
-                                                      ext_fields=hdr.to_ext_v2(),
-                                                      body=b"x" * 1024)))
+        ctx.topics.ensure(HALF_TOPIC, 1)
+        ctx.topics.ensure(OP_TOPIC, 1)
+        half_frames = _send_frames(n + WARM, 4, TRAN_MSG="true", PGROUP="PG")
         ends: list[bytes] = []
 
         def answer(resp: RemotingCommand) -> None:  # the half's ack: END_TRANSACTION next
@@ -176,26 +174,21 @@ async def _transaction(n: int, profile: bool) -> float:
                            RequestCode.END_TRANSACTION: tx.end},
                           fast={RequestCode.SEND_MESSAGE_V2: functools.partial(
                               send.send_fast, ctx)})
-        t = _Transport(answer)
-        conn.connection_made(t)
-        try:
-            async def one(frame: bytes) -> None:
-                conn.data_received(frame)
-                await asyncio.sleep(0)
-                conn.data_received(ends[-1])
-                await asyncio.sleep(0)
-            for f in half_frames[:WARM]:
+        conn.connection_made(_Transport(answer))
+
+        async def one(frame: bytes) -> None:
+            conn.data_received(frame)
+            await asyncio.sleep(0)
+            conn.data_received(ends[-1])
+            await asyncio.sleep(0)
+        for f in half_frames[:WARM]:
+            await one(f)
+        with _timed(n, profile) as timer:
+            for f in half_frames[WARM:]:
                 await one(f)
-            with _timed(n, profile) as timer:
-                for f in half_frames[WARM:]:
-                    await one(f)
-            committed = store.max_offset("BenchT", 0) + store.max_offset("BenchT", 1) + \
-                store.max_offset("BenchT", 2) + store.max_offset("BenchT", 3)
-            assert committed == n + WARM, committed
-            return timer.us
-        finally:
-            ctx.executor.shutdown(wait=True)
-            store.close()
+        committed = sum(ctx.store.max_offset("BenchT", q) for q in range(4))
+        assert committed == n + WARM, committed
+        return timer.us
 
 
 async def _client(n: int, profile: bool) -> float:
