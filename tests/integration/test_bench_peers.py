@@ -55,3 +55,23 @@ def test_peers_tiny_run_reports_all_workloads_for_both(tmp_path):
         (l1,) = results["L1"][name]
         assert l1["sent"] == 2000  # --l1-rate 2000 (the default) for 1 s
         assert 0 < l1["p50_ms"] <= l1["p99_ms"] <= l1["max_ms"]
+
+
+def test_peers_busy_poll_run_reaches_broker_clients_and_floor(tmp_path):
+    """--busy-poll sets busyPollMicros on the broker, busy_poll_us on this process's and the
+    L1 producer's clients, and the floor's polling; the run says so and still moves every
+    message."""
+    out_json = tmp_path / "peers.json"
+    p = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "peers.py"), "--messages", "200", "--runs", "1",
+         "--workloads", "P1,L1", "--l1-seconds", "1", "--busy-poll", "200",
+         "--json", str(out_json)],
+        cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert p.stdout.splitlines()[1].endswith("pyrmq busy poll 200 µs"), p.stdout
+    data = json.loads(out_json.read_text())
+    (p1,) = data["results"]["P1"]["pyrmq"]
+    (l1,) = data["results"]["L1"]["pyrmq"]
+    assert p1["msgs"] == 200 and l1["msgs"] == l1["sent"] == 2000
+    (floor_fig,) = data["p1_floor"]
+    assert floor_fig["tps"] > 0
