@@ -30,6 +30,7 @@ from pyrmq.protocol.command import RemotingCommand
 from pyrmq.protocol.frame import encode
 from pyrmq.protocol.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from pyrmq.protocol.message import encode_properties
+from pyrmq.remoting import busypoll
 from pyrmq.remoting import loop as rmq_loop
 from pyrmq.remoting.busypoll import BusyPoll
 
@@ -82,7 +83,7 @@ def _serve(port: int, size: int, busy_poll_us: float = 0) -> None:
     _, answer = frames(size)
 
     class Echo(_Framed):
-        busy = BusyPoll(busy_poll_us) if busy_poll_us else None
+        busy = busypoll.optional(busy_poll_us)
 
         def on_frame(self) -> None:
             assert self.transport is not None
@@ -99,7 +100,7 @@ async def _drive(port: int, n: int, size: int, server_pid: int, busy_poll_us: fl
                  ) -> dict:
     loop = asyncio.get_running_loop()
     request, _ = frames(size)
-    busy = BusyPoll(busy_poll_us) if busy_poll_us else None
+    busy = busypoll.optional(busy_poll_us)
 
     class Client(_Framed):
         fut: asyncio.Future[None] | None = None

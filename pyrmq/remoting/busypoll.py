@@ -69,10 +69,16 @@ class BusyPoll:
         # a ready callback makes the loop poll its sockets with a zero timeout before it runs
         # again: this is the polling, one non-blocking epoll per step
         loop = self._loop
-        if loop is None or self._clock() >= self._deadline or loop.is_closed():
+        assert loop is not None  # set by kick before it schedules the first step
+        if self._clock() >= self._deadline or loop.is_closed():
             self._loop = None
             return
         self.spins += 1
         if _yield is not None:
             _yield()
         loop.call_soon(self._step)
+
+
+def optional(max_us: float) -> BusyPoll | None:
+    """A BusyPoll of ``max_us`` µs, or None (no polling, nothing to call) when it is 0."""
+    return BusyPoll(max_us) if max_us else None

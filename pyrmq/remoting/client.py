@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 from pyrmq.protocol.command import RemotingCommand
-from pyrmq.remoting.busypoll import BusyPoll
+from pyrmq.remoting import busypoll
 from pyrmq.remoting.connection import (
     Connection,
     Handler,
@@ -36,7 +36,7 @@ class RemotingClient:
                  before_send: BeforeSend | None = None, busy_poll_us: float = 0) -> None:
         self.handlers = dict(handlers or {})
         #: shared by its connections (see pyrmq.remoting.busypoll); None = off
-        self.busy = BusyPoll(busy_poll_us) if busy_poll_us else None
+        self.busy = busypoll.optional(busy_poll_us)
         #: applied to every request sent through ``invoke``/``invoke_oneway``; None = as is
         self.before_send = before_send
         self.connect_timeout = connect_timeout

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from pyrmq.protocol.frame import DEFAULT_MAX_FRAME
-from pyrmq.remoting.busypoll import BusyPoll
+from pyrmq.remoting import busypoll
 from pyrmq.remoting.connection import (
     DEFAULT_MAX_INFLIGHT,
     BeforeHook,
@@ -35,7 +35,7 @@ class RemotingServer:
                  busy_poll_us: float = 0) -> None:
         self.handlers = dict(handlers)
         #: shared by the accepted connections (see pyrmq.remoting.busypoll); None = off
-        self.busy = BusyPoll(busy_poll_us) if busy_poll_us else None
+        self.busy = busypoll.optional(busy_poll_us)
         #: tried before ``handlers`` for their codes (see Connection)
         self.fast = dict(fast or {})
         self.host = host
