@@ -4,9 +4,15 @@ shaped like RocketMQ's producer.sh / consumer.sh.
 
     .venv/bin/python bench/rmq_bench.py --client cpp --count 20000
     .venv/bin/python bench/rmq_bench.py --client pyrmq --threads 1,16
+    .venv/bin/python bench/rmq_bench.py --topic BenchmarkTest --sizes 1024 --threads 8
+
+``--topic`` sends every case to one topic instead of a new 8-queue ``Bench_SIZE_SENDERS``:
+``BenchmarkTest`` is the topic RocketMQ's ``tproducer`` / ``tconsumer`` use, a system topic of
+1,024 queues.
 
 For each body size and sender count: send TPS, average / p50 / p99 / p999 / max latency and
-failures; then the consume TPS of a push consumer reading everything back. Nothing is asserted.
+failures, the broker's CPU per message sent (user + system, from /proc); then the consume TPS of
+a push consumer reading everything back. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from procs import REPO, Servers  # noqa: E402
+from procs import REPO, Servers, cpu_us  # noqa: E402
 
 DRIVER = REPO / "tests" / "interop" / "drivers" / "cpp_client.py"
 
@@ -110,27 +116,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=20000, help="messages per case")
     ap.add_argument("--sizes", default="128,1024")
     ap.add_argument("--threads", default="1,8", help="concurrent senders per case")
+    ap.add_argument("--topic", help="one topic for every case (e.g. BenchmarkTest)")
     args = ap.parse_args(argv)
     with Servers(redis=False, prefix="pyrmq-rmqbench-",
                  broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}"]) as sv:
         addr, bp = sv.namesrv_addr, sv.broker_port
+        bpid = sv.procs["broker"].pid
         print(f"client {args.client}; NameServer {addr}; broker 127.0.0.1:{bp} (separate "
               "processes)")
         print(f"{'size':>5} {'senders':>7} {'send TPS':>10} {'avg ms':>7} {'p50':>7} {'p99':>7} "
-              f"{'p999':>7} {'max':>7} {'fail':>5} {'consume TPS':>12}")
+              f"{'p999':>7} {'max':>7} {'fail':>5} {'broker us':>9} {'consume TPS':>12}")
         for size in map(int, args.sizes.split(",")):
             for senders in map(int, args.threads.split(",")):
-                topic = f"Bench_{size}_{senders}"
+                topic = args.topic or f"Bench_{size}_{senders}"
+                cpu0 = cpu_us(bpid)
                 if args.client == "cpp":
                     s = _cpp("bench-produce", addr, topic, str(args.count), "--threads",
                              str(senders), "--body-size", str(size))
+                    broker_us = (cpu_us(bpid) - cpu0) / max(1, s["count"])
                     ctps = _cpp_consume_tps(addr, topic, s["count"])
                 else:
                     s = asyncio.run(_pyrmq_produce(addr, topic, args.count, senders, size))
+                    broker_us = (cpu_us(bpid) - cpu0) / max(1, s["count"])
                     ctps = asyncio.run(_pyrmq_consume(addr, topic, s["count"]))
                 print(f"{size:>5} {senders:>7} {s['tps']:>10,.0f} {s['avg_ms']:>7.2f} "
                       f"{s['p50_ms']:>7.2f} {s['p99_ms']:>7.2f} {s['p999_ms']:>7.2f} "
-                      f"{s['max_ms']:>7.2f} {s['failures']:>5} {ctps:>12,.0f}", flush=True)
+                      f"{s['max_ms']:>7.2f} {s['failures']:>5} {broker_us:>9.1f} {ctps:>12,.0f}",
+                      flush=True)
     return 0
 
 

@@ -29,9 +29,10 @@ int rmq_cq_open(rmq_cq_t *cq, const char *root, const char *topic, size_t topic_
     cq->topic_len = topic_len;
     cq->queue_id = queue_id;
     snprintf(dir, sizeof dir, "%s/consumequeue/%s/%d", root, cq->topic, queue_id);
-    /* preallocate: a queue file's blocks are reserved before an entry is stored into it */
-    int rc = rmq_mq_open(&cq->mq, dir, (int64_t)entries_per_file * RMQ_CQ_UNIT, 1, errpath,
-                         errlen);
+    /* a queue file's blocks are reserved before an entry is stored into it; its pages are
+     * faulted one at a time (a broker may have thousands of queues: BenchmarkTest has 1,024) */
+    int rc = rmq_mq_open(&cq->mq, dir, (int64_t)entries_per_file * RMQ_CQ_UNIT,
+                         RMQ_MQ_PREALLOCATE | RMQ_MQ_RANDOM, errpath, errlen);
     if (rc) { free(cq->topic); return rc; }
     /* Find the end: the last valid entry of the last non-empty file. */
     for (int i = cq->mq.n - 1; i >= 0; i--) {

@@ -57,8 +57,10 @@ static rmq_index_file_t *file_map(const char *path, int64_t size, int create, in
     if (!f) { *err = RMQ_ENOMEM; return NULL; }
     snprintf(f->path, sizeof f->path, "%s", path);
     f->size = size;
-    *err = rmq_file_map(path, size, create ? RMQ_MAP_CREATE_EXCL | RMQ_MAP_RESERVE : 0, &f->fd,
-                        &f->map, errpath, errlen);
+    /* random: a key's slot is anywhere in the slot table, a lookup follows a chain back */
+    *err = rmq_file_map(path, size,
+                        RMQ_MAP_RANDOM | (create ? RMQ_MAP_CREATE_EXCL | RMQ_MAP_RESERVE : 0),
+                        &f->fd, &f->map, errpath, errlen);
     if (*err) { free(f); return NULL; }
     f->reserved = create;
     load_header(f);

@@ -131,6 +131,8 @@ int rmq_file_map(const char *path, int64_t size, int mode, int *fd_out, uint8_t 
         if (map == MAP_FAILED) {
             rc = errno;
             snprintf(errpath, errlen, "mmap %s", path);
+        } else if (mode & RMQ_MAP_RANDOM) {
+            (void)madvise(map, (size_t)size, MADV_RANDOM); /* advice: its failure costs time only */
         }
     }
     if (rc) {
@@ -176,12 +178,13 @@ static int cmp_i64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate,
+int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int flags,
                 char *errpath, size_t errlen) {
     memset(mq, 0, sizeof *mq);
     snprintf(mq->dir, sizeof mq->dir, "%s", dir);
     mq->seg_size = seg_size;
-    mq->preallocate = preallocate;
+    mq->preallocate = flags & RMQ_MQ_PREALLOCATE;
+    mq->map_mode = flags & RMQ_MQ_RANDOM ? RMQ_MAP_RANDOM : 0;
     pthread_rwlock_init(&mq->lock, NULL);
     int rc = rmq_mkdirs(dir);
     if (rc) { snprintf(errpath, errlen, "mkdir %s", dir); return rc; }
@@ -214,13 +217,14 @@ int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate
         }
         int fd;
         uint8_t *map;
-        if ((rc = rmq_file_map(path, seg_size, 0, &fd, &map, errpath, errlen)) != 0) break;
+        if ((rc = rmq_file_map(path, seg_size, mq->map_mode, &fd, &map, errpath, errlen)) != 0)
+            break;
         rmq_seg_t *s = seg_new(path, bases[i], seg_size, fd, map);
         if (!s) { rc = RMQ_ENOMEM; break; }
         if ((rc = push_seg(mq, s)) != 0) { seg_free(s); break; }
     }
     free(bases);
-    if (!rc && mq->n > 0 && preallocate) { /* the segment that is written next */
+    if (!rc && mq->n > 0 && mq->preallocate) { /* the segment that is written next */
         char ignored[RMQ_PATH_MAX + 64];
         rmq_seg_reserve(mq, mq->segs[mq->n - 1], ignored, sizeof ignored);
     }
@@ -287,8 +291,8 @@ int rmq_seg_build(rmq_mq_t *mq, const char *path, int64_t base, rmq_seg_t **out,
     int fd;
     uint8_t *map;
     int rc = rmq_file_map(path, mq->seg_size,
-                          RMQ_MAP_CREATE | (mq->preallocate ? RMQ_MAP_RESERVE : 0), &fd, &map,
-                          errpath, errlen);
+                          RMQ_MAP_CREATE | (mq->preallocate ? RMQ_MAP_RESERVE : 0) | mq->map_mode,
+                          &fd, &map, errpath, errlen);
     if (rc) return rc;
     rmq_seg_t *s = seg_new(path, base, mq->seg_size, fd, map);
     if (!s) { unlink(path); return RMQ_ENOMEM; }

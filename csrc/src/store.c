@@ -113,8 +113,8 @@ int rmq_store_open(const char *root, const rmq_store_config_t *cfg, rmq_store_t 
         goto fail;
     }
     snprintf(path, sizeof path, "%s/commitlog", root);
-    rc = rmq_mq_open(&s->clog, path, cfg->mapped_file_size_commitlog, cfg->preallocate, errpath,
-                     sizeof errpath);
+    rc = rmq_mq_open(&s->clog, path, cfg->mapped_file_size_commitlog,
+                     cfg->preallocate ? RMQ_MQ_PREALLOCATE : 0, errpath, sizeof errpath);
     if (rc) { rmq_store_set_error(s, errpath, rc); goto fail; }
     have_clog = 1;
     if ((rc = rmq_store_load_cqs(s)) != 0) goto fail;

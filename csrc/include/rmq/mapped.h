@@ -28,16 +28,21 @@ typedef struct {
     char dir[RMQ_PATH_MAX];
     int64_t seg_size;
     int preallocate;
+    int map_mode;        /* extra rmq_file_map mode bits of every segment (RMQ_MAP_RANDOM)  */
     rmq_seg_t **segs;
     int n, cap;
     pthread_rwlock_t lock;
 } rmq_mq_t;
 
+/* rmq_mq_open flags */
+#define RMQ_MQ_PREALLOCATE 1  /* reserve a segment's blocks before it is written               */
+#define RMQ_MQ_RANDOM      2  /* map every segment with RMQ_MAP_RANDOM                          */
+
 /* Open dir (created if missing) and map every segment file in it. A file whose size is not
- * seg_size gives RMQ_ECORRUPT (errpath: "PATH: size N, expected M"). With preallocate the last
- * segment's blocks are reserved (a failure leaves it unreserved: the writer retries through
- * rmq_seg_reserve before touching it). Returns 0 or an error. */
-int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int preallocate,
+ * seg_size gives RMQ_ECORRUPT (errpath: "PATH: size N, expected M"). With RMQ_MQ_PREALLOCATE
+ * the last segment's blocks are reserved (a failure leaves it unreserved: the writer retries
+ * through rmq_seg_reserve before touching it). Returns 0 or an error. */
+int rmq_mq_open(rmq_mq_t *mq, const char *dir, int64_t seg_size, int flags,
                 char *errpath, size_t errlen);
 /* mkdir -p path (mode 0755). 0 or errno. */
 int rmq_mkdirs(const char *path);
@@ -52,6 +57,14 @@ int rmq_file_reserve(int fd, int64_t size);
 #define RMQ_MAP_CREATE       1  /* create or truncate, then size the file                     */
 #define RMQ_MAP_CREATE_EXCL  2  /* create; EEXIST when the file exists                        */
 #define RMQ_MAP_RESERVE      4  /* with a create mode: reserve the blocks (rmq_file_reserve)   */
+/* advise random access (MADV_RANDOM): a page fault reads in its own page only. Without it a
+ * fault on a page not yet cached reads in the device's whole read-ahead window around it
+ * (read_ahead_kb: 8 MiB on the project's benchmark VM), which for a freshly reserved file is
+ * that much memory zeroed in the faulting thread, e.g. all 6 MB of a consume queue file on
+ * its first entry. For files written in small entries at scattered places and read a few
+ * entries at a time (consume queues, index files); not for the commitlog, whose readers
+ * stream it. */
+#define RMQ_MAP_RANDOM       8
 
 /* Open (mode 0: an existing file, whose size must be size, else RMQ_ECORRUPT with errpath
  * "PATH: size N bytes, expected M") or create path, and map it shared read-write. 0 with *fd
