@@ -173,9 +173,10 @@ async def handle_pull(ctx: BrokerContext, conn: Connection, cmd: RemotingCommand
         deadline = time.monotonic() + hold
         while code == ResponseCode.PULL_NOT_FOUND:
             left = deadline - time.monotonic()
-            if left <= 0 or ctx.closing:
+            if left <= 0 or ctx.closing or ctx.holds.full:
                 break
-            await ctx.holds.wait(topic, queue_id, left)
+            with conn.parked():
+                await ctx.holds.wait(topic, queue_id, left)
             res = fetch()
             code = _code(res, offset)
             if code == ResponseCode.PULL_RETRY_IMMEDIATELY:

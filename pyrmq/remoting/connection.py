@@ -23,12 +23,13 @@ the code and the peer, keyed by kind and code so one flood cannot hide the other
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from pyrmq.protocol.codes import ResponseCode
@@ -314,6 +315,19 @@ class Connection(asyncio.Protocol):
             task = self._loop.create_task(_resume(_Resume(coro, first)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @contextlib.contextmanager
+    def parked(self) -> Iterator[None]:
+        """While a handler waits inside this block for something outside the connection (a
+        pull held until a message arrives), its request does not count against
+        ``max_inflight``: a consumer of a topic with 1,024 queues holds a pull for each of
+        them on one connection, as RocketMQ's brokers allow. What bounds parked requests is
+        the waiting they do (the broker caps its held pulls)."""
+        self._inflight -= 1
+        try:
+            yield
+        finally:
+            self._inflight += 1
 
     def _refuse(self, cmd: RemotingCommand, resp: RemotingCommand) -> None:
         """Answer ``cmd`` with ``resp`` without running its handler; one rate-limited line

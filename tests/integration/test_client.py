@@ -242,3 +242,33 @@ def test_reset_offset_reaches_a_live_consumer(cluster):
         assert sorted(got[6:]) == sorted(got[:6]) == [f"p{i}".encode() for i in range(6)]
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_a_consumer_of_all_1024_benchmark_queues_is_never_refused(cluster, tmp_path):
+    """RocketMQ's tconsumer reads BenchmarkTest, a topic of 1,024 queues: its push consumer
+    holds a pull for each on one connection. They are all held (none refused SYSTEM_BUSY
+    for exceeding the connection's requests in flight) and a message to any queue arrives."""
+    ns, n = cluster.ns_addr, 1100  # round robin from a random queue: every queue gets one
+
+    async def main():
+        got, done = set(), asyncio.Event()
+
+        async def on(msg):
+            got.add(msg.body)
+            if len(got) >= n:
+                done.set()
+            return ConsumeStatus.CONSUME_SUCCESS
+
+        async with _push(ns, "CG_BENCHMARK_ALL", "BenchmarkTest", on) as c:
+            async with Producer("PG_BENCHMARK_ALL", ns) as p:
+                await asyncio.sleep(2.0)  # rebalanced: a pull held on every queue
+                queues = {(await p.send(Message("BenchmarkTest", b"%d" % i))).queue.queue_id
+                          for i in range(n)}
+            assert len(queues) == 1024
+            await asyncio.wait_for(done.wait(), 60)
+        assert c is not None
+        return got
+
+    assert len(asyncio.run(main())) == n
+    log = (tmp_path / "broker.log").read_text(errors="replace")
+    assert "refused with 2" not in log and "OVERLOAD" not in log

@@ -34,3 +34,22 @@ def test_woken_timed_out_and_cancelled_waits_leave_nothing_behind():
         h.wake_all()
         assert await d is True and not h._waiters
     asyncio.run(main())
+
+
+def test_a_full_hold_says_so_and_counts_what_it_holds():
+    async def main():
+        h = PullHold(max_held=2)
+        a = asyncio.ensure_future(h.wait("T", 0, 5.0))
+        await asyncio.sleep(0)
+        assert len(h) == 1 and not h.full
+        b = asyncio.ensure_future(h.wait("T", 1, 5.0))
+        await asyncio.sleep(0)
+        assert len(h) == 2 and h.full
+        h.notify("T", 0)
+        assert await a is True
+        assert len(h) == 1 and not h.full
+        b.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await b
+        assert len(h) == 0
+    asyncio.run(main())

@@ -122,3 +122,45 @@ def test_system_busy_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     busy = [m for m in refusal_lines(caplog) if "refused with 2:" in m]
     assert len(busy) == 1 and "request code 3 from 127.0.0.1:" in busy[0]
     assert "OVERLOAD" in busy[0]
+
+
+def test_parked_requests_do_not_count_against_max_inflight(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A handler waiting inside ``conn.parked()`` (the broker's held pulls: one per queue of
+    a consumer, 1,024 for BenchmarkTest) leaves its slot to the connection's other requests;
+    the same handler waiting outside it makes the second concurrent request SYSTEM_BUSY."""
+    caplog.set_level(logging.WARNING, "pyrmq.remoting")
+    release = asyncio.Event()
+
+    async def held(conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        with conn.parked():
+            await release.wait()
+        return cmd.response(ResponseCode.SUCCESS)
+
+    async def unparked(conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        await release.wait()
+        return cmd.response(ResponseCode.SUCCESS)
+
+    async def main() -> None:
+        server = RemotingServer({3: held, 4: unparked}, max_inflight=2)
+        await server.start()
+        client = RemotingClient()
+        addr = f"127.0.0.1:{server.port}"
+        try:
+            waits = [asyncio.ensure_future(client.invoke(addr, request(3), 5))
+                     for _ in range(8)]
+            await asyncio.sleep(0.2)  # all eight are held now
+            assert not any(w.done() for w in waits)
+            release.set()
+            assert [r.code for r in await asyncio.gather(*waits)] == [ResponseCode.SUCCESS] * 8
+            release.clear()
+            rs = asyncio.gather(*(client.invoke(addr, request(4), 5) for _ in range(3)))
+            await asyncio.sleep(0.2)
+            release.set()
+            codes = [r.code for r in await rs]
+            assert codes.count(ResponseCode.SYSTEM_BUSY) == 1, codes
+        finally:
+            await client.close()
+            await server.close()
+
+    run(main())
