@@ -4,6 +4,8 @@ fresh managers, a fake connection, typed headers in and out."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -26,6 +28,15 @@ class FakeConn:
     remote_addr: str = "127.0.0.1:40000"
     id: int = 1
     attrs: dict = field(default_factory=dict)
+    parked_now: int = 0
+
+    @contextlib.contextmanager
+    def parked(self) -> Iterator[None]:
+        self.parked_now += 1
+        try:
+            yield
+        finally:
+            self.parked_now -= 1
 
 
 @pytest.fixture
@@ -73,6 +84,32 @@ def test_send_then_pull_through_the_handlers(ctx):
             RequestCode.GET_MAX_OFFSET, H.GetMaxOffsetRequestHeader("HandlerTopic", 0)))
         assert H.OffsetResponseHeader.from_ext(m.ext_fields).offset == 1
     asyncio.run(go())
+
+
+def test_a_held_pull_is_parked_and_a_full_hold_answers_at_once(ctx):
+    """A pull that waits for a message parks its request on the connection (it does not count
+    against the connection's requests in flight); when the broker holds ``max_held`` pulls
+    already, the next one is answered PULL_NOT_FOUND at once instead of held."""
+    async def go():
+        conn = FakeConn()
+        assert (await send.handle_send(ctx, conn, _send_cmd("HoldTopic", b"m0"))).code == 0
+        held = asyncio.ensure_future(pull.handle_pull(ctx, conn, _suspended("HoldTopic", 1)))
+        await asyncio.sleep(0.05)
+        assert not held.done() and conn.parked_now == 1 and len(ctx.holds) == 1
+        ctx.holds.max_held = 1
+        other = FakeConn(id=2)
+        r = await asyncio.wait_for(pull.handle_pull(ctx, other, _suspended("HoldTopic", 1)), 2)
+        assert r.code == ResponseCode.PULL_NOT_FOUND and other.parked_now == 0
+        assert (await send.handle_send(ctx, conn, _send_cmd("HoldTopic", b"m1"))).code == 0
+        r = await asyncio.wait_for(held, 2)
+        assert r.code == ResponseCode.SUCCESS and conn.parked_now == 0 and len(ctx.holds) == 0
+    asyncio.run(go())
+
+
+def _suspended(topic: str, offset: int):
+    return request(RequestCode.PULL_MESSAGE, H.PullMessageRequestHeader(
+        "CG", topic, 0, offset, 32, PullSysFlag.SUBSCRIPTION | PullSysFlag.SUSPEND, 0, 20000,
+        0, "TagA"))
 
 
 def test_pull_of_an_unknown_topic_and_a_bad_header(ctx):
