@@ -2,8 +2,8 @@
 start a pyrmq NameServer + Broker (and, for bench/peers.py, a redis-server) on 127.0.0.1 with a
 fresh temp dir, stop them by PID, and read CPU time and RssAnon from /proc.
 
-Ports come from tests/rmqtest/procs.py (the one free_port/wait_port; bench/ha_failover.py and
-failover_bench.py import rmqtest too); every wait is bounded."""
+Ports and process CPU come from tests/rmqtest/procs.py (the one free_port, wait_port and
+cpu_us; bench/ha_failover.py and failover_bench.py import rmqtest too); every wait is bounded."""
 
 from __future__ import annotations
 
@@ -20,23 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from rmqtest.procs import free_port, wait_port  # noqa: E402
-
-TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_split_us(pid: int | None = None) -> tuple[float, float]:
-    """(utime, stime) of ``pid`` (this process when None; its threads included), in µs, from
-    /proc/PID/stat."""
-    with open(f"/proc/{pid or 'self'}/stat") as f:
-        # the command name (field 2) may hold spaces: split after its closing parenthesis
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) * TICK_US, int(fields[12]) * TICK_US  # fields 14, 15 of stat(5)
-
-
-def cpu_us(pid: int | None = None) -> float:
-    """utime + stime of ``pid`` (this process when None), in µs."""
-    return sum(cpu_split_us(pid))
+from rmqtest.procs import cpu_split_us, cpu_us, free_port, wait_port  # noqa: E402, F401
 
 
 def thread_cpu_ns(pid: int) -> dict[str, int]:

@@ -12,6 +12,21 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split_us(pid: int | None = None) -> tuple[float, float]:
+    """(utime, stime) of ``pid`` (this process when None; its threads included), in µs, from
+    /proc/PID/stat."""
+    with open(f"/proc/{pid or 'self'}/stat") as f:
+        # the command name (field 2) may hold spaces: split after its closing parenthesis
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) * TICK_US, int(fields[12]) * TICK_US  # fields 14, 15 of stat(5)
+
+
+def cpu_us(pid: int | None = None) -> float:
+    """utime + stime of ``pid`` (this process when None), in µs."""
+    return sum(cpu_split_us(pid))
 
 
 def free_port() -> int:
