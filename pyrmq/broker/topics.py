@@ -105,9 +105,7 @@ class TopicConfigManager:
         if default_topic == TBW102 and not self.cfg.autoCreateTopicEnable:
             return None
         n = max(1, min(queue_nums, default.writeQueueNums))
-        # a plain int: an IntFlag here made every later `tc.perm & bit` on the send and
-        # pull paths build a flag object (2-3 % of the broker's samples)
-        tc = TopicConfig(topic, n, n, int(default.perm) & ~int(PermName.INHERIT))
+        tc = TopicConfig(topic, n, n, default.perm & ~PermName.INHERIT)
         self.put(tc)
         return tc
 
