@@ -1,7 +1,7 @@
 """The send path of one side in one process, without sockets: CPU per send of the code alone.
 
-    .venv/bin/python bench/send_inproc.py broker|client|transaction [--sends 10000] [--profile]
-        [--no-fast]
+    .venv/bin/python bench/send_inproc.py broker|client|transaction|consume [--sends 10000]
+        [--profile] [--no-fast]
 
 ``broker``: SEND_MESSAGE_V2 frames fed to a broker-side Connection (the send handler over a
 real store, ASYNC_FLUSH, 1 KiB, the request metrics observer on, the broker's fast send handler
@@ -9,8 +9,11 @@ unless ``--no-fast``), one loop iteration per frame;
 what is written back is counted, not sent. ``client``: ``Producer.send`` against a fake broker
 transport that answers each request from the same loop. ``transaction``: the broker's side of a
 committed transaction as RocketMQ's ttxproducer makes it (a half SEND_MESSAGE_V2, then a oneway
-END_TRANSACTION committing it), through the broker's own handlers, per transaction. Prints CPU
-µs per send; ``--profile``
+END_TRANSACTION committing it), through the broker's own handlers, per transaction.
+``consume``: the broker's side of RocketMQ's tproducer with tconsumer running: each send wakes
+the pull held on its queue (4 queues, one pull held on each from a consumer connection), that
+pull is answered with the message and the consumer's next pull (committing its offset) is
+held again, per message. Prints CPU µs per send; ``--profile``
 prints cProfile's top functions. Used by ``bench/send_profile.py``'s section of RESULTS.md to
 compare code versions side by side (run it with ``PYTHONPATH=<other checkout>`` for the other).
 """
@@ -191,6 +194,68 @@ async def _transaction(n: int, profile: bool) -> float:
         return timer.us
 
 
+def _pull_frame(queue_id: int, offset: int, opaque: int) -> bytes:
+    """A PUSH consumer's PULL_MESSAGE: suspend 15 s, commit ``offset``, subscription '*'."""
+    from pyrmq.protocol.codes import PullSysFlag
+
+    flags = PullSysFlag.COMMIT_OFFSET | PullSysFlag.SUSPEND | PullSysFlag.SUBSCRIPTION
+    hdr = H.PullMessageRequestHeader("CG", "BenchT", queue_id, offset, 32, int(flags), offset,
+                                     15000, 0, "*", "TAG")
+    return encode(RemotingCommand(RequestCode.PULL_MESSAGE, opaque=opaque,
+                                  ext_fields=hdr.to_ext()))
+
+
+async def _consume(n: int, profile: bool, fast: bool = True) -> float:
+    from pyrmq.broker import pull, send
+
+    loop = asyncio.get_running_loop()
+    with _broker_ctx() as ctx:
+        frames = _send_frames(n + WARM)
+        got = [0]
+        opaque = iter(range(1, 10**9))
+
+        def answer(resp: RemotingCommand) -> None:  # a pull's answer: pull again from next
+            assert resp.code == 0, (resp.code, resp.remark)
+            got[0] += 1
+            qid, nxt = pulls.pop(resp.opaque), int(resp.ext_fields["nextBeginOffset"])
+            o = next(opaque)
+            pulls[o] = qid
+            loop.call_soon(consumer.data_received, _pull_frame(qid, nxt, o))
+
+        async def on_send(conn, cmd):
+            return await send.handle_send(ctx, conn, cmd)
+
+        async def on_pull(conn, cmd):
+            return await pull.handle_pull(ctx, conn, cmd)
+        handlers = {RequestCode.SEND_MESSAGE_V2: on_send, RequestCode.PULL_MESSAGE: on_pull}
+        fast_send = {RequestCode.SEND_MESSAGE_V2: functools.partial(send.send_fast, ctx)}
+        producer = Connection(handlers, fast=fast_send if fast else None)
+        producer.connection_made(_Transport())
+        consumer = Connection(handlers, fast={RequestCode.PULL_MESSAGE: functools.partial(
+            pull.pull_fast, ctx)} if fast else None)
+        consumer.connection_made(_Transport(answer))
+        pulls: dict[int, int] = {}
+        for q in range(4):
+            o = next(opaque)
+            pulls[o] = q
+            consumer.data_received(_pull_frame(q, 0, o))
+        await asyncio.sleep(0)
+
+        async def one(frame: bytes) -> None:
+            producer.data_received(frame)
+            for _ in range(3):  # the woken pull, its answer's next pull, the send's answer
+                await asyncio.sleep(0)
+        for f in frames[:WARM]:
+            await one(f)
+        with _timed(n, profile) as timer:
+            for f in frames[WARM:]:
+                await one(f)
+        assert got[0] == n + WARM and len(ctx.holds) == 4, (got[0], len(ctx.holds))
+        ctx.holds.wake_all()
+        await asyncio.sleep(0.01)
+        return timer.us
+
+
 async def _client(n: int, profile: bool) -> float:
     from pyrmq.client import Message, Producer
     from pyrmq.client.route import Route
@@ -220,16 +285,19 @@ async def _client(n: int, profile: bool) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("side", choices=("broker", "client", "transaction"))
+    ap.add_argument("side", choices=("broker", "client", "transaction", "consume"))
     ap.add_argument("--sends", type=int, default=10000)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--no-fast", action="store_true",
-                    help="broker: without the fast send handler (the coroutine path only)")
+                    help="broker, consume: without the fast send and pull handlers (the "
+                         "coroutine paths only)")
     args = ap.parse_args(argv)
     from pyrmq.remoting.loop import new_event_loop
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         us = runner.run(_broker(args.sends, args.profile, not args.no_fast)
                         if args.side == "broker" else
+                        _consume(args.sends, args.profile, not args.no_fast)
+                        if args.side == "consume" else
                         _transaction(args.sends, args.profile) if args.side == "transaction"
                         else _client(args.sends, args.profile))
     print(f"{args.side}: {us:.1f} us CPU per send (in process, no sockets, {args.sends} sends)")

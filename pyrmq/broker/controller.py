@@ -80,11 +80,18 @@ class Broker:
         path = self.cfg.aclFile or os.path.join(self.ctx.config_dir, "plain_acl.yml")
         return acl_hook(AclFile(path))
 
+    def _fast_handlers(self):
+        """Codes answered without a coroutine (PULL_MESSAGE always: a held pull is a
+        callback; the sends in their common case, the rest through ``_handlers``)."""
+        send_fast = functools.partial(send.send_fast, self.ctx)
+        return {RC.SEND_MESSAGE_V2: send_fast, RC.SEND_MESSAGE: send_fast,
+                RC.PULL_MESSAGE: functools.partial(pull.pull_fast, self.ctx)}
+
     def _handlers(self):
         p = functools.partial
         table = {
             RC.SEND_MESSAGE: send.handle_send, RC.SEND_MESSAGE_V2: send.handle_send,
-            RC.SEND_BATCH_MESSAGE: send.handle_send, RC.PULL_MESSAGE: pull.handle_pull,
+            RC.SEND_BATCH_MESSAGE: send.handle_send,
             RC.CHECK_CLIENT_CONFIG: consumer.check_client_config,
             RC.HEART_BEAT: consumer.heart_beat, RC.UNREGISTER_CLIENT: consumer.unregister_client,
             RC.GET_CONSUMER_LIST_BY_GROUP: consumer.consumer_list,
@@ -155,9 +162,7 @@ class Broker:
                 self.store.recovery.summary())
         self.server = RemotingServer(self._handlers(), self.listen_host, self.cfg.listenPort,
                                      on_close=self._conn_closed, before=self._acl_hook(),
-                                     fast=dict.fromkeys(
-                                         (RC.SEND_MESSAGE_V2, RC.SEND_MESSAGE),
-                                         functools.partial(send.send_fast, self.ctx)),
+                                     fast=self._fast_handlers(),
                                      busy_poll_us=self.cfg.busyPollMicros)
         if self.cfg.metricsPort:
             server = self.server

@@ -1,21 +1,38 @@
 """PullRequestHoldService: suspended pulls wait here until a message arrives for their queue
-(woken from the put path) or their suspend time runs out. Held pulls do not count against a
-connection's requests in flight (``Connection.parked``); what bounds them is ``max_held``
-for the whole broker (RocketMQ bounds its pull queue at 100,000 too): a pull that finds the
-hold full is answered at once, as a short poll would be."""
+(woken from the put path) or their suspend time runs out. A held pull is a callback, not a
+Task: ``park`` lists it with one timer, a put to its queue schedules it on the loop (after the
+callbacks already due, so the answers of one read's sends leave first and a pull woken by
+several of them takes them all). What bounds held pulls is ``max_held`` for the whole broker
+(RocketMQ bounds its pull queue at 100,000 too): a pull that finds the hold full is answered at
+once, as a short poll would be."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 #: RocketMQ's pullThreadPoolQueueCapacity
 DEFAULT_MAX_HELD = 100_000
+
+#: told True when a put to the queue woke it, False when its time ran out
+Wake = Callable[[bool], None]
+
+
+class Held:
+    """One parked waiter (what ``park`` returns; ``cancel`` takes it back)."""
+
+    __slots__ = ("key", "wake", "timer")
+
+    def __init__(self, key: tuple[str, int], wake: Wake) -> None:
+        self.key = key
+        self.wake = wake
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class PullHold:
     def __init__(self, max_held: int = DEFAULT_MAX_HELD) -> None:
         self.max_held = max_held
-        self._waiters: dict[tuple[str, int], list[asyncio.Future[bool]]] = {}
+        self._waiters: dict[tuple[str, int], list[Held]] = {}
         self._held = 0
 
     @property
@@ -23,35 +40,57 @@ class PullHold:
         """Whether another pull may not be held now."""
         return self._held >= self.max_held
 
-    async def wait(self, topic: str, queue_id: int, timeout: float) -> bool:
-        """True when woken by a new message, False on timeout. The timeout is a timer handle
-        on the loop that answers the future itself (no ``wait_for``: its extra future and
-        callbacks cost every suspended pull several µs)."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[bool] = loop.create_future()
+    def park(self, topic: str, queue_id: int, timeout: float, wake: Wake) -> Held:
+        """List ``wake`` for the queue: it is called once, with True from the loop soon after
+        a put to the queue, or with False after ``timeout`` seconds. Runs on the loop."""
         key = (topic, queue_id)
-        self._waiters.setdefault(key, []).append(fut)
-        timer = loop.call_later(timeout, _answer, fut, False)
+        held = Held(key, wake)
+        self._waiters.setdefault(key, []).append(held)
+        held.timer = asyncio.get_running_loop().call_later(timeout, self._expire, held)
         self._held += 1
+        return held
+
+    def cancel(self, held: Held) -> None:
+        """Unlist ``held`` without calling it (a no-op once it was woken or timed out)."""
+        if self._unlist(held):
+            held.timer.cancel()  # type: ignore[union-attr]
+
+    def _unlist(self, held: Held) -> bool:
+        lst = self._waiters.get(held.key)
+        if lst is None or held not in lst:
+            return False
+        lst.remove(held)
+        if not lst:
+            del self._waiters[held.key]
+        self._held -= 1
+        return True
+
+    def _expire(self, held: Held) -> None:
+        if self._unlist(held):
+            held.wake(False)
+
+    async def wait(self, topic: str, queue_id: int, timeout: float) -> bool:
+        """``park`` as a coroutine: True when woken by a new message, False on timeout;
+        cancelled, it leaves nothing listed."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        held = self.park(topic, queue_id, timeout,
+                         lambda woken: None if fut.done() else fut.set_result(woken))
         try:
             return await fut
         finally:
-            self._held -= 1
-            timer.cancel()
-            if fut.cancelled() or not fut.done() or not fut.result():  # still listed
-                lst = self._waiters.get(key)
-                if lst is not None:
-                    if fut in lst:
-                        lst.remove(fut)
-                    if not lst:
-                        del self._waiters[key]
+            self.cancel(held)
 
     def notify(self, topic: str, queue_id: int) -> bool:
         """Wake the pulls held on the queue; True when there were any."""
-        futs = self._waiters.pop((topic, queue_id), ())
-        for fut in futs:
-            _answer(fut, True)
-        return bool(futs)
+        helds = self._waiters.pop((topic, queue_id), None)
+        if not helds:
+            return False
+        self._held -= len(helds)
+        call_soon = asyncio.get_running_loop().call_soon
+        for held in helds:
+            held.timer.cancel()  # type: ignore[union-attr]
+            call_soon(held.wake, True)
+        return True
 
     def wake_all(self) -> None:
         for key in list(self._waiters):
@@ -59,8 +98,3 @@ class PullHold:
 
     def __len__(self) -> int:
         return self._held
-
-
-def _answer(fut: asyncio.Future[bool], woken: bool) -> None:
-    if not fut.done():
-        fut.set_result(woken)

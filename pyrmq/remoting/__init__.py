@@ -2,6 +2,7 @@
 
 from pyrmq.remoting.client import RemotingClient, split_addr
 from pyrmq.remoting.connection import (
+    PARKED,
     Connection,
     Later,
     RemotingClosedError,
@@ -11,5 +12,6 @@ from pyrmq.remoting.connection import (
 )
 from pyrmq.remoting.server import RemotingServer
 
-__all__ = ["Connection", "Later", "RemotingClient", "RemotingClosedError", "RemotingConnectError",
-           "RemotingError", "RemotingServer", "RemotingTimeoutError", "split_addr"]
+__all__ = ["PARKED", "Connection", "Later", "RemotingClient", "RemotingClosedError",
+           "RemotingConnectError", "RemotingError", "RemotingServer",
+           "RemotingTimeoutError", "split_addr"]

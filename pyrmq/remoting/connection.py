@@ -50,9 +50,24 @@ class Later(NamedTuple):
     resp: RemotingCommand
 
 
+class _Parked:
+    """What a fast handler returns when it took the request and answers it later itself,
+    with :meth:`Connection.reply` (a pull held until a message arrives)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PARKED"
+
+
+PARKED = _Parked()
+
 #: answers the common case of a code without a coroutine; None hands the request to the
-#: code's Handler (which must then give the same answer the fast one would have)
-FastHandler = Callable[["Connection", RemotingCommand], "RemotingCommand | Later | None"]
+#: code's Handler (which must then give the same answer the fast one would have); PARKED:
+#: the fast handler answers later through ``Connection.reply`` (no Task meanwhile, and the
+#: request does not count against ``max_inflight``)
+FastHandler = Callable[["Connection", RemotingCommand],
+                       "RemotingCommand | Later | _Parked | None"]
 #: told of every answered request: (request code, response code or -1 for none, seconds)
 ResponseObserver = Callable[[int, int, float], None]
 #: runs before a peer's request is dispatched; returns a refusal response, or None to proceed
@@ -295,11 +310,13 @@ class Connection(asyncio.Protocol):
                 resp = fast(self, cmd)
             except Exception as e:
                 resp = self._failed(cmd, e)
+            if resp is PARKED:
+                return
             if resp is not None:
                 if isinstance(resp, Later):
                     self._loop.call_soon(self._answer, cmd, resp.resp, started)
                 else:
-                    self._answer(cmd, resp, started)
+                    self._answer(cmd, resp, started)  # type: ignore[arg-type]
                 return
         self._inflight += 1
         coro = self._run(cmd)
@@ -374,6 +391,15 @@ class Connection(asyncio.Protocol):
                               cmd.code, self.remote_addr, type(e).__name__, e)
         log.debug("handler for code %d failed", cmd.code, exc_info=True)
         return cmd.response(ResponseCode.SYSTEM_ERROR, f"{type(e).__name__}: {e}"[:500])
+
+    def reply(self, cmd: RemotingCommand, resp: RemotingCommand | Exception,
+              started: float) -> None:
+        """The late answer to a request a fast handler PARKED (``started``: its
+        ``time.perf_counter()`` on arrival); an exception is answered as a handler's would be.
+        Dropped silently when the connection has closed meanwhile."""
+        if isinstance(resp, Exception):
+            resp = self._failed(cmd, resp)
+        self._answer(cmd, resp, started)
 
     def _answer(self, cmd: RemotingCommand, resp: RemotingCommand | None,
                 started: float) -> None:

@@ -53,3 +53,22 @@ def test_a_full_hold_says_so_and_counts_what_it_holds():
             await b
         assert len(h) == 0
     asyncio.run(main())
+
+
+def test_a_parked_callback_is_called_once_from_the_loop_and_cancel_takes_it_back():
+    async def main():
+        h = PullHold()
+        calls: list[tuple[str, bool]] = []
+        h.park("T", 0, 5.0, lambda ok: calls.append(("a", ok)))
+        b = h.park("T", 0, 5.0, lambda ok: calls.append(("b", ok)))
+        h.park("T", 1, 0.02, lambda ok: calls.append(("c", ok)))
+        h.cancel(b)
+        assert len(h) == 2
+        assert h.notify("T", 0) and calls == []  # scheduled, not called inside the put
+        await asyncio.sleep(0)
+        assert calls == [("a", True)] and len(h) == 1
+        h.notify("T", 0)
+        h.cancel(b)  # twice: a no-op
+        await asyncio.sleep(0.1)
+        assert calls == [("a", True), ("c", False)] and len(h) == 0 and not h._waiters
+    asyncio.run(main())

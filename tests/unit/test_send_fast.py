@@ -216,20 +216,20 @@ def test_a_send_that_wakes_a_held_pull_is_answered_after_the_pull(pair):
     async def go():
         order: list[str] = []
 
-        async def held(ctx):
-            assert await ctx.holds.wait("FastT", 1, 5.0)
+        def woken(ok: bool) -> None:  # a held pull is a callback (pull.start_pull)
+            assert ok
             order.append("pull")
         for ctx in (fast_ctx, slow_ctx):
             order.clear()
-            task = asyncio.ensure_future(held(ctx))
-            await asyncio.sleep(0)  # the pull is held now
+            ctx.holds.park("FastT", 1, 5.0, woken)
             if ctx is fast_ctx:
                 fast = send.send_fast(ctx, FakeConn(), _cmd())
                 assert isinstance(fast, Later) and order == []
             else:
                 slow = await send.handle_send(ctx, FakeConn(), _cmd())
                 assert order == ["pull"], "the woken pull ran before the answer"
-            await task
+            await asyncio.sleep(0)
+            assert order == ["pull"]
         assert (fast.resp.code, dict(fast.resp.ext_fields)) == \
             (slow.code, dict(slow.ext_fields))
         # nobody held: the answer is immediate, as before
