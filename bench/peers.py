@@ -43,6 +43,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -361,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
         _side("redis")
     except ImportError:
         print("peers.py needs redis-py: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    if shutil.which("redis-server") is None:
+        print("peers.py needs Debian's redis-server (apt-get install redis-server)",
+              file=sys.stderr)
         return 2
     _busy(args)
     head = header(args)

@@ -1,14 +1,16 @@
 """Send-path profile: CPU per sync send of the client and of the broker, from /proc.
 
     .venv/bin/python bench/send_profile.py [--sends 20000] [--size 1024] [--inflight 1]
-        [--batch 0] [--transaction] [--busy-poll US] [--loop auto|asyncio]
+        [--batch 0] [--transaction] [--consume] [--busy-poll US] [--loop auto|asyncio]
         [--broker-env KEY=VALUE] [--py-spy broker.json] [--py-spy-client client.json]
 
 Starts a NameServer and a Broker as separate processes (ASYNC_FLUSH), then sends from this
 process with pyrmq's Producer: ``--inflight`` concurrent senders, each awaiting every ack
 (``--batch N`` sends ``send_batch`` of N messages instead; ``--transaction`` makes each send
 a transaction committed at once, as ttxproducer does; ``--busy-poll US`` sets the broker's
-``busyPollMicros`` and the producer's ``busy_poll_us``). Prints msgs/s and the CPU time
+``busyPollMicros`` and the producer's ``busy_poll_us``; ``--consume`` runs a PushConsumer of
+the topic in another process meanwhile, long-polling each queue as tconsumer does beside
+tproducer, so the broker's figures are per message sent and pulled). Prints msgs/s and the CPU time
 (user + system, from ``/proc/<pid>/stat``) the client and the broker spent per message during
 the timed sends, and the broker's per thread (ns-exact, from ``/proc/PID/task/*/schedstat``,
 summed by thread name: the main thread and Python's threads are ``python``, the store's own
@@ -63,10 +65,40 @@ def _stop_spy(spy: subprocess.Popen | None) -> None:
         spy.wait(5)
 
 
+TOPIC = "SendProfile"
+
+
+async def _consumer(ns: str) -> None:
+    """The ``--consume`` process: a PushConsumer of TOPIC from its last offset (batches of up
+    to 32 to a non-blocking listener); prints "ready" once it holds every queue, consumes
+    until stdin closes, then prints how many messages it received."""
+    from pyrmq.client import ConsumeStatus, PushConsumer
+
+    got = [0]
+
+    def on_batch(msgs) -> ConsumeStatus:
+        got[0] += len(msgs)
+        return ConsumeStatus.CONSUME_SUCCESS
+    c = PushConsumer("CG_SEND_PROFILE", ns, rebalance_interval=2.0, consume_batch_max_size=32,
+                     nonblocking_listener=True)
+    c.subscribe(TOPIC)
+    c.listener = on_batch
+    await c.start()
+    loop = asyncio.get_running_loop()
+    for _ in range(100):  # bounded: 10 s for the first rebalance
+        if c.process_queues:
+            break
+        await asyncio.sleep(0.1)
+    print("ready", flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)
+    await c.shutdown()
+    print(got[0], flush=True)
+
+
 async def _run(ns: str, broker_pid: int, args: argparse.Namespace) -> dict[str, float]:
     from pyrmq.client import LocalTransactionState, Message, Producer, TransactionProducer
 
-    topic = "SendProfile"
+    topic = TOPIC
     body = b"x" * args.size
     commit = LocalTransactionState.COMMIT_MESSAGE
     busy = args.busy_poll
@@ -109,6 +141,24 @@ async def _run(ns: str, broker_pid: int, args: argparse.Namespace) -> dict[str, 
             "broker_user": (b1[0] - b0[0]) * us, "broker_sys": (b1[1] - b0[1]) * us}
 
 
+def _start_consumer(ns: str, args: argparse.Namespace) -> subprocess.Popen:
+    """The ``--consume`` process, started and ready (the topic is created by a first send)."""
+    from pyrmq.client import Message, Producer
+
+    async def create() -> None:
+        async with Producer("PG_SEND_PROFILE", ns) as p:
+            await p.send(Message(TOPIC, b"create"))
+    asyncio.run(create())
+    cp = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--consumer", ns,
+                           "--loop", args.loop], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+    assert cp.stdout is not None
+    if cp.stdout.readline().strip() != "ready":
+        cp.kill()
+        raise SystemExit("the consumer did not start")
+    return cp
+
+
 def _loop_factory(name: str):
     if name == "asyncio":
         return asyncio.new_event_loop
@@ -126,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--transaction", action="store_true",
                     help="each send a transaction committed at once (half message + "
                          "END_TRANSACTION), as RocketMQ's ttxproducer")
+    ap.add_argument("--consume", action="store_true",
+                    help="a PushConsumer of the topic in another process meanwhile")
+    ap.add_argument("--consumer", metavar="NS", help=argparse.SUPPRESS)
     ap.add_argument("--loop", choices=("auto", "asyncio"), default="auto",
                     help="client loop: auto = uvloop when installed")
     ap.add_argument("--busy-poll", type=int, default=0, metavar="US",
@@ -135,12 +188,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--py-spy", metavar="FILE", help="record the broker with py-spy")
     ap.add_argument("--py-spy-client", metavar="FILE", help="record this client with py-spy")
     args = ap.parse_args(argv)
+    if args.consumer:
+        with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
+            runner.run(_consumer(args.consumer))
+        return 0
     env = dict(kv.split("=", 1) for kv in args.broker_env)
     with Servers(redis=False, broker_env=env, prefix="pyrmq-sendprof-",
                  broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}",
                              f"busyPollMicros={args.busy_poll}"]) as sv:
         br_pid = sv.pid("broker")
         time.sleep(1.0)  # first registration with the NameServer
+        consumer = _start_consumer(sv.namesrv_addr, args) if args.consume else None
         what = (f"send_batch({args.batch})" if args.batch
                 else "send_in_transaction" if args.transaction else "send")
         runs = []
@@ -156,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
                   + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["threads"].items(),
                                                                 key=lambda kv: -kv[1])),
                   flush=True)
+        if consumer is not None:
+            out, _ = consumer.communicate("", timeout=60)
+            print(f"consumed {out.split()[-1]} of {sum(r['msgs'] for r in runs):,} sent "
+                  f"(and {200 * args.runs} warm-up)")
         if len(runs) > 1:  # on a shared machine the least disturbed run says most
             tps = sorted(r["msgs"] / r["seconds"] for r in runs)
             cli = sorted(r["client_user"] + r["client_sys"] for r in runs)
