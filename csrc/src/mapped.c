@@ -327,7 +327,7 @@ int64_t rmq_seg_prefault(rmq_seg_t *seg, const int *stop) {
     /* MADV_POPULATE_READ (Linux 5.14) maps every page read-only in one call per chunk: the
      * zeroing happens here, the writer's first store is a cheap write-enable fault and the
      * pages stay clean (nothing extra to write back). Older kernels: read each page. */
-    const int64_t chunk = 4 << 20;
+    const int64_t chunk = RMQ_POPULATE_STEP; /* the CPU given up between chunks, as below */
     int64_t pos = 0;
     long ps = page_size();
     while (pos < seg->size && !__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
@@ -353,7 +353,16 @@ int rmq_populate_write(uint8_t *map, int64_t size, int64_t from, int64_t to) {
     from -= from % ps;
     if (to <= from) return 0;
 #ifdef MADV_POPULATE_WRITE
-    return madvise(map + from, (size_t)(to - from), MADV_POPULATE_WRITE) != 0 ? errno : 0;
+    /* In steps: the kernel faults a call's whole range in (reading and zeroing each page)
+     * and, built PREEMPT_NONE as many distribution and VM kernels are, gives the CPU to
+     * nobody meanwhile. One 8 MiB call held a CPU 19 ms while a woken broker thread waited
+     * 7.8 ms for it (perf sched, bench/RESULTS.md); a step ends at the return to user space,
+     * where a waiting thread takes over. */
+    for (int64_t at = from; at < to; at += RMQ_POPULATE_STEP) {
+        int64_t n = to - at < RMQ_POPULATE_STEP ? to - at : RMQ_POPULATE_STEP;
+        if (madvise(map + at, (size_t)n, MADV_POPULATE_WRITE) != 0) return errno;
+    }
+    return 0;
 #else
     return EINVAL;
 #endif

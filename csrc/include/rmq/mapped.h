@@ -112,8 +112,10 @@ int64_t rmq_seg_prefault(rmq_seg_t *seg, const int *stop);
  * changing their contents (MADV_POPULATE_WRITE, Linux 5.14): the page faults a writer about to
  * fill them would take (page allocation, zeroing, the filesystem's page_mkwrite, which may
  * wait for a journal commit) are taken by the calling thread instead. Used by the flusher
- * ahead of the commitlog, ConsumeQueue and IndexFile writers. 0 or errno (EINVAL where the
- * kernel lacks it). */
+ * ahead of the commitlog, ConsumeQueue and IndexFile writers; one madvise per
+ * RMQ_POPULATE_STEP bytes, so that the CPU is given up between steps. 0 or errno (EINVAL where
+ * the kernel lacks it). */
+#define RMQ_POPULATE_STEP (256LL << 10)
 int rmq_populate_write(uint8_t *map, int64_t size, int64_t from, int64_t to);
 /* rmq_populate_write over the last segment of mq: [max(populated, pos), pos + ahead), global
  * offsets, within that segment. Returns how far (global) the populated range now reaches:
