@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/send_profile.py [--sends 20000] [--size 1024] [--inflight 1]
         [--batch 0] [--transaction] [--consume] [--busy-poll US] [--loop auto|asyncio]
-        [--broker-env KEY=VALUE] [--py-spy broker.json] [--py-spy-client client.json]
+        [--broker-env KEY=VALUE] [--set KEY=VALUE] [--py-spy broker.json]
+        [--py-spy-client client.json]
 
 Starts a NameServer and a Broker as separate processes (ASYNC_FLUSH), then sends from this
 process with pyrmq's Producer: ``--inflight`` concurrent senders, each awaiting every ack
@@ -34,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from procs import Servers, cpu_split_us, thread_cpu_ns  # noqa: E402
+from procs import Servers, cpu_split_us, free_port, thread_cpu_ns  # noqa: E402
 
 
 def cpu_seconds(pid: int | None = None) -> tuple[float, float]:
@@ -141,6 +142,16 @@ async def _run(ns: str, broker_pid: int, args: argparse.Namespace) -> dict[str, 
             "broker_user": (b1[0] - b0[0]) * us, "broker_sys": (b1[1] - b0[1]) * us}
 
 
+def _pulls(port: int) -> int:
+    """PULL_MESSAGE requests the broker answered so far, from its Prometheus text."""
+    from urllib.request import urlopen
+
+    with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith('rocketmq_requests_total{code="11"'))
+
+
 def _start_consumer(ns: str, args: argparse.Namespace) -> subprocess.Popen:
     """The ``--consume`` process, started and ready (the topic is created by a first send)."""
     from pyrmq.client import Message, Producer
@@ -185,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="busyPollMicros on the broker and busy_poll_us on the producer")
     ap.add_argument("--broker-env", action="append", default=[],
                     help="KEY=VALUE for the broker's environment (repeatable)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a broker setting (repeatable)")
     ap.add_argument("--py-spy", metavar="FILE", help="record the broker with py-spy")
     ap.add_argument("--py-spy-client", metavar="FILE", help="record this client with py-spy")
     args = ap.parse_args(argv)
@@ -193,9 +206,11 @@ def main(argv: list[str] | None = None) -> int:
             runner.run(_consumer(args.consumer))
         return 0
     env = dict(kv.split("=", 1) for kv in args.broker_env)
+    metrics_port = free_port()
     with Servers(redis=False, broker_env=env, prefix="pyrmq-sendprof-",
                  broker_set=[f"mappedFileSizeCommitLog={256 * 1024 * 1024}",
-                             f"busyPollMicros={args.busy_poll}"]) as sv:
+                             f"busyPollMicros={args.busy_poll}", f"metricsPort={metrics_port}",
+                             *args.set]) as sv:
         br_pid = sv.pid("broker")
         time.sleep(1.0)  # first registration with the NameServer
         consumer = _start_consumer(sv.namesrv_addr, args) if args.consume else None
@@ -203,9 +218,14 @@ def main(argv: list[str] | None = None) -> int:
                 else "send_in_transaction" if args.transaction else "send")
         runs = []
         for _ in range(args.runs):
+            pulls0 = _pulls(metrics_port)
             with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
                 r = runner.run(_run(sv.namesrv_addr, br_pid, args))
             runs.append(r)
+            if consumer is not None:
+                time.sleep(0.5)  # the last held pulls are answered
+                print(f"PULL_MESSAGE answered per message sent: "
+                      f"{(_pulls(metrics_port) - pulls0) / r['msgs']:.2f}")
             print(f"{what} x{r['msgs']} of {args.size} B, {args.inflight} in flight: "
                   f"{r['msgs'] / r['seconds']:,.0f} msgs/s; CPU us per message (user+sys): "
                   f"client {r['client_user'] + r['client_sys']:.1f} ({r['client_user']:.1f}+"

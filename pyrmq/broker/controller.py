@@ -49,7 +49,8 @@ def _physical_memory() -> int:
 
 
 class Broker:
-    """A RocketMQ-compatible broker (master; slave replication is not built yet)."""
+    """A RocketMQ-compatible broker: a master, or a slave replicating its master (``brokerId``
+    ≥ 1, see docs/ha.md)."""
 
     def __init__(self, cfg: BrokerConfig, store_cfg: StoreConfig | None = None, *,
                  listen_host: str = "0.0.0.0") -> None:
